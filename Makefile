@@ -1,0 +1,44 @@
+# Tessera: the two commands a newcomer needs are `make demo` and `make test`.
+BUILD_DIR ?= build
+LLVM_PREFIX ?= /usr/lib/llvm-22
+BUILD_TYPE ?= Release
+CMAKE_FLAGS ?=
+
+# clang-22 + lld when installed (faster, leaner builds); the system compiler otherwise.
+CC_PICK := $(shell command -v clang-22 >/dev/null 2>&1 && echo clang-22 || echo cc)
+CXX_PICK := $(shell command -v clang++-22 >/dev/null 2>&1 && echo clang++-22 || echo c++)
+LINKER_FLAGS := $(shell command -v ld.lld-22 >/dev/null 2>&1 && echo -DLLVM_USE_LINKER=lld-22)
+LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+.PHONY: all deps configure build test demo docs clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	@$(MAKE) --no-print-directory deps
+	cmake -G Ninja -S . -B $(BUILD_DIR) \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_C_COMPILER=$(CC_PICK) -DCMAKE_CXX_COMPILER=$(CXX_PICK) $(LINKER_FLAGS) $(LAUNCHER) \
+	  -DMLIR_DIR=$(LLVM_PREFIX)/lib/cmake/mlir \
+	  -DLLVM_EXTERNAL_LIT=$(LLVM_PREFIX)/bin/lit \
+	  $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR)
+
+test: build
+	@./scripts/run-tests.sh $(BUILD_DIR)
+
+demo: build
+	@./scripts/demo.sh $(BUILD_DIR)
+
+docs: configure
+	cmake --build $(BUILD_DIR) --target docs
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,17 @@
+//===- InitAll.h - Registration of everything Tessera's tools use -*- C++ -*-===//
+#ifndef TESSERA_INITALL_H
+#define TESSERA_INITALL_H
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
+namespace tessera {
+
+/// Registers the tessera dialect and the upstream dialects its pipelines produce and consume
+/// (func, arith, math, tensor, linalg, scf, memref, vector, gpu, nvvm, llvm, bufferization).
+void registerAllDialects(mlir::DialectRegistry &registry);
+
+} // namespace tessera
+
+#endif // TESSERA_INITALL_H

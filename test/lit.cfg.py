@@ -1,0 +1,27 @@
+# lit configuration for the Tessera test suite.
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "Tessera"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.tessera_obj_root, "test")
+
+# FileCheck, not, count from LLVM 22 (never the LLVM 14 ones that may be on PATH).
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.tessera_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["tessera-opt"], [config.tessera_tools_dir])
+
+config.substitutions.append(("%tessera_lib_dir", config.tessera_lib_dir))
+config.substitutions.append(("%tessera_src_root", config.tessera_src_root))
+
+# Tools some tests need; a test that needs one that is missing is UNSUPPORTED, not failed.
+for tool, feature in [("ldd", "ldd"), ("nm", "nm")]:
+    if shutil.which(tool):
+        config.available_features.add(feature)

@@ -1,0 +1,17 @@
+//===- tessera-opt.cpp - opt-style driver for the tessera dialect ----------===//
+//
+// Parses, verifies, transforms and prints MLIR with the tessera dialect, like mlir-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tessera/InitAll.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  tessera::registerAllDialects(registry);
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Tessera optimizer driver\n", registry));
+}
