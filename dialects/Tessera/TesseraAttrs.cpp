@@ -1,6 +1,7 @@
 //===- TesseraAttrs.cpp - Tessera attributes: parsing, printing, verifying ===//
 #include "Tessera/TesseraAttrs.h"
 #include "Tessera/TesseraDialect.h"
+#include "Tessera/Format.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -8,6 +9,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
+
+#include <string>
 
 using namespace mlir;
 using namespace mlir::tessera;
@@ -22,6 +25,11 @@ void TesseraDialect::registerAttributes() {
 #define GET_ATTRDEF_LIST
 #include "Tessera/TesseraAttrs.cpp.inc"
       >();
+}
+
+/// Prints a float parameter in the shortest form that parses back to the same value.
+static void printShortestFloat(AsmPrinter &printer, const llvm::APFloat &value) {
+  printer << format::formatFloatLiteral(value.convertToDouble());
 }
 
 /// Parses `key = value` fields and flag keywords after the leading keyword of an attribute,
@@ -198,7 +206,7 @@ void QuantAttr::print(AsmPrinter &printer) const {
     break;
   case QuantScheme::Lattice:
     printer << ", lattice = " << stringifyLatticeKind(getLattice()) << ", alpha = ";
-    printer.printFloat(getAlpha());
+    printShortestFloat(printer, getAlpha());
     if (getRice())
       printer << ", rice";
     printer << ", rotation = " << stringifyRotation(getRotation()) << ", seed = " << getSeed();
@@ -220,7 +228,7 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (!bits.empty())
       return emitError() << "lattice quantization takes no 'bits' (its rate follows 'alpha')";
     if (!(alpha.convertToDouble() > 0.0) || !alpha.isFinite())
-      return emitError() << "lattice scale alpha (" << alpha.convertToDouble()
+      return emitError() << "lattice scale alpha (" << format::formatDouble(alpha.convertToDouble())
                          << ") must be positive and finite";
   } else {
     if (bits.empty())
@@ -375,7 +383,7 @@ void OptimizerAttr::print(AsmPrinter &printer) const {
   printer << "<" << stringifyOptimizerKind(getKind());
   auto field = [&](StringRef name, const llvm::APFloat &v) {
     printer << ", " << name << " = ";
-    printer.printFloat(v);
+    printShortestFloat(printer, v);
   };
   field("lr", getLr());
   if (getKind() == OptimizerKind::SGD) {
@@ -397,15 +405,17 @@ LogicalResult OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError
                                     llvm::APFloat momentum, llvm::APFloat dampening,
                                     llvm::APFloat beta1, llvm::APFloat beta2,
                                     llvm::APFloat eps, llvm::APFloat weightDecay, bool) {
+  double inf = std::numeric_limits<double>::max();
   auto inRange = [&](StringRef name, const llvm::APFloat &v, double lo, double hi,
                      bool hiOpen) -> LogicalResult {
     double x = v.convertToDouble();
     if (!v.isFinite() || x < lo || x > hi || (hiOpen && x == hi))
-      return emitError() << "optimizer field '" << name << "' (" << x << ") must be in [" << lo
-                         << ", " << hi << (hiOpen ? ")" : "]");
+      return emitError() << "optimizer field '" << name << "' (" << format::formatDouble(x)
+                         << ") must be in [" << format::formatDouble(lo) << ", "
+                         << (hi == inf ? std::string("inf") : format::formatDouble(hi))
+                         << (hiOpen ? ")" : "]");
     return success();
   };
-  double inf = std::numeric_limits<double>::max();
   if (failed(inRange("lr", lr, 0, inf, false)) ||
       failed(inRange("weight_decay", weightDecay, 0, inf, false)))
     return failure();
@@ -416,7 +426,7 @@ LogicalResult OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError
       failed(inRange("beta2", beta2, 0, 1, true)))
     return failure();
   if (!(eps.convertToDouble() > 0) || !eps.isFinite())
-    return emitError() << "optimizer field 'eps' (" << eps.convertToDouble()
+    return emitError() << "optimizer field 'eps' (" << format::formatDouble(eps.convertToDouble())
                        << ") must be positive";
   return success();
 }

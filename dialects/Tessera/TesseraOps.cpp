@@ -1,5 +1,6 @@
 //===- TesseraOps.cpp - Tessera operations: builders and verifiers --------===//
 #include "Tessera/TesseraOps.h"
+#include "Tessera/Format.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -158,7 +159,7 @@ LogicalResult AttentionOp::verify() {
   if (std::optional<APFloat> s = getScale()) {
     double x = s->convertToDouble();
     if (!(x > 0) || !std::isfinite(x))
-      return emitOpError() << "scale (" << x << ") must be positive and finite";
+      return emitOpError() << "scale (" << format::formatDouble(x) << ") must be positive and finite";
   }
   int64_t bq = getBlockQ(), bk = getBlockK();
   if (bq <= 0 || bk <= 0)
@@ -235,7 +236,7 @@ LogicalResult BlockSelectOp::verify() {
   auto checkP = [&](StringRef name, const APFloat &p) -> LogicalResult {
     double x = p.convertToDouble();
     if (!(x > 0 && x <= 1))
-      return emitOpError() << name << " (" << x << ") must be in (0, 1]";
+      return emitOpError() << name << " (" << format::formatDouble(x) << ") must be in (0, 1]";
     return success();
   };
   if ((topP && failed(checkP("top_p", *topP))) ||
@@ -248,6 +249,8 @@ LogicalResult BlockSelectOp::verify() {
 
   bool concatPool = getPool() == BlockPool::MaxMinAvg;
   Value wq = getQueryProj(), wk = getKeyProj();
+  if (static_cast<bool>(wq) != static_cast<bool>(wk))
+    return emitOpError() << "query_proj and key_proj must be given together";
   if (concatPool && !wq)
     return emitOpError() << "pool max_min_avg needs the query and key projections (the "
                             "pooled key is 3*D wide)";
@@ -349,7 +352,7 @@ LogicalResult BitAllocateOp::verify() {
   if (lo > hi)
     return emitOpError() << "min_bits (" << lo << ") must not exceed max_bits (" << hi << ")";
   if (!(avg >= lo && avg <= hi))
-    return emitOpError() << "avg_bits (" << avg << ") must be in [min_bits, max_bits] = ["
+    return emitOpError() << "avg_bits (" << format::formatDouble(avg) << ") must be in [min_bits, max_bits] = ["
                          << lo << ", " << hi << "]";
   return success();
 }
@@ -454,7 +457,7 @@ LogicalResult EvictOp::verify() {
   if (std::optional<APFloat> g = getGamma()) {
     double x = g->convertToDouble();
     if (!(x >= 0 && x <= 1))
-      return emitOpError() << "gamma (" << x << ") must be in [0, 1]";
+      return emitOpError() << "gamma (" << format::formatDouble(x) << ") must be in [0, 1]";
   }
 
   if (Value query = getQuery()) {

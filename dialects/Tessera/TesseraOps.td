@@ -18,6 +18,17 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 //===----------------------------------------------------------------------===//
+// Attribute constraints
+//===----------------------------------------------------------------------===//
+
+// Upstream I64Attr reads back as uint64_t, so `sinks = -1` would verify as a huge count; every
+// i64 field of ours reads back signed so that verifiers see (and reject) negative values.
+def Tessera_I64Attr : SignlessIntegerAttrBase<I64, "64-bit signless integer attribute"> {
+  let returnType = "int64_t";
+  let convertFromStorage = "$_self.getValue().getSExtValue()";
+}
+
+//===----------------------------------------------------------------------===//
 // Type constraints
 //===----------------------------------------------------------------------===//
 
@@ -64,10 +75,10 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
     Tessera_KVOperand:$value,
     Optional<Tessera_BlockMask>:$mask,
     UnitAttr:$causal,
-    OptionalAttr<I64Attr>:$window,
+    OptionalAttr<Tessera_I64Attr>:$window,
     OptionalAttr<F32Attr>:$scale,
-    DefaultValuedAttr<I64Attr, "64">:$block_q,
-    DefaultValuedAttr<I64Attr, "64">:$block_k
+    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
+    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k
   );
   let results = (outs Tessera_FloatTensor:$output, Tessera_F32Tensor:$lse);
   let assemblyFormat = [{
@@ -121,13 +132,13 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
     Tessera_FloatTensor:$key,
     Optional<Tessera_FloatTensor>:$query_proj,
     Optional<Tessera_FloatTensor>:$key_proj,
-    DefaultValuedAttr<I64Attr, "64">:$block_q,
-    DefaultValuedAttr<I64Attr, "64">:$block_k,
+    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
+    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k,
     DefaultValuedAttr<Tessera_BlockPoolAttr, "::mlir::tessera::BlockPool::Avg">:$pool,
-    OptionalAttr<I64Attr>:$top_k,
+    OptionalAttr<Tessera_I64Attr>:$top_k,
     OptionalAttr<F32Attr>:$top_p,
     OptionalAttr<F32Attr>:$layer_top_p,
-    DefaultValuedAttr<I64Attr, "0">:$sink_blocks,
+    DefaultValuedAttr<Tessera_I64Attr, "0">:$sink_blocks,
     UnitAttr:$causal
   );
   let results = (outs RankedTensorOf<[I32]>:$mask, RankedTensorOf<[I32]>:$counts);
@@ -202,7 +213,7 @@ def Tessera_HadamardOp : Tessera_Op<"hadamard", [Pure, SameOperandsAndResultType
     %y = tessera.hadamard %x {seed = 42} : tensor<4x128xf32>
     ```
   }];
-  let arguments = (ins Tessera_FloatTensor:$input, OptionalAttr<I64Attr>:$seed,
+  let arguments = (ins Tessera_FloatTensor:$input, OptionalAttr<Tessera_I64Attr>:$seed,
                        UnitAttr:$inverse);
   let results = (outs Tessera_FloatTensor:$output);
   let assemblyFormat = "$input attr-dict `:` type($input)";
@@ -228,8 +239,8 @@ def Tessera_BitAllocateOp : Tessera_Op<"bit_allocate", [Pure]> {
   }];
   let arguments = (ins Tessera_F32Tensor:$energies,
                        DefaultValuedAttr<F64Attr, "3.0">:$avg_bits,
-                       DefaultValuedAttr<I64Attr, "1">:$min_bits,
-                       DefaultValuedAttr<I64Attr, "8">:$max_bits);
+                       DefaultValuedAttr<Tessera_I64Attr, "1">:$min_bits,
+                       DefaultValuedAttr<Tessera_I64Attr, "8">:$max_bits);
   let results = (outs RankedTensorOf<[I32]>:$bits);
   let assemblyFormat = "$energies attr-dict `:` type($energies) `->` type($bits)";
   let hasVerifier = 1;
@@ -272,16 +283,16 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     Tessera_KVOperand:$values,
     Optional<Tessera_FloatTensor>:$query,
     Optional<Tessera_F32Tensor>:$scores,
-    I64Attr:$budget,
+    Tessera_I64Attr:$budget,
     OptionalAttr<Tessera_EvictScopeAttr>:$scope,
-    OptionalAttr<I64Attr>:$sinks,
-    OptionalAttr<I64Attr>:$window,
-    OptionalAttr<I64Attr>:$kernel,
+    OptionalAttr<Tessera_I64Attr>:$sinks,
+    OptionalAttr<Tessera_I64Attr>:$window,
+    OptionalAttr<Tessera_I64Attr>:$kernel,
     OptionalAttr<DenseI64ArrayAttr>:$heads,
-    OptionalAttr<I64Attr>:$first_k,
-    OptionalAttr<I64Attr>:$steps,
+    OptionalAttr<Tessera_I64Attr>:$first_k,
+    OptionalAttr<Tessera_I64Attr>:$steps,
     OptionalAttr<F32Attr>:$gamma,
-    OptionalAttr<I64Attr>:$seed
+    OptionalAttr<Tessera_I64Attr>:$seed
   );
   let results = (outs RankedTensorOf<[I64]>:$indices, Tessera_KVOperand:$kept_keys,
                       Tessera_KVOperand:$kept_values);
@@ -374,8 +385,8 @@ def Tessera_TaskGraphOp : Tessera_Op<"task_graph", [
     }
     ```
   }];
-  let arguments = (ins Variadic<AnyType>:$inputs, OptionalAttr<I64Attr>:$workers,
-                       DefaultValuedAttr<I64Attr, "1">:$iterations);
+  let arguments = (ins Variadic<AnyType>:$inputs, OptionalAttr<Tessera_I64Attr>:$workers,
+                       DefaultValuedAttr<Tessera_I64Attr, "1">:$iterations);
   let results = (outs Variadic<AnyType>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
@@ -396,7 +407,7 @@ def Tessera_TaskOp : Tessera_Op<"task", [
     Example: see `tessera.task_graph`.
   }];
   let arguments = (ins StrAttr:$name, Variadic<AnyType>:$inputs,
-                       DefaultValuedAttr<I64Attr, "1">:$tiles);
+                       DefaultValuedAttr<Tessera_I64Attr, "1">:$tiles);
   let results = (outs Variadic<AnyType>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{

@@ -1,0 +1,1343 @@
+// Every verifier and parser branch of the tessera dialect, with its full message.
+// RUN: tessera-opt %s -split-input-file -verify-diagnostics
+
+// Query must be rank 4.
+func.func @f(%q: tensor<8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op query must have rank 4 [B, Hq, Sq, D], got rank 3}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<8x128x64xf32>, tensor<8x128xf32>
+  return
+}
+
+// -----
+
+// Key must be rank 4.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key must have rank 4 [B, Hkv, Skv, D], got rank 3}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Value must be rank 4.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op value must have rank 4 [B, Hkv, Skv, Dv], got rank 3}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Graded quantization is a weight format, not a KV format.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: !tessera.qtensor<1x2x128x64xf32, #tessera.quant<graded, bits = 4>>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key cannot be stored in 'graded' quantization (a weight format)}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, !tessera.qtensor<1x2x128x64xf32, #tessera.quant<graded, bits = 4>>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Key element type must match the query's.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf16>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key element type ('f16') must match query element type ('f32')}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf16>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Value element type must match the query's.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xbf16>) {
+  // expected-error @+1 {{'tessera.attention' op value element type ('bf16') must match query element type ('f32')}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xbf16> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Batch sizes must agree.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<2x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op batch sizes must agree: query 1, key 2, value 1}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<2x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Value heads must equal key heads.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x4x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op value head count (4) must equal key head count (2)}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Zero key heads.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x0x128x64xf32>, %v: tensor<1x0x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key head count must be positive}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x0x128x64xf32>, tensor<1x0x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// GQA: key heads must divide query heads.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x3x128x64xf32>, %v: tensor<1x3x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key head count (3) must divide query head count (8)}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x3x128x64xf32>, tensor<1x3x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Head dims of Q and K must match.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x32xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op key head dim (32) must equal query head dim (64)}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x32xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// K and V lengths must match.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op value length (100) must equal key length (128)}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Output shape is [B, Hq, Sq, Dv].
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x32xf32>) {
+  // expected-error @+1 {{'tessera.attention' op output shape [1, 8, 128, 64] must be [1, 8, 128, 32]}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x32xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Output element type follows the query.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op output element type ('f16') must be 'f32'}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf16>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// LSE shape is [B, Hq, Sq].
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op lse shape [1, 2, 128] must be [1, 8, 128]}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x2x128xf32>
+  return
+}
+
+// -----
+
+// Window must be positive.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op window (0) must be positive}}
+  %o, %l = tessera.attention %q, %k, %v {causal, window = 0} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Window needs causal.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op window (16) needs causal: the window bounds keys below the diagonal}}
+  %o, %l = tessera.attention %q, %k, %v {window = 16} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Scale must be positive.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op scale (-1) must be positive and finite}}
+  %o, %l = tessera.attention %q, %k, %v {scale = -1.0 : f32} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Block sizes must be positive.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op block sizes (block_q = 0, block_k = 64) must be positive}}
+  %o, %l = tessera.attention %q, %k, %v {block_q = 0} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Mask rank is 3 or 4.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<2x2xi1>) {
+  // expected-error @+1 {{'tessera.attention' op mask must have rank 3 [H, QB, KB] or 4 [B, H, QB, KB], got rank 2}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<2x2xi1>) : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Mask batch is 1 or B.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<3x1x2x2xi1>) {
+  // expected-error @+1 {{'tessera.attention' op mask batch (3) must be 1 or the batch size (1)}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<3x1x2x2xi1>) : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Mask heads are 1, Hkv or Hq.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<4x2x2xi1>) {
+  // expected-error @+1 {{'tessera.attention' op mask head count (4) must be 1, the key head count (2) or the query head count (8)}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<4x2x2xi1>) : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Boolean mask grid must match the block grid.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<8x2x3xi1>) {
+  // expected-error @+1 {{'tessera.attention' op mask block grid [2, 3] must be [2, 2] for Sq = 128, Skv = 128, block_q = 64, block_k = 64}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<8x2x3xi1>) : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Packed mask grid counts 32 blocks per word.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<1x8x2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op mask block grid [8, 2] must be [8, 1] for Sq = 128, Skv = 128, block_q = 16, block_k = 16 (8 key blocks packed 32 per i32 word)}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<1x8x2xi32>) {block_q = 16, block_k = 16} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Element types outside f32/f16/bf16 are rejected.
+func.func @f(%q: tensor<1x8x128x64xi32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op operand #0 must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values, but got 'tensor<1x8x128x64xi32>'}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x8x128x64xi32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Masks are i1 or i32.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<8x2x2xf32>) {
+  // expected-error @+1 {{'tessera.attention' op operand #3 must be block mask (i1 per block, or i32 words of 32 bit-packed blocks) of 1-bit signless integer or 32-bit signless integer values, but got 'tensor<8x2x2xf32>'}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<8x2x2xf32>) : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Query must be rank 4.
+func.func @f(%q: tensor<256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op query must have rank 4 [B, Hq, Sq, D], got rank 2}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Key element type must match.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xbf16>) {
+  // expected-error @+1 {{'tessera.block_select' op key element type ('bf16') must match query element type ('f32')}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xbf16> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Batch must match.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<2x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op key batch (2) must equal query batch (1)}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<2x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// GQA: key heads divide query heads.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x3x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op key head count (3) must divide query head count (8)}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x3x256x64xf32> -> tensor<1x3x4x1xi32>, tensor<1x3x4xi32>
+  return
+}
+
+// -----
+
+// Head dims must match.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x32xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op key head dim (32) must equal query head dim (64)}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x32xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Block sizes must be positive.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op block sizes (block_q = 64, block_k = -1) must be positive}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, block_k = -1} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Neither top_k nor top_p.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op needs exactly one of top_k and top_p}}
+  %m, %n = tessera.block_select %q, %k {causal} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Both top_k and top_p.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op needs exactly one of top_k and top_p}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, top_p = 0.5 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// top_k must be positive.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op top_k (0) must be positive}}
+  %m, %n = tessera.block_select %q, %k {top_k = 0} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// top_p is a probability.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op top_p (1.5) must be in (0, 1]}}
+  %m, %n = tessera.block_select %q, %k {top_p = 1.5 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// layer_top_p is a probability.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op layer_top_p (0) must be in (0, 1]}}
+  %m, %n = tessera.block_select %q, %k {top_p = 0.5 : f32, layer_top_p = 0.0 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// layer_top_p caps top_p.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op layer_top_p needs top_p (dual top-p caps a per-query top-p)}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, layer_top_p = 0.5 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Sink blocks are non-negative.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op sink_blocks (-1) must be non-negative}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, sink_blocks = -1} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Concatenated pooling needs projections.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op pool max_min_avg needs the query and key projections (the pooled key is 3*D wide)}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, pool = #tessera<pool max_min_avg>} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Projections are rank 3.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<64x16xf32>, %wk: tensor<2x64x16xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op query projection must have rank 3 [Hkv, D, P], got rank 2}}
+  %m, %n = tessera.block_select %q, %k proj(%wq, %wk : tensor<64x16xf32>, tensor<2x64x16xf32>) {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Query projection is [Hkv, D, P].
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<8x64x16xf32>, %wk: tensor<2x64x16xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op query projection shape [8, 64, 16] must be [2, 64, P]}}
+  %m, %n = tessera.block_select %q, %k proj(%wq, %wk : tensor<8x64x16xf32>, tensor<2x64x16xf32>) {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Key projection is [Hkv, 3*D, P] for max_min_avg.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<2x64x16xf32>, %wk: tensor<2x64x16xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op key projection shape [2, 64, 16] must be [2, 192, P]}}
+  %m, %n = tessera.block_select %q, %k proj(%wq, %wk : tensor<2x64x16xf32>, tensor<2x64x16xf32>) {top_k = 2, pool = #tessera<pool max_min_avg>} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Projection widths agree.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<2x64x16xf32>, %wk: tensor<2x64x8xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op projection widths must agree: query 16, key 8}}
+  %m, %n = tessera.block_select %q, %k proj(%wq, %wk : tensor<2x64x16xf32>, tensor<2x64x8xf32>) {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Mask result is [B, Hkv, QB, ceil(KB/32)].
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op mask shape [1, 8, 4, 1] must be [1, 2, 4, 1]}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x8x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// Counts result is [B, Hkv, QB].
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op counts shape [1, 2, 3] must be [1, 2, 4]}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x3xi32>
+  return
+}
+
+// -----
+
+// Projections come in pairs (generic form).
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<2x64x16xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op query_proj and key_proj must be given together}}
+  %m:2 = "tessera.block_select"(%q, %k, %wq) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>, top_k = 2 : i64}> : (tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<2x64x16xf32>) -> (tensor<1x2x4x1xi32>, tensor<1x2x4xi32>)
+  return
+}
+
+// -----
+
+// Unknown scheme.
+// expected-error @+1 {{unknown quantization scheme 'fp4' (expected int, tq_mse, block_gtq, lattice or graded)}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<fp4, bits = 4>>) {
+  return
+}
+
+// -----
+
+// A field the scheme does not take.
+// expected-error @+1 {{unknown field 'group' for 'tq_mse' quantization (expected one of: bits, rotation, seed, norm)}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 4, group = 32>>) {
+  return
+}
+
+// -----
+
+// A field given twice.
+// expected-error @+1 {{field 'bits' is given twice}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4, bits = 2>>) {
+  return
+}
+
+// -----
+
+// Symmetric and asymmetric together.
+// expected-error @+1 {{give one of 'symmetric' and 'asymmetric'}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4, symmetric, asymmetric>>) {
+  return
+}
+
+// -----
+
+// Unknown rotation.
+// expected-error @+1 {{unknown rotation 'dct' (expected none, hadamard or haar)}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = dct>>) {
+  return
+}
+
+// -----
+
+// Unknown lattice.
+// expected-error @+1 {{unknown lattice 'leech' (expected e8, d4, a2 or z)}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = leech>>) {
+  return
+}
+
+// -----
+
+// Bits are required.
+// expected-error @+1 {{'int' quantization needs 'bits'}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, group = 32>>) {
+  return
+}
+
+// -----
+
+// Lattice scale must be positive.
+// expected-error @+1 {{lattice scale alpha (0) must be positive and finite}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<lattice, alpha = 0.0>>) {
+  return
+}
+
+// -----
+
+// One bit width for tq_mse.
+// expected-error @+1 {{'tq_mse' quantization takes one bit width, got 2}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = [3, 4]>>) {
+  return
+}
+
+// -----
+
+// Bit widths are 1..8.
+// expected-error @+1 {{bit width (9) must be in [1, 8]}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 9>>) {
+  return
+}
+
+// -----
+
+// Bit widths are 1..8 (zero).
+// expected-error @+1 {{bit width (0) must be in [1, 8]}}
+func.func @f(%x: !tessera.qtensor<4x4xf32, #tessera.quant<block_gtq, bits = [2, 0]>>) {
+  return
+}
+
+// -----
+
+// Groups are positive.
+// expected-error @+1 {{quantization group (-8) must be positive}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4, group = -8>>) {
+  return
+}
+
+// -----
+
+// TurboQuant needs a rotation.
+// expected-error @+1 {{'tq_mse' quantization needs a random rotation (hadamard or haar), got none}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = none>>) {
+  return
+}
+
+// -----
+
+// Norms are f32 or f16.
+// expected-error @+1 {{norm type ('bf16') must be f32 or f16}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 4, norm = bf16>>) {
+  return
+}
+
+// -----
+
+// Group must divide the quantized dim.
+// expected-error @+1 {{quantization group (48) must divide the quantized dim (64)}}
+func.func @f(%x: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4, group = 48>>) {
+  return
+}
+
+// -----
+
+// Block-GTQ needs an even head dim.
+// expected-error @+1 {{block_gtq needs an even head dim (RoPE pairs), got 5}}
+func.func @f(%x: !tessera.qtensor<4x5xf32, #tessera.quant<block_gtq, bits = [2, 2], rotation = haar>>) {
+  return
+}
+
+// -----
+
+// Block-GTQ needs D/2 widths.
+// expected-error @+1 {{block_gtq needs one bit width per RoPE block: expected 4 (head dim 8 / 2), got 3}}
+func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<block_gtq, bits = [4, 2, 1]>>) {
+  return
+}
+
+// -----
+
+// Lattice dim must divide the quantized dim.
+// expected-error @+1 {{lattice dimension (8) must divide the quantized dim (100)}}
+func.func @f(%x: !tessera.qtensor<4x100xf32, #tessera.quant<lattice, lattice = e8, rotation = haar>>) {
+  return
+}
+
+// -----
+
+// Hadamard needs a power of two.
+// expected-error @+1 {{hadamard rotation needs a power-of-two quantized dim, got 96 (use rotation = haar)}}
+func.func @f(%x: !tessera.qtensor<4x96xf32, #tessera.quant<tq_mse, bits = 3>>) {
+  return
+}
+
+// -----
+
+// Element type is a float.
+// expected-error @+1 {{qtensor element type ('i8') must be f32, f16 or bf16}}
+func.func @f(%x: !tessera.qtensor<4x64xi8, #tessera.quant<int, bits = 4>>) {
+  return
+}
+
+// -----
+
+// Rank 0 has no quantized dim.
+// expected-error @+1 {{qtensor must have rank >= 1 (the last dim is quantized)}}
+func.func @f(%x: !tessera.qtensor<f32, #tessera.quant<int, bits = 4>>) {
+  return
+}
+
+// -----
+
+// Quantized dim must be static.
+// expected-error @+1 {{the quantized (last) dim of a qtensor must be static}}
+func.func @f(%x: !tessera.qtensor<4x?xf32, #tessera.quant<int, bits = 4>>) {
+  return
+}
+
+// -----
+
+// Quantize keeps the shape.
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'tessera.quantize' op input shape [4, 64] must equal the packed shape [8, 64]}}
+  %p = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<8x64xf32, #tessera.quant<int, bits = 4>>
+  return
+}
+
+// -----
+
+// Quantize keeps the element type.
+func.func @f(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'tessera.quantize' op input element type ('f32') must equal the packed element type ('bf16')}}
+  %p = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xbf16, #tessera.quant<int, bits = 4>>
+  return
+}
+
+// -----
+
+// Dequantize returns the logical shape.
+func.func @f(%p: !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4>>) {
+  // expected-error @+1 {{'tessera.dequantize' op output shape [4, 32] must equal the packed shape [4, 64]}}
+  %x = tessera.dequantize %p : !tessera.qtensor<4x64xf32, #tessera.quant<int, bits = 4>> -> tensor<4x32xf32>
+  return
+}
+
+// -----
+
+// Rank 0 has no last dim.
+func.func @f(%x: tensor<f32>) {
+  // expected-error @+1 {{'tessera.hadamard' op input must have rank >= 1 (the transform runs along the last dim)}}
+  %y = tessera.hadamard %x : tensor<f32>
+  return
+}
+
+// -----
+
+// The last dim must be static.
+func.func @f(%x: tensor<4x?xf32>) {
+  // expected-error @+1 {{'tessera.hadamard' op the transformed (last) dim must be static}}
+  %y = tessera.hadamard %x : tensor<4x?xf32>
+  return
+}
+
+// -----
+
+// The last dim must be a power of two.
+func.func @f(%x: tensor<4x96xf32>) {
+  // expected-error @+1 {{'tessera.hadamard' op the transformed (last) dim (96) must be a power of two}}
+  %y = tessera.hadamard %x : tensor<4x96xf32>
+  return
+}
+
+// -----
+
+// Energies need a block dim.
+func.func @f(%s: tensor<f32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op energies must have rank >= 1 (the last dim lists RoPE blocks)}}
+  %b = tessera.bit_allocate %s : tensor<f32> -> tensor<i32>
+  return
+}
+
+// -----
+
+// Bits mirror the energies.
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op bits shape [8] must equal energies shape [4]}}
+  %b = tessera.bit_allocate %s : tensor<4xf32> -> tensor<8xi32>
+  return
+}
+
+// -----
+
+// min_bits in 1..8.
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op min_bits (0) must be in [1, 8]}}
+  %b = tessera.bit_allocate %s {min_bits = 0} : tensor<4xf32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+// max_bits in 1..8.
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op max_bits (9) must be in [1, 8]}}
+  %b = tessera.bit_allocate %s {max_bits = 9} : tensor<4xf32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+// min_bits <= max_bits.
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op min_bits (4) must not exceed max_bits (2)}}
+  %b = tessera.bit_allocate %s {min_bits = 4, max_bits = 2, avg_bits = 3.0 : f64} : tensor<4xf32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+// avg_bits within [min, max].
+func.func @f(%s: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op avg_bits (9) must be in [min_bits, max_bits] = [1, 8]}}
+  %b = tessera.bit_allocate %s {avg_bits = 9.0 : f64} : tensor<4xf32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+// Keys are rank 4.
+func.func @f(%k: tensor<2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op keys must have rank 4 [B, Hkv, S, D], got rank 3}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Graded is not a KV format.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: !tessera.qtensor<1x2x1024x64xf32, #tessera.quant<graded, bits = 2>>) {
+  // expected-error @+1 {{'tessera.evict' op values cannot be stored in 'graded' quantization (a weight format)}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, !tessera.qtensor<1x2x1024x64xf32, #tessera.quant<graded, bits = 2>> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Values match keys but for the last dim.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x512x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op values shape [1, 2, 512, 64] must match keys shape [1, 2, 1024, 64] in all but the last dim}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x512x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// SnapKV needs the observation queries.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy snapkv needs a query operand}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Sink+window takes no query.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy sink_window takes no query operand}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// H2O needs accumulated scores.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy h2o needs a scores operand (accumulated attention)}}
+  %i, %k2, %v2 = tessera.evict h2o %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Only H2O takes scores.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %s: tensor<1x2x1024xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy sink_window takes no scores operand}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v scores(%s : tensor<1x2x1024xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Fields of another policy are rejected.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op field 'heads' does not apply to policy snapkv}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, heads = array<i64: 1>} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Reservoir has no window.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op field 'window' does not apply to policy reservoir}}
+  %i, %k2, %v2 = tessera.evict reservoir %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, window = 4} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Budget must be positive.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op budget (0) must be positive}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 0} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x0xi64>, tensor<1x2x0x64xf32>, tensor<1x2x0x64xf32>
+  return
+}
+
+// -----
+
+// Sinks are non-negative.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op sinks (-1) must be non-negative}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, sinks = -1} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Window is non-negative.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op window (-4) must be non-negative}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, window = -4} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Budget covers sinks + window.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op budget (256) must be at least sinks + window (4 + 512)}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, window = 512} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// SnapKV's default window counts too.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op budget (16) must be at least sinks + window (0 + 32)}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 16} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32>
+  return
+}
+
+// -----
+
+// Pooling kernel is odd.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op pooling kernel (4) must be positive and odd}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, kernel = 4} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Walk steps are non-negative.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op steps (-1) must be non-negative}}
+  %i, %k2, %v2 = tessera.evict reservoir %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, steps = -1} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Walk decay is in [0, 1].
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op gamma (2) must be in [0, 1]}}
+  %i, %k2, %v2 = tessera.evict reservoir %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, gamma = 2.0 : f32} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Query is rank 4.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op query must have rank 4 [B, Hq, Sw, D], got rank 3}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<8x32x64xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Query shape is [B, Hq, Sw, D].
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x32xf32>) {
+  // expected-error @+1 {{'tessera.evict' op query shape [1, 8, 32, 32] must be [1, Hq, Sw, 64]}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x32xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Query heads are a multiple of KV heads.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x3x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op key head count (2) must divide query head count (3)}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x3x32x64xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Query element type matches keys.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xbf16>) {
+  // expected-error @+1 {{'tessera.evict' op query element type ('bf16') must match key element type ('f32')}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xbf16>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// The observation window needs that many query rows.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x16x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op query holds 16 rows but the observation window is 32}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x16x64xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Ranked heads index query heads.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op head index (8) must be in [0, 8)}}
+  %i, %k2, %v2 = tessera.evict compresskv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, heads = array<i64: 8>} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x1x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// CompressKV needs ranked heads.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy compresskv needs 'heads' (the ranked retrieval heads)}}
+  %i, %k2, %v2 = tessera.evict compresskv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x1x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// first_k picks from the ranked heads.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op first_k (4) must be in [1, 2] (the number of ranked heads)}}
+  %i, %k2, %v2 = tessera.evict compresskv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, heads = array<i64: 0, 1>} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x1x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Scores are [B, Hkv, S].
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %s: tensor<1x2x512xf32>) {
+  // expected-error @+1 {{'tessera.evict' op scores shape [1, 2, 512] must be [1, 2, 1024]}}
+  %i, %k2, %v2 = tessera.evict h2o %k, %v scores(%s : tensor<1x2x512xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Per-layer eviction returns one index row.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op indices shape [1, 2, 256] must be [1, 1, 256]}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, scope = #tessera<evict_scope per_layer>} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Kept count is min(budget, S).
+func.func @f(%k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op indices shape [1, 2, 256] must be [1, 2, 100]}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Compaction keeps the storage format.
+func.func @f(%k: !tessera.qtensor<1x2x1024x64xf32, #tessera.quant<int, bits = 4>>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op kept keys type ('tensor<1x2x256x64xf32>') must keep the storage of its input ('!tessera.qtensor<1x2x1024x64xf32, #tessera.quant<int, bits = 4, symmetric>>')}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : !tessera.qtensor<1x2x1024x64xf32, #tessera.quant<int, bits = 4>>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Kept values have the kept length.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op kept values shape [1, 2, 128, 64] must be [1, 2, 256, 64]}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x128x64xf32>
+  return
+}
+
+// -----
+
+// Unknown optimizer.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{unknown optimizer 'lion' (expected sgd, adam or adamw)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<lion>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Unknown optimizer field.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{unknown field 'betas' for optimizer 'adamw' (expected one of: lr, beta1, beta2, eps, weight_decay, stochastic_rounding)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<adamw, betas = 0.9>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Adam fields do not apply to SGD.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{unknown field 'beta1' for optimizer 'sgd' (expected one of: lr, momentum, dampening, weight_decay, stochastic_rounding)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, beta1 = 0.9>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Global-norm clipping is not element-wise.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'max_grad_norm' is not supported: global-norm clipping needs the norm of the whole weight gradient, which a fused update never materialises; clip dy before the backward or use an unfused update}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<adamw, max_grad_norm = 1.0>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Gradient accumulation is not element-wise.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'accumulate_steps' is not supported: gradient accumulation keeps the weight gradient across steps, which a fused update never materialises; accumulate dy instead}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, accumulate_steps = 4.0>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// A field given twice.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{field 'lr' is given twice}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1, lr = 0.2>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Learning rate is non-negative.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{optimizer field 'lr' (-0.1) must be in [0, inf]}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = -0.1>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Momentum is below 1.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{optimizer field 'momentum' (1) must be in [0, 1)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, momentum = 1.0>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Betas are below 1.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{optimizer field 'beta2' (1.5) must be in [0, 1)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<adam, beta2 = 1.5>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Epsilon is positive.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{optimizer field 'eps' (0) must be positive}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<adam, eps = 0.0>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Input is [M, K].
+func.func @f(%x: tensor<64xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op input must have rank 2 [M, K], got rank 1}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// dy rows equal x rows.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<32x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op grad_output rows (32) must equal input rows (64)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<32x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// dy columns equal W rows.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x8xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op grad_output columns (8) must equal weight rows (16)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x8xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// W columns equal x columns.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x16xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op weight columns (16) must equal input columns (32)}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x16xf32>, i64) -> (tensor<64x32xf32>, tensor<16x16xf32>)
+  return
+}
+
+// -----
+
+// dy element type matches x.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xbf16>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op grad_output element type ('bf16') must match input element type ('f32')}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x16xbf16>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Stochastic rounding is for bf16 weights.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op stochastic_rounding needs a bf16 weight, got 'f32'}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, stochastic_rounding>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// SGD with momentum carries one state tensor.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op optimizer sgd with momentum needs 1 state tensors, got 0}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, momentum = 0.9>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Adam carries two state tensors.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64, %s0: tensor<16x32xf32>) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op optimizer adam needs 2 state tensors, got 1}}
+  %r:3 = tessera.linear_backward_update %x, %dy, %w, %t state(%s0) {optimizer = #tessera.optimizer<adam>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64, tensor<16x32xf32>) -> (tensor<64x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// State is shaped like W.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64, %s0: tensor<32x16xf32>) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op state #0 shape [32, 16] must equal the weight shape [16, 32]}}
+  %r:3 = tessera.linear_backward_update %x, %dy, %w, %t state(%s0) {optimizer = #tessera.optimizer<sgd, momentum = 0.9>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64, tensor<32x16xf32>) -> (tensor<64x32xf32>, tensor<16x32xf32>, tensor<32x16xf32>)
+  return
+}
+
+// -----
+
+// Every state tensor is returned.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64, %s0: tensor<16x32xf32>) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op returns 0 state tensors, must return 1}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t state(%s0) {optimizer = #tessera.optimizer<sgd, momentum = 0.9>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64, tensor<16x32xf32>) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// dx is shaped like x.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op grad_input shape [32, 64] must be [64, 32]}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<32x64xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// W' is shaped like W.
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op new_weight element type ('bf16') must be 'f32'}}
+  %r:2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xbf16>)
+  return
+}
+
+// -----
+
+// New state has the state's types (generic form).
+func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64, %b: tensor<16x32xf32>) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op new state #0 type ('tensor<16x?xf32>') must equal state #0 type ('tensor<16x32xf32>')}}
+  %r:3 = "tessera.linear_backward_update"(%x, %dy, %w, %t, %b) <{optimizer = #tessera.optimizer<sgd, momentum = 0.9>}> : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64, tensor<16x32xf32>) -> (tensor<64x32xf32>, tensor<16x32xf32>, tensor<16x?xf32>)
+  return
+}
+
+// -----
+
+// Graph body arguments mirror its operands.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task_graph' op body arguments (2) must have the operand types (1)}}
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>, %b: tensor<4xf32>):
+    tessera.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Graph body ends with tessera.yield.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task_graph' op body must end with tessera.yield}}
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    llvm.unreachable
+  }
+  return
+}
+
+// -----
+
+// The yield matches the graph's results.
+func.func @f(%x: tensor<4xf32>) {
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'tessera.yield' op yields 0 values whose types must match the 1 results of the enclosing tessera.task_graph}}
+    tessera.yield
+  }
+  return
+}
+
+// -----
+
+// Workers are positive.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task_graph' op workers (0) must be positive}}
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> attributes {workers = 0} {
+  ^bb0(%a: tensor<4xf32>):
+    tessera.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Iterations are positive.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task_graph' op iterations (0) must be positive}}
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> attributes {iterations = 0} {
+  ^bb0(%a: tensor<4xf32>):
+    tessera.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Replayed graphs feed results back as inputs.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task_graph' op iterations (2) > 1 feeds each iteration's results back as inputs, so result types must equal input types}}
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<8xf32> attributes {iterations = 2} {
+  ^bb0(%a: tensor<4xf32>):
+    %c = tessera.task "widen"(%a : tensor<4xf32>) -> tensor<8xf32> {
+    ^bb0(%b: tensor<4xf32>):
+      %e = tensor.empty() : tensor<8xf32>
+      tessera.yield %e : tensor<8xf32>
+    }
+    tessera.yield %c : tensor<8xf32>
+  }
+  return
+}
+
+// -----
+
+// Only tasks live directly in a graph.
+func.func @f(%x: tensor<4xf32>) {
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'tessera.hadamard' op cannot appear directly in a tessera.task_graph (only tessera.task ops and the yield may)}}
+    %h = tessera.hadamard %a : tensor<4xf32>
+    tessera.yield %h : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Tiles are positive.
+func.func @f(%x: tensor<4xf32>) {
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'tessera.task' op tiles (0) must be positive}}
+    %c = tessera.task "t"(%a : tensor<4xf32>) -> tensor<4xf32> attributes {tiles = 0} {
+    ^bb0(%b: tensor<4xf32>):
+      tessera.yield %b : tensor<4xf32>
+    }
+    tessera.yield %c : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Tasks are named.
+func.func @f(%x: tensor<4xf32>) {
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'tessera.task' op name must not be empty}}
+    %c = tessera.task ""(%a : tensor<4xf32>) -> tensor<4xf32> {
+    ^bb0(%b: tensor<4xf32>):
+      tessera.yield %b : tensor<4xf32>
+    }
+    tessera.yield %c : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Task body arguments mirror its operands.
+func.func @f(%x: tensor<4xf32>) {
+  %r = tessera.task_graph(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    // expected-error @+1 {{'tessera.task' op body arguments (1) must have the operand types (1)}}
+    %c = tessera.task "t"(%a : tensor<4xf32>) -> tensor<4xf32> {
+    ^bb0(%b: tensor<8xf32>):
+      tessera.yield %b : tensor<8xf32>
+    }
+    tessera.yield %c : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Tasks live in task graphs.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.task' op expects parent op 'tessera.task_graph'}}
+  %c = tessera.task "t"(%x : tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%b: tensor<4xf32>):
+    tessera.yield %b : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+// Yield lives in tasks and graphs.
+func.func @f(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'tessera.yield' op expects parent op to be one of 'tessera.task, tessera.task_graph'}}
+  tessera.yield %x : tensor<4xf32>
+  return
+}
