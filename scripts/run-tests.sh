@@ -17,6 +17,12 @@ echo "== GoogleTest suite (ctest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure 2>&1 | tee "$ctest_log"
 ctest_rc=${PIPESTATUS[0]}
 
+# Say why each skipped GoogleTest was skipped (GPU-only tests name the missing driver).
+if [ -f "$BUILD_DIR/Testing/Temporary/LastTest.log" ]; then
+  grep -A1 ": Skipped$" "$BUILD_DIR/Testing/Temporary/LastTest.log" | grep -v -e "^--$" -e ": Skipped$" \
+    | sed 's/^/skipped: /' || true
+fi
+
 # lit prints e.g. "  Passed: 12", "  Failed: 1", "  Unsupported: 2".
 count() { grep -E "^ *$1 *: *[0-9]+" "$2" | sed -E 's/.*: *([0-9]+).*/\1/' | tail -1; }
 lit_pass=$(( $(count Passed "$lit_log" || true) + 0 ))
