@@ -20,6 +20,7 @@ llvm_config.add_tool_substitutions(["tessera-opt"], [config.tessera_tools_dir])
 
 config.substitutions.append(("%tessera_lib_dir", config.tessera_lib_dir))
 config.substitutions.append(("%tessera_src_root", config.tessera_src_root))
+config.substitutions.append(("%tessera_obj_root", config.tessera_obj_root))
 
 # Tools some tests need; a test that needs one that is missing is UNSUPPORTED, not failed.
 for tool, feature in [("ldd", "ldd"), ("nm", "nm")]:
