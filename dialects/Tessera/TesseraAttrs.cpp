@@ -242,6 +242,9 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   if (group < 0)
     return emitError() << "quantization group (" << group << ") must be positive";
+  if (scheme == QuantScheme::Int && symmetric && bits.front() < 2)
+    return emitError() << "symmetric int quantization needs at least 2 bits (1 bit leaves "
+                          "only the zero level); use asymmetric";
   if ((scheme == QuantScheme::TqMse || scheme == QuantScheme::BlockGtq) &&
       rotation == Rotation::None)
     return emitError() << "'" << name

@@ -9,7 +9,8 @@ class DialectRegistry;
 namespace tessera {
 
 /// Registers the tessera dialect and the upstream dialects its pipelines produce and consume
-/// (func, arith, math, tensor, linalg, scf, memref, vector, gpu, nvvm, llvm, bufferization).
+/// (func, arith, math, tensor, linalg, scf, memref, vector, gpu, nvvm, llvm, bufferization),
+/// with the bufferization models of the upstream ops.
 void registerAllDialects(mlir::DialectRegistry &registry);
 
 } // namespace tessera

@@ -14,6 +14,10 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
 
 void tessera::registerAllDialects(mlir::DialectRegistry &registry) {
@@ -24,4 +28,9 @@ void tessera::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::vector::VectorDialect, mlir::gpu::GPUDialect,
                   mlir::NVVM::NVVMDialect, mlir::LLVM::LLVMDialect,
                   mlir::bufferization::BufferizationDialect>();
+  // Bufferization models of the upstream ops our lowerings leave on tensors.
+  mlir::arith::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::scf::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }

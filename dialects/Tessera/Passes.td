@@ -1,0 +1,66 @@
+//===- Passes.td - Tessera passes ---------------------------*- tablegen -*-===//
+//
+// Declarations of Tessera's passes; implementations live in lib/ (one pass per file).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TESSERA_PASSES_TD
+#define TESSERA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertTesseraToLoops : Pass<"convert-tessera-to-loops", "::mlir::ModuleOp"> {
+  let summary = "Lower tessera ops to tiled scf loops over memrefs with vector arithmetic (CPU)";
+  let description = [{
+    Lowers every tessera op the CPU target supports to explicit loop nests, keeping the
+    tensor-level interface: each op becomes `bufferization.to_buffer` of its operands, a loop
+    nest over `memref`s that writes freshly allocated results, and `bufferization.to_tensor`
+    of those. A `!tessera.qtensor` value becomes its storage components (see
+    `QTensorType::getStorageComponents`), including in function signatures.
+
+    Input invariants: tessera ops on statically shaped tensors; head dims static.
+
+    Output IR:
+    * `tessera.attention`: FlashAttention-2 structure. An `scf.parallel` over
+      (batch, query head, query block of `block_q` rows); inside, an `scf.for` over the key
+      blocks of `block_k` keys that the causal/window bounds leave visible, skipping blocks
+      whose mask bit is 0 (`scf.if` on the bit), with the running max, sum and accumulator of
+      the online softmax kept per row. The Sq x Skv score matrix is never materialised (one
+      score row of `block_k` at a time). GQA maps query head h to KV head h / (Hq / Hkv) by
+      index. Packed K/V tiles are dequantized into a per-tile scratch buffer inside the key
+      loop. Dot products and accumulations use `vector` ops of `vector-width` lanes.
+    * `tessera.hadamard`: per row, signs (a compile-time constant from the seed), an in-place
+      fast Walsh-Hadamard transform and the 1/sqrt(D) scale.
+    * `tessera.quantize` / `tessera.dequantize` (uniform int): per row and group, scale
+      (and zero) then bit-packing into an LSB-first byte stream.
+
+    Ops or schemes the CPU target does not lower yet fail the pass with a diagnostic naming
+    them.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes per vector operation (16 for AVX-512, 8 for AVX2)">
+  ];
+}
+
+def TesseraExpandMath : Pass<"tessera-expand-math"> {
+  let summary = "Expand math and bf16 ops that the CPU backend would turn into libm calls";
+  let description = [{
+    Replaces `math.exp`, `math.log` and friends on f32 (scalars and vectors) with MLIR's
+    polynomial approximations, which vectorise instead of calling libm once per lane, and
+    expands `arith.extf`/`arith.truncf` between bf16 and f32 into integer bit operations
+    (round to nearest even), so that no compiler-runtime helper is needed at JIT time.
+
+    Input: arith/math ops on any types. Output: the same IR with those ops expanded into
+    arith ops; other ops untouched.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+#endif // TESSERA_PASSES_TD

@@ -1,0 +1,68 @@
+//===- EmitUtils.h - Small IR-emission helpers for Tessera lowerings -*- C++ -*-===//
+//
+// Terse constructors for the index/f32 arithmetic and loops that every lowering writes, so
+// the lowerings read like the algorithms they implement.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_CONVERSION_EMITUTILS_H
+#define TESSERA_CONVERSION_EMITUTILS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+#include <functional>
+
+namespace mlir::tessera {
+
+/// An ImplicitLocOpBuilder with shorthands for constants, index arithmetic and loops.
+class Emitter {
+public:
+  explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
+
+  ImplicitLocOpBuilder &builder() { return b; }
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
+  Value f32(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
+  Value i32(int64_t v) { return arith::ConstantOp::create(b, b.getI32IntegerAttr(v)); }
+  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
+
+  Value add(Value x, Value y);
+  Value sub(Value x, Value y);
+  Value mul(Value x, Value y);
+  Value divui(Value x, Value y) { return arith::DivUIOp::create(b, x, y); }
+  Value remui(Value x, Value y) { return arith::RemUIOp::create(b, x, y); }
+  Value minsi(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
+  Value maxsi(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
+  Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
+  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, c, x, y); }
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y) { return arith::CmpIOp::create(b, p, x, y); }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) { return arith::CmpFOp::create(b, p, x, y); }
+  /// ceil(x / d) for non-negative index x and a positive constant d.
+  Value ceilDiv(Value x, int64_t d) { return divui(add(x, idx(d - 1)), idx(d)); }
+
+  /// Converts a float scalar or vector to f32 (no-op for f32).
+  Value toF32(Value v);
+  /// Converts an f32 scalar or vector to `elt` (no-op for f32).
+  Value fromF32(Value v, Type elt);
+
+  /// `for (iv = lb; iv < ub; iv += step) body(iv)`.
+  void forLoop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body);
+  /// A loop carrying `init` values; `body(iv, iters)` returns the next iteration's values.
+  SmallVector<Value> forLoop(Value lb, Value ub, int64_t step, ValueRange init,
+                             function_ref<SmallVector<Value>(Value, ValueRange)> body);
+  /// Runs `body(indices)` for every index tuple of `shape` in an scf.parallel whose
+  /// iterations own their stack allocations (memref.alloca_scope); with an empty shape,
+  /// `body({})` once.
+  void parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body);
+  /// `if (cond) then()`.
+  void ifThen(Value cond, function_ref<void()> then);
+
+private:
+  ImplicitLocOpBuilder &b;
+};
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_CONVERSION_EMITUTILS_H

@@ -1,0 +1,45 @@
+//===- QuantCodec.h - Row-wise packing and unpacking of qtensors -*- C++ -*-===//
+//
+// One codec per #tessera.quant scheme emits the code that packs an f32 row into a
+// !tessera.qtensor's storage components and unpacks it again. Every lowering that touches packed
+// data (quantize, dequantize, attention's K/V tiles, eviction's compaction) goes through this
+// interface, so a new scheme is one new codec, never a change to those lowerings.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_CONVERSION_QUANTCODEC_H
+#define TESSERA_CONVERSION_QUANTCODEC_H
+
+#include "Tessera/TesseraTypes.h"
+#include "tessera/Conversion/EmitUtils.h"
+
+#include <memory>
+
+namespace mlir::tessera {
+
+class QuantCodec {
+public:
+  /// The codec for `type`'s scheme; fails with a diagnostic from `emitError` for a scheme
+  /// that has no loop lowering yet.
+  static FailureOr<std::unique_ptr<QuantCodec>>
+  get(QTensorType type, function_ref<InFlightDiagnostic()> emitError);
+  virtual ~QuantCodec() = default;
+
+  /// Unpacks the row of the packed tensor at leading indices `lead` into
+  /// `dst[dstPrefix..., 0:D]` as f32. `parts` are the storage components as memrefs, in the
+  /// order of QTensorType::getStorageComponents.
+  virtual void emitUnpackRow(Emitter &e, ValueRange parts, ValueRange lead, Value dst,
+                             ValueRange dstPrefix) const = 0;
+  /// Packs `src[srcPrefix..., 0:D]` (f32) into the row at leading indices `lead`.
+  virtual void emitPackRow(Emitter &e, Value src, ValueRange srcPrefix, ValueRange parts,
+                           ValueRange lead) const = 0;
+
+  QTensorType getType() const { return type; }
+
+protected:
+  explicit QuantCodec(QTensorType type) : type(type) {}
+  QTensorType type;
+};
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_CONVERSION_QUANTCODEC_H

@@ -1,0 +1,38 @@
+//===- TesseraToLoops.h - Lowering tessera ops to loops (CPU) ---*- C++ -*-===//
+#ifndef TESSERA_CONVERSION_TESSERATOLOOPS_H
+#define TESSERA_CONVERSION_TESSERATOLOOPS_H
+
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::tessera {
+
+/// Options shared by the loop lowerings.
+struct LoopLoweringOptions {
+  /// f32 lanes per vector operation.
+  int64_t vectorWidth = 16;
+};
+
+/// The type converter of the loop lowerings: tensors stay, a !tessera.qtensor becomes its
+/// storage components (one tensor each).
+void populateTesseraToLoopsTypeConversions(TypeConverter &converter);
+
+/// tessera.attention -> tiled online-softmax loops (AttentionToLoops.cpp).
+void populateAttentionToLoopsPatterns(const TypeConverter &converter,
+                                      RewritePatternSet &patterns,
+                                      const LoopLoweringOptions &options);
+/// tessera.hadamard -> fast Walsh-Hadamard loops (HadamardToLoops.cpp).
+void populateHadamardToLoopsPatterns(const TypeConverter &converter,
+                                     RewritePatternSet &patterns,
+                                     const LoopLoweringOptions &options);
+/// tessera.quantize / tessera.dequantize -> codec loops (QuantToLoops.cpp).
+void populateQuantToLoopsPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+                                  const LoopLoweringOptions &options);
+
+/// bufferization.to_buffer of a ranked tensor value, with an identity-layout memref type.
+Value emitToBuffer(OpBuilder &b, Location loc, Value tensor);
+/// bufferization.to_tensor of a freshly written buffer.
+Value emitToTensor(OpBuilder &b, Location loc, Value buffer);
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_CONVERSION_TESSERATOLOOPS_H

@@ -1,0 +1,25 @@
+//===- Pipelines.h - Tessera's named pass pipelines --------------*- C++ -*-===//
+#ifndef TESSERA_PIPELINES_H
+#define TESSERA_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::tessera {
+
+/// Options of --tessera-cpu-pipeline.
+struct CPUPipelineOptions {
+  /// f32 lanes per vector op (16: AVX-512, 8: AVX2).
+  int64_t vectorWidth = 16;
+};
+
+/// tessera (on tensors) -> loops -> bufferized memrefs (results as out-params, temporaries
+/// freed) -> LLVM dialect. Public functions keep their names; results become trailing
+/// memref arguments.
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
+
+/// Registers --tessera-cpu-pipeline.
+void registerTesseraPipelines();
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_PIPELINES_H

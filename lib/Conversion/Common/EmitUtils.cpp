@@ -1,0 +1,94 @@
+//===- EmitUtils.cpp - Small IR-emission helpers for Tessera lowerings -----===//
+#include "tessera/Conversion/EmitUtils.h"
+
+#include "mlir/IR/TypeUtilities.h"
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+static bool isFloatLike(Value v) { return isa<FloatType>(getElementTypeOrSelf(v.getType())); }
+
+Value Emitter::add(Value x, Value y) {
+  if (isFloatLike(x))
+    return arith::AddFOp::create(b, x, y);
+  return arith::AddIOp::create(b, x, y);
+}
+
+Value Emitter::sub(Value x, Value y) {
+  if (isFloatLike(x))
+    return arith::SubFOp::create(b, x, y);
+  return arith::SubIOp::create(b, x, y);
+}
+
+Value Emitter::mul(Value x, Value y) {
+  if (isFloatLike(x))
+    return arith::MulFOp::create(b, x, y);
+  return arith::MulIOp::create(b, x, y);
+}
+
+Value Emitter::toF32(Value v) {
+  Type elt = getElementTypeOrSelf(v.getType());
+  if (elt.isF32())
+    return v;
+  Type target = b.getF32Type();
+  if (auto vt = dyn_cast<VectorType>(v.getType()))
+    target = VectorType::get(vt.getShape(), target);
+  return arith::ExtFOp::create(b, target, v);
+}
+
+Value Emitter::fromF32(Value v, Type elt) {
+  if (elt.isF32())
+    return v;
+  Type target = elt;
+  if (auto vt = dyn_cast<VectorType>(v.getType()))
+    target = VectorType::get(vt.getShape(), elt);
+  return arith::TruncFOp::create(b, target, v);
+}
+
+void Emitter::forLoop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+  auto loop = scf::ForOp::create(b, lb, ub, idx(step));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  body(loop.getInductionVar());
+}
+
+SmallVector<Value> Emitter::forLoop(Value lb, Value ub, int64_t step, ValueRange init,
+                                    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  auto loop = scf::ForOp::create(b, lb, ub, idx(step), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> next = body(loop.getInductionVar(), loop.getRegionIterArgs());
+    scf::YieldOp::create(b, next);
+  }
+  return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
+}
+
+void Emitter::ifThen(Value cond, function_ref<void()> then) {
+  auto ifOp = scf::IfOp::create(b, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  then();
+}
+
+void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body) {
+  auto scoped = [&](ValueRange ivs) {
+    auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(b.createBlock(&scope.getBodyRegion()));
+    body(ivs);
+    memref::AllocaScopeReturnOp::create(b, ValueRange{});
+  };
+  if (shape.empty())
+    return scoped({});
+  SmallVector<Value> lbs, ubs, steps;
+  for (int64_t d : shape) {
+    lbs.push_back(idx(0));
+    ubs.push_back(idx(d));
+    steps.push_back(idx(1));
+  }
+  auto par = scf::ParallelOp::create(b, lbs, ubs, steps);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(par.getBody());
+  scoped(par.getInductionVars());
+}

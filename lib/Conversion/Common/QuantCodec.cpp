@@ -1,0 +1,151 @@
+//===- QuantCodec.cpp - Row-wise packing and unpacking of qtensors ---------===//
+#include "tessera/Conversion/QuantCodec.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+namespace {
+
+/// Appends `tail` to `prefix`.
+SmallVector<Value> concat(ValueRange prefix, ArrayRef<Value> tail) {
+  SmallVector<Value> out(prefix.begin(), prefix.end());
+  out.append(tail.begin(), tail.end());
+  return out;
+}
+
+/// Uniform integer quantization per group of the last dim (#tessera.quant<int, ...>).
+///  symmetric:  q = clamp(round(x / s), -(2^(b-1) - 1), 2^(b-1) - 1), s = max|x| / (2^(b-1) - 1),
+///              stored as the code q + 2^(b-1);
+///  asymmetric: q = clamp(round((x - z) / s), 0, 2^b - 1), s = (max - min) / (2^b - 1), z = min.
+/// Codes are packed into an LSB-first bit stream: code e occupies bits [e*b, e*b + b) of the
+/// row's bytes, so 4-bit codes go two per byte, low nibble first, and 3-bit codes 8 per 3 bytes
+/// as in Block-GTQ. A group whose scale is 0 (all values equal to the zero point) decodes
+/// exactly.
+class IntCodec final : public QuantCodec {
+public:
+  explicit IntCodec(QTensorType type) : QuantCodec(type) {
+    QuantAttr q = type.getScheme();
+    dim = type.getShape().back();
+    bits = q.getUniformBits();
+    group = q.getGroup() == 0 ? dim : q.getGroup();
+    symmetric = q.getSymmetric();
+    numBytes = (dim * bits + 7) / 8;
+  }
+
+  void emitPackRow(Emitter &e, Value src, ValueRange srcPrefix, ValueRange parts,
+                   ValueRange lead) const override {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value codes = parts[0], scales = parts[1], zeros = symmetric ? Value() : parts[2];
+    Value zeroByte = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+    e.forLoop(e.idx(0), e.idx(numBytes), 1, [&](Value k) {
+      memref::StoreOp::create(b, zeroByte, codes, concat(lead, {k}));
+    });
+    int64_t levels = int64_t{1} << bits;
+    double qmax = symmetric ? static_cast<double>(levels / 2 - 1) : static_cast<double>(levels - 1);
+    e.forLoop(e.idx(0), e.idx(dim / group), 1, [&](Value g) {
+      Value lo = e.mul(g, e.idx(group)), hi = e.add(lo, e.idx(group));
+      // Range of the group: max |x| (symmetric) or max and min (asymmetric).
+      SmallVector<Value> range = e.forLoop(
+          lo, hi, 1, {e.negInf(), e.f32(std::numeric_limits<double>::infinity())},
+          [&](Value d, ValueRange it) -> SmallVector<Value> {
+            Value x = memref::LoadOp::create(b, src, concat(srcPrefix, {d}));
+            Value v = symmetric ? Value(math::AbsFOp::create(b, x)) : x;
+            return {e.maxf(it[0], v), arith::MinimumFOp::create(b, it[1], x)};
+          });
+      Value scale = symmetric ? arith::DivFOp::create(b, range[0], e.f32(qmax)).getResult()
+                              : arith::DivFOp::create(b, e.sub(range[0], range[1]), e.f32(qmax))
+                                    .getResult();
+      Value zero = symmetric ? e.f32(0) : range[1];
+      memref::StoreOp::create(b, scale, scales, concat(lead, {g}));
+      if (!symmetric)
+        memref::StoreOp::create(b, zero, zeros, concat(lead, {g}));
+      Value positive = e.cmpf(arith::CmpFPredicate::OGT, scale, e.f32(0));
+      Value inv = e.select(positive, arith::DivFOp::create(b, e.f32(1), scale), e.f32(0));
+      e.forLoop(lo, hi, 1, [&](Value d) {
+        Value x = memref::LoadOp::create(b, src, concat(srcPrefix, {d}));
+        Value q = math::RoundOp::create(b, e.mul(e.sub(x, zero), inv));
+        double qmin = symmetric ? -qmax : 0.0;
+        q = arith::MinimumFOp::create(b, e.maxf(q, e.f32(qmin)), e.f32(qmax));
+        if (symmetric)
+          q = e.add(q, e.f32(static_cast<double>(levels / 2)));
+        Value code = arith::FPToUIOp::create(b, b.getI32Type(), q);
+        Value bitPos = e.mul(d, e.idx(bits));
+        Value byte = e.divui(bitPos, e.idx(8));
+        Value shift = arith::IndexCastOp::create(b, b.getI32Type(), e.remui(bitPos, e.idx(8)));
+        orInto(e, codes, concat(lead, {byte}),
+               arith::AndIOp::create(b, arith::ShLIOp::create(b, code, shift), e.i32(255)));
+        // The code spills into the next byte when shift + bits > 8.
+        e.ifThen(e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits)), [&] {
+          Value rest = arith::ShRUIOp::create(b, code, e.sub(e.i32(8), shift));
+          orInto(e, codes, concat(lead, {e.add(byte, e.idx(1))}), rest);
+        });
+      });
+    });
+  }
+
+  void emitUnpackRow(Emitter &e, ValueRange parts, ValueRange lead, Value dst,
+                     ValueRange dstPrefix) const override {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value codes = parts[0], scales = parts[1], zeros = symmetric ? Value() : parts[2];
+    Type i32 = b.getI32Type();
+    e.forLoop(e.idx(0), e.idx(dim), 1, [&](Value d) {
+      Value bitPos = e.mul(d, e.idx(bits));
+      Value byte = e.divui(bitPos, e.idx(8));
+      Value shift = arith::IndexCastOp::create(b, i32, e.remui(bitPos, e.idx(8)));
+      Value lo = arith::ExtUIOp::create(
+          b, i32, memref::LoadOp::create(b, codes, concat(lead, {byte})));
+      // Read the next byte only where the code spills into it (clamped to stay in bounds).
+      Value next = e.minsi(e.add(byte, e.idx(1)), e.idx(numBytes - 1));
+      Value hi = arith::ShLIOp::create(
+          b, arith::ExtUIOp::create(b, i32, memref::LoadOp::create(b, codes, concat(lead, {next}))),
+          e.i32(8));
+      Value spills = e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits));
+      Value word = arith::OrIOp::create(b, lo, e.select(spills, hi, e.i32(0)));
+      Value code = arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift),
+                                         e.i32((int64_t{1} << bits) - 1));
+      Value g = e.divui(d, e.idx(group));
+      Value scale = memref::LoadOp::create(b, scales, concat(lead, {g}));
+      Value x;
+      if (symmetric) {
+        Value q = arith::SubIOp::create(b, code, e.i32(int64_t{1} << (bits - 1)));
+        x = e.mul(arith::SIToFPOp::create(b, b.getF32Type(), q), scale);
+      } else {
+        Value zero = memref::LoadOp::create(b, zeros, concat(lead, {g}));
+        x = e.add(e.mul(arith::UIToFPOp::create(b, b.getF32Type(), code), scale), zero);
+      }
+      memref::StoreOp::create(b, x, dst, concat(dstPrefix, {d}));
+    });
+  }
+
+private:
+  /// codes[indices] |= value (an i32 whose low 8 bits are stored).
+  static void orInto(Emitter &e, Value codes, ArrayRef<Value> indices, Value value) {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value old = memref::LoadOp::create(b, codes, indices);
+    Value narrow = arith::TruncIOp::create(b, b.getI8Type(), value);
+    memref::StoreOp::create(b, arith::OrIOp::create(b, old, narrow), codes, indices);
+  }
+
+  int64_t dim, bits, group, numBytes;
+  bool symmetric;
+};
+
+} // namespace
+
+FailureOr<std::unique_ptr<QuantCodec>>
+QuantCodec::get(QTensorType type, function_ref<InFlightDiagnostic()> emitError) {
+  switch (type.getScheme().getScheme()) {
+  case QuantScheme::Int:
+    return std::unique_ptr<QuantCodec>(std::make_unique<IntCodec>(type));
+  case QuantScheme::TqMse:
+  case QuantScheme::BlockGtq:
+  case QuantScheme::Lattice:
+  case QuantScheme::Graded:
+    break;
+  }
+  return emitError() << "quantization scheme '"
+                     << stringifyQuantScheme(type.getScheme().getScheme())
+                     << "' has no loop lowering yet (supported: int)";
+}

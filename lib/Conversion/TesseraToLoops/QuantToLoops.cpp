@@ -1,0 +1,104 @@
+//===- QuantToLoops.cpp - tessera.quantize / dequantize -> codec loops -----===//
+//
+// Both ops walk the rows of the last dim in parallel and hand each row to the scheme's
+// QuantCodec, staging it through an f32 scratch row. A quantized value becomes its storage
+// components (one tensor each), which is what every consumer of it receives.
+//
+//===----------------------------------------------------------------------===//
+#include "tessera/Conversion/QuantCodec.h"
+#include "tessera/Conversion/TesseraToLoops.h"
+
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+namespace {
+
+SmallVector<Value> withLast(ValueRange lead, Value last) {
+  SmallVector<Value> out(lead.begin(), lead.end());
+  out.push_back(last);
+  return out;
+}
+
+class QuantizeLowering : public OpConversionPattern<QuantizeOp> {
+public:
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    QTensorType packed = op.getOutput().getType();
+    if (!packed.hasStaticShape())
+      return op.emitOpError() << "needs a static shape to be lowered";
+    FailureOr<std::unique_ptr<QuantCodec>> codec =
+        QuantCodec::get(packed, [&] { return op.emitOpError(); });
+    if (failed(codec))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter e(b);
+    Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
+    SmallVector<Value> parts;
+    for (const auto &c : packed.getStorageComponents())
+      parts.push_back(memref::AllocOp::create(
+          b, MemRefType::get(c.type.getShape(), c.type.getElementType())));
+    int64_t d = packed.getShape().back();
+    e.parallelRows(packed.getShape().drop_back(), [&](ValueRange lead) {
+      Value row = memref::AllocaOp::create(b, MemRefType::get({d}, b.getF32Type()));
+      e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
+        Value x = e.toF32(memref::LoadOp::create(b, in, withLast(lead, j)));
+        memref::StoreOp::create(b, x, row, ValueRange{j});
+      });
+      (*codec)->emitPackRow(e, row, {}, parts, lead);
+    });
+    SmallVector<Value> tensors;
+    for (Value part : parts)
+      tensors.push_back(emitToTensor(b, b.getLoc(), part));
+    rewriter.replaceOpWithMultiple(op, {tensors});
+    return success();
+  }
+};
+
+class DequantizeLowering : public OpConversionPattern<DequantizeOp> {
+public:
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    QTensorType packed = op.getInput().getType();
+    if (!packed.hasStaticShape())
+      return op.emitOpError() << "needs a static shape to be lowered";
+    FailureOr<std::unique_ptr<QuantCodec>> codec =
+        QuantCodec::get(packed, [&] { return op.emitOpError(); });
+    if (failed(codec))
+      return failure();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter e(b);
+    SmallVector<Value> parts;
+    for (Value part : adaptor.getInput())
+      parts.push_back(emitToBuffer(b, b.getLoc(), part));
+    auto outType = op.getOutput().getType();
+    Value out = memref::AllocOp::create(
+        b, MemRefType::get(outType.getShape(), outType.getElementType()));
+    int64_t d = packed.getShape().back();
+    e.parallelRows(packed.getShape().drop_back(), [&](ValueRange lead) {
+      Value row = memref::AllocaOp::create(b, MemRefType::get({d}, b.getF32Type()));
+      (*codec)->emitUnpackRow(e, parts, lead, row, {});
+      e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
+        Value x = memref::LoadOp::create(b, row, ValueRange{j});
+        memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out,
+                                withLast(lead, j));
+      });
+    });
+    rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::tessera::populateQuantToLoopsPatterns(const TypeConverter &converter,
+                                                 RewritePatternSet &patterns,
+                                                 const LoopLoweringOptions &) {
+  patterns.add<QuantizeLowering, DequantizeLowering>(converter, patterns.getContext());
+}

@@ -1,0 +1,109 @@
+//===- TesseraToLoops.cpp - The convert-tessera-to-loops pass --------------===//
+#include "tessera/Conversion/TesseraToLoops.h"
+#include "tessera/Passes.h"
+
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::tessera {
+#define GEN_PASS_DEF_CONVERTTESSERATOLOOPS
+#include "Tessera/Passes.h.inc"
+} // namespace mlir::tessera
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+Value mlir::tessera::emitToBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto t = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor, /*read_only=*/true);
+}
+
+Value mlir::tessera::emitToTensor(OpBuilder &b, Location loc, Value buffer) {
+  auto m = cast<MemRefType>(buffer.getType());
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(m.getShape(), m.getElementType()), buffer,
+      /*restrict=*/true, /*writable=*/true);
+}
+
+void mlir::tessera::populateTesseraToLoopsTypeConversions(TypeConverter &converter) {
+  converter.addConversion([](Type type) { return type; });
+  converter.addConversion(
+      [](QTensorType type, SmallVectorImpl<Type> &results) -> std::optional<LogicalResult> {
+        for (const auto &component : type.getStorageComponents())
+          results.push_back(component.type);
+        return success();
+      });
+}
+
+namespace {
+
+/// Whether the loop lowering handles `op` (the ops of later stages do not yet).
+bool hasLoopLowering(Operation *op) {
+  return isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp>(op);
+}
+
+struct ConvertTesseraToLoopsPass
+    : public tessera::impl::ConvertTesseraToLoopsBase<ConvertTesseraToLoopsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+
+    // Say plainly which ops cannot be lowered, rather than "failed to legalize".
+    WalkResult unsupported = module.walk([&](Operation *op) {
+      if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) && !hasLoopLowering(op)) {
+        op->emitOpError() << "has no CPU (loop) lowering yet";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
+
+    TypeConverter converter;
+    populateTesseraToLoopsTypeConversions(converter);
+    LoopLoweringOptions options;
+    options.vectorWidth = vectorWidth;
+    if (options.vectorWidth < 1) {
+      module.emitError() << "vector-width (" << vectorWidth << ") must be positive";
+      return signalPassFailure();
+    }
+
+    RewritePatternSet patterns(ctx);
+    populateAttentionToLoopsPatterns(converter, patterns, options);
+    populateHadamardToLoopsPatterns(converter, patterns, options);
+    populateQuantToLoopsPatterns(converter, patterns, options);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<TesseraDialect>();
+    target.addLegalDialect<arith::ArithDialect, bufferization::BufferizationDialect,
+                           math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
+                           tensor::TensorDialect, vector::VectorDialect>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType()) &&
+             converter.isLegal(&op.getBody());
+    });
+    target.addDynamicallyLegalOp<func::CallOp, func::ReturnOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+    target.markUnknownOpDynamicallyLegal([&](Operation *op) { return converter.isLegal(op); });
+
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
