@@ -9,11 +9,13 @@
 #include "tessera/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   tessera::registerAllDialects(registry);
+  mlir::registerAllPasses();
   mlir::tessera::registerTesseraPasses();
   mlir::tessera::registerTesseraPipelines();
   return mlir::asMainReturnCode(

@@ -1,0 +1,82 @@
+//===- Tensor.h - Host tensors: dtypes, specs, owned buffers ----*- C++ -*-===//
+//
+// What crosses the boundary between Tessera's compiled entries and their callers (tessera-run,
+// the C API, tests): element types, tensor specs (name, dtype, shape) and owned host buffers.
+// Plain C++; no MLIR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_SUPPORT_TENSOR_H
+#define TESSERA_SUPPORT_TENSOR_H
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+/// Element types of entry arguments. The numeric values are part of the C API.
+enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, I8 = 3, U8 = 4, I32 = 5, I64 = 6, I1 = 7 };
+
+/// "f32", "bf16", ...
+const char *dtypeName(DType dtype);
+/// Parses a name printed by dtypeName.
+std::optional<DType> parseDType(const std::string &name);
+/// Bytes per element.
+size_t dtypeSize(DType dtype);
+
+/// An argument or result of a compiled entry.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+
+  size_t numElements() const;
+  size_t numBytes() const { return numElements() * dtypeSize(dtype); }
+  /// "q: f32[1, 8, 16, 128]".
+  std::string str() const;
+};
+
+/// The calling convention of a compiled entry: its tensors in order. A !tessera.qtensor
+/// argument contributes one spec per storage component, named "<arg>.<component>".
+struct EntryABI {
+  std::string name;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  /// Floating-point operations of one call, counted from its attention ops (2 per
+  /// multiply-add over the (query, key) pairs that causal/window leave visible; block masks
+  /// are data and are not counted); 0 when the entry has none.
+  double flops = 0;
+};
+
+/// A host tensor that owns its bytes (64-byte aligned).
+class HostTensor {
+public:
+  HostTensor() = default;
+  HostTensor(DType dtype, std::vector<int64_t> shape);
+
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t> &shape() const { return shape_; }
+  size_t numElements() const;
+  size_t numBytes() const { return numElements() * dtypeSize(dtype_); }
+  void *data() { return storage_.data() + offset_; }
+  const void *data() const { return storage_.data() + offset_; }
+
+private:
+  DType dtype_ = DType::F32;
+  std::vector<int64_t> shape_;
+  std::vector<unsigned char> storage_;
+  size_t offset_ = 0;
+};
+
+/// bf16 <-> f32 (round to nearest even; NaN stays NaN).
+uint16_t floatToBF16(float f);
+float bf16ToFloat(uint16_t h);
+/// IEEE half <-> f32 (round to nearest even).
+uint16_t floatToHalf(float f);
+float halfToFloat(uint16_t h);
+
+} // namespace tessera
+
+#endif // TESSERA_SUPPORT_TENSOR_H

@@ -1,0 +1,455 @@
+//===- JIT.cpp - Compile tessera modules for the host and call them --------===//
+#include "tessera/JIT/JIT.h"
+#include "tessera/InitAll.h"
+#include "tessera/Pipelines.h"
+
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+#include <mutex>
+
+using namespace tessera;
+using namespace tessera::jit;
+
+#ifndef TESSERA_VERSION
+#define TESSERA_VERSION "0.0.0"
+#endif
+
+const char *tessera::jit::version() { return TESSERA_VERSION; }
+
+CompiledModule::~CompiledModule() = default;
+
+const EntryABI *CompiledModule::findEntry(const std::string &name) const {
+  for (const EntryABI &e : entries())
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+int64_t tessera::jit::hostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  if (features.lookup("avx2") || features.lookup("avx"))
+    return 8;
+  return 4;
+}
+
+namespace {
+
+void initializeLLVM() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+}
+
+/// Formats MLIR diagnostics as "file:line:col: message" and hands them to `diag`.
+void forwardDiagnostic(mlir::Diagnostic &d, const DiagnosticFn &diag) {
+  auto emit = [&](mlir::Diagnostic &one) {
+    const char *severity = "error";
+    switch (one.getSeverity()) {
+    case mlir::DiagnosticSeverity::Error:
+      break;
+    case mlir::DiagnosticSeverity::Warning:
+      severity = "warning";
+      break;
+    case mlir::DiagnosticSeverity::Note:
+      severity = "note";
+      break;
+    case mlir::DiagnosticSeverity::Remark:
+      severity = "remark";
+      break;
+    }
+    std::string where;
+    if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(
+            mlir::LocationAttr(one.getLocation()).findInstanceOf<mlir::FileLineColLoc>()))
+      where = (loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
+               std::to_string(loc.getColumn()));
+    diag(severity, where, one.str());
+  };
+  emit(d);
+  for (mlir::Diagnostic &note : d.getNotes())
+    emit(note);
+}
+
+std::optional<DType> dtypeOf(mlir::Type t) {
+  if (t.isF32())
+    return DType::F32;
+  if (t.isF16())
+    return DType::F16;
+  if (t.isBF16())
+    return DType::BF16;
+  if (t.isInteger(8))
+    return DType::I8;
+  if (t.isInteger(32))
+    return DType::I32;
+  if (t.isInteger(64))
+    return DType::I64;
+  if (t.isInteger(1))
+    return DType::I1;
+  return std::nullopt;
+}
+
+/// Appends the specs of one entry argument or result; fails with a diagnostic on `func`.
+mlir::LogicalResult appendSpecs(mlir::func::FuncOp func, mlir::Type type, const std::string &name,
+                                std::vector<TensorSpec> &out) {
+  auto add = [&](mlir::RankedTensorType t, const std::string &n) -> mlir::LogicalResult {
+    if (!t.hasStaticShape())
+      return func.emitError() << "entry @" << func.getName() << ": " << n << " has type " << t
+                              << "; entries need static shapes";
+    std::optional<DType> dtype = dtypeOf(t.getElementType());
+    if (!dtype)
+      return func.emitError() << "entry @" << func.getName() << ": " << n
+                              << " has unsupported element type " << t.getElementType();
+    out.push_back({n, *dtype, std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
+    return mlir::success();
+  };
+  if (auto t = llvm::dyn_cast<mlir::RankedTensorType>(type))
+    return add(t, name);
+  if (auto q = llvm::dyn_cast<mlir::tessera::QTensorType>(type)) {
+    if (!q.hasStaticShape())
+      return func.emitError() << "entry @" << func.getName() << ": " << name << " has type "
+                              << type << "; entries need static shapes";
+    for (const auto &c : q.getStorageComponents())
+      if (mlir::failed(add(c.type, name + "." + c.name.str())))
+        return mlir::failure();
+    return mlir::success();
+  }
+  return func.emitError() << "entry @" << func.getName() << ": " << name << " has type " << type
+                          << "; entries take and return ranked tensors";
+}
+
+/// Multiply-add FLOPs of one attention op over its visible (query, key) pairs.
+double attentionFlops(mlir::tessera::AttentionOp op) {
+  auto q = op.getQuery().getType();
+  auto k = llvm::cast<mlir::ShapedType>(op.getKey().getType());
+  auto v = llvm::cast<mlir::ShapedType>(op.getValue().getType());
+  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
+    return 0;
+  int64_t sq = q.getDimSize(2), skv = k.getDimSize(2), off = skv - sq;
+  double pairs = 0;
+  for (int64_t i = 0; i < sq; ++i) {
+    int64_t hi = op.getCausal() ? std::min(skv - 1, i + off) : skv - 1;
+    int64_t lo = op.getWindow() ? std::max<int64_t>(0, i + off - *op.getWindow() + 1) : 0;
+    pairs += static_cast<double>(std::max<int64_t>(0, hi - lo + 1));
+  }
+  return 2.0 * static_cast<double>(q.getDimSize(0) * q.getDimSize(1)) * pairs *
+         static_cast<double>(q.getDimSize(3) + v.getDimSize(3));
+}
+
+std::string cacheDirectory(const CompileOptions &options) {
+  if (!options.cacheDir.empty())
+    return options.cacheDir;
+  if (const char *env = std::getenv("TESSERA_CACHE_DIR"); env && *env)
+    return env;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::string(xdg) + "/tessera";
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/tessera";
+  return "off";
+}
+
+/// Adds `void __tessera_invoke_<name>(void **args)` calling `_mlir_ciface_<name>` with
+/// args[i] as its i-th (descriptor pointer) argument, so any entry is called the same way.
+bool addInvokeWrapper(llvm::Module &module, const std::string &name, size_t numArgs) {
+  llvm::Function *callee = module.getFunction("_mlir_ciface_" + name);
+  // Every input and output must have become one descriptor-pointer argument, else the
+  // caller's buffers would not line up with the code's.
+  if (!callee || callee->arg_size() != numArgs || !callee->getReturnType()->isVoidTy())
+    return false;
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptrTy = llvm::PointerType::get(ctx, 0);
+  auto *fnTy = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy}, false);
+  auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
+                                    "__tessera_invoke_" + name, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
+  llvm::SmallVector<llvm::Value *> args;
+  for (unsigned i = 0; i < callee->arg_size(); ++i) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptrTy, fn->getArg(0), i);
+    args.push_back(b.CreateLoad(callee->getArg(i)->getType(), slot));
+  }
+  b.CreateCall(callee, args);
+  b.CreateRetVoid();
+  return true;
+}
+
+class JITModule final : public CompiledModule {
+public:
+  JITModule(std::vector<EntryABI> entries, std::unique_ptr<llvm::orc::LLJIT> jit, bool cached,
+            std::string key)
+      : entries_(std::move(entries)), jit_(std::move(jit)), cached_(cached),
+        key_(std::move(key)) {}
+
+  const std::vector<EntryABI> &entries() const override { return entries_; }
+  bool fromCache() const override { return cached_; }
+  const std::string &cacheKey() const override { return key_; }
+
+  bool resolve(const DiagnosticFn &diag) {
+    for (const EntryABI &e : entries_) {
+      auto sym = jit_->lookup("__tessera_invoke_" + e.name);
+      if (!sym) {
+        diag("error", "", "entry @" + e.name + " not found in the compiled code: " +
+                          llvm::toString(sym.takeError()));
+        return false;
+      }
+      invokers_.push_back(sym->toPtr<void (*)(void **)>());
+    }
+    return true;
+  }
+
+  bool invoke(const std::string &entry, const std::vector<void *> &inputs,
+              const std::vector<void *> &outputs, const DiagnosticFn &diag) override {
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      const EntryABI &e = entries_[k];
+      if (e.name != entry)
+        continue;
+      if (inputs.size() != e.inputs.size() || outputs.size() != e.outputs.size()) {
+        diag("error", "", "entry @" + entry + " takes " + std::to_string(e.inputs.size()) +
+                          " inputs and " + std::to_string(e.outputs.size()) + " outputs, got " +
+                          std::to_string(inputs.size()) + " and " +
+                          std::to_string(outputs.size()));
+        return false;
+      }
+      // One memref descriptor per tensor: allocated, aligned, offset, sizes, strides.
+      std::vector<std::vector<int64_t>> descriptors;
+      auto describe = [&](const TensorSpec &spec, void *data) {
+        std::vector<int64_t> d;
+        d.push_back(reinterpret_cast<int64_t>(data));
+        d.push_back(reinterpret_cast<int64_t>(data));
+        d.push_back(0);
+        d.insert(d.end(), spec.shape.begin(), spec.shape.end());
+        std::vector<int64_t> strides(spec.shape.size(), 1);
+        for (int i = static_cast<int>(spec.shape.size()) - 2; i >= 0; --i)
+          strides[i] = strides[i + 1] * spec.shape[i + 1];
+        d.insert(d.end(), strides.begin(), strides.end());
+        descriptors.push_back(std::move(d));
+      };
+      for (size_t i = 0; i < inputs.size(); ++i)
+        describe(e.inputs[i], inputs[i]);
+      for (size_t i = 0; i < outputs.size(); ++i)
+        describe(e.outputs[i], outputs[i]);
+      std::vector<void *> args;
+      for (auto &d : descriptors)
+        args.push_back(d.data());
+      invokers_[k](args.data());
+      return true;
+    }
+    diag("error", "", "no entry @" + entry + " in the module");
+    return false;
+  }
+
+private:
+  std::vector<EntryABI> entries_;
+  std::unique_ptr<llvm::orc::LLJIT> jit_;
+  std::vector<void (*)(void **)> invokers_;
+  bool cached_;
+  std::string key_;
+};
+
+} // namespace
+
+std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
+                                                      const std::string &bufferName,
+                                                      const CompileOptions &options,
+                                                      const DiagnosticFn &diag) {
+  if (options.target != "cpu") {
+    diag("error", "", "unknown JIT target '" + options.target + "' (the JIT compiles for: cpu)");
+    return nullptr;
+  }
+  if (options.optLevel < 0 || options.optLevel > 3) {
+    diag("error", "", "optimisation level " + std::to_string(options.optLevel) + " is not in 0..3");
+    return nullptr;
+  }
+  initializeLLVM();
+
+  mlir::DialectRegistry registry;
+  tessera::registerAllDialects(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+  mlir::MLIRContext ctx(registry);
+  ctx.printOpOnDiagnostic(false);
+  ctx.getDiagEngine().registerHandler(
+      [&](mlir::Diagnostic &d) { forwardDiagnostic(d, diag); });
+
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, bufferName),
+                               llvm::SMLoc());
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &ctx);
+  if (!module)
+    return nullptr;
+
+  // Entries and their calling conventions, from the module as written.
+  std::vector<EntryABI> entries;
+  for (auto func : module->getOps<mlir::func::FuncOp>()) {
+    if (func.isPrivate() || func.isExternal())
+      continue;
+    EntryABI abi;
+    abi.name = func.getName().str();
+    for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+      if (mlir::failed(appendSpecs(func, t, "arg" + std::to_string(i), abi.inputs)))
+        return nullptr;
+    for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
+      if (mlir::failed(appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
+        return nullptr;
+    func.walk([&](mlir::tessera::AttentionOp op) { abi.flops += attentionFlops(op); });
+    func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&ctx));
+    entries.push_back(std::move(abi));
+  }
+  if (entries.empty()) {
+    diag("error", "", bufferName + ": the module has no public function to run");
+    return nullptr;
+  }
+
+  int64_t vectorWidth = options.vectorWidth > 0 ? options.vectorWidth : hostVectorWidth();
+  mlir::PassManager pm(&ctx);
+  mlir::tessera::CPUPipelineOptions pipeline;
+  pipeline.vectorWidth = vectorWidth;
+  mlir::tessera::buildCPUPipeline(pm, pipeline);
+  if (mlir::failed(pm.run(*module)))
+    return nullptr;
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = mlir::translateModuleToLLVMIR(*module, llvmContext);
+  if (!llvmModule) {
+    diag("error", "", "translation to LLVM IR failed");
+    return nullptr;
+  }
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) {
+    diag("error", "", "cannot target the host: " + llvm::toString(jtmb.takeError()));
+    return nullptr;
+  }
+  jtmb->setCodeGenOptLevel(options.optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
+                           : options.optLevel == 0 ? llvm::CodeGenOptLevel::None
+                                                   : llvm::CodeGenOptLevel::Default);
+  auto tm = jtmb->createTargetMachine();
+  if (!tm) {
+    diag("error", "", "cannot create a target machine: " + llvm::toString(tm.takeError()));
+    return nullptr;
+  }
+  llvmModule->setDataLayout((*tm)->createDataLayout());
+  llvmModule->setTargetTriple((*tm)->getTargetTriple());
+  for (const EntryABI &e : entries)
+    if (!addInvokeWrapper(*llvmModule, e.name, e.inputs.size() + e.outputs.size())) {
+      diag("error", "", "entry @" + e.name +
+                        " does not have the expected calling convention after lowering "
+                        "(one buffer argument per input and output, no return value)");
+      return nullptr;
+    }
+
+  // Cache key: the module as written, the lowered IR, the options, the target and the tools.
+  std::string lowered;
+  {
+    llvm::raw_string_ostream os(lowered);
+    llvmModule->print(os, nullptr);
+  }
+  llvm::SHA256 hasher;
+  auto feed = [&](llvm::StringRef s) {
+    hasher.update(s);
+    hasher.update(llvm::StringRef("\0", 1));
+  };
+  feed(version());
+  feed(LLVM_VERSION_STRING);
+  feed(source);
+  feed(lowered);
+  feed(std::to_string(options.optLevel) + "/" + std::to_string(vectorWidth));
+  feed(jtmb->getTargetTriple().str());
+  feed(jtmb->getCPU());
+  feed(jtmb->getFeatures().getString());
+  std::string key = llvm::toHex(hasher.final(), /*LowerCase=*/true);
+
+  std::string dir = cacheDirectory(options);
+  bool useCache = dir != "off";
+  std::string cachePath = useCache ? dir + "/" + key + ".o" : "";
+  std::unique_ptr<llvm::MemoryBuffer> object;
+  bool cached = false;
+  if (useCache) {
+    if (auto buffer = llvm::MemoryBuffer::getFile(cachePath)) {
+      object = std::move(*buffer);
+      cached = true;
+    }
+  }
+  if (!object) {
+    auto transformer = mlir::makeOptimizingTransformer(options.optLevel, 0, tm->get());
+    if (llvm::Error err = transformer(llvmModule.get())) {
+      diag("error", "", "LLVM optimisation failed: " + llvm::toString(std::move(err)));
+      return nullptr;
+    }
+    llvm::SmallVector<char, 0> bytes;
+    llvm::raw_svector_ostream os(bytes);
+    llvm::legacy::PassManager codegen;
+    if ((*tm)->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+      diag("error", "", "the host target cannot emit object files");
+      return nullptr;
+    }
+    codegen.run(*llvmModule);
+    object = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(bytes.data(), bytes.size()),
+                                                  key + ".o");
+    // Publish atomically: write a unique temporary, then rename over the final name, so
+    // concurrent compilers of the same module never expose a partial file.
+    if (useCache && !llvm::sys::fs::create_directories(dir)) {
+      llvm::SmallString<256> tmp;
+      int fd = -1;
+      if (!llvm::sys::fs::createUniqueFile(dir + "/" + key + "-%%%%%%.tmp", fd, tmp)) {
+        llvm::raw_fd_ostream out(fd, /*shouldClose=*/true);
+        out.write(bytes.data(), bytes.size());
+        out.close();
+        if (out.has_error() || llvm::sys::fs::rename(tmp, cachePath)) {
+          out.clear_error();
+          llvm::sys::fs::remove(tmp);
+        }
+      }
+    }
+  }
+
+  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+  if (!jit) {
+    diag("error", "", "cannot create the JIT: " + llvm::toString(jit.takeError()));
+    return nullptr;
+  }
+  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!generator) {
+    diag("error", "", "cannot resolve process symbols: " + llvm::toString(generator.takeError()));
+    return nullptr;
+  }
+  (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
+  if (llvm::Error err = (*jit)->addObjectFile(std::move(object))) {
+    diag("error", "", "cannot load the compiled object: " + llvm::toString(std::move(err)));
+    return nullptr;
+  }
+  auto compiled = std::make_unique<JITModule>(std::move(entries), std::move(*jit), cached, key);
+  if (!compiled->resolve(diag))
+    return nullptr;
+  return compiled;
+}

@@ -1,0 +1,295 @@
+//===- tessera-run.cpp - Run and benchmark tessera modules -----------------===//
+//
+// tessera-run FILE.mlir --entry=NAME [--input=a.npy ...] [--output=o.npy ...]
+//             [--random-inputs=SEED] [--save-inputs=DIR] [--device=cpu|cuda] [--bench=N]
+//
+// Compiles the module for the host (cached), reads inputs from .npy files or draws them at
+// random, calls the entry, writes the outputs as .npy and optionally times it.
+//
+//===----------------------------------------------------------------------===//
+#include "tessera/JIT/JIT.h"
+#include "tessera/Support/Npy.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+using namespace tessera;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("tessera-run options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"), cl::Required,
+                                      cl::cat(category));
+static cl::opt<std::string> entryName("entry", cl::desc("Entry function (default: the only one)"),
+                                      cl::value_desc("name"), cl::cat(category));
+static cl::list<std::string> inputs("input", cl::desc("Input .npy, one per entry input, in order"),
+                                    cl::value_desc("file.npy"), cl::cat(category));
+static cl::list<std::string> outputs("output", cl::desc("Output .npy, one per entry result"),
+                                     cl::value_desc("file.npy"), cl::cat(category));
+static cl::opt<int64_t> randomSeed("random-inputs",
+                                   cl::desc("Draw every input at random from this seed"),
+                                   cl::value_desc("seed"), cl::init(-1), cl::cat(category));
+static cl::opt<std::string> saveInputs("save-inputs", cl::desc("Write the inputs used to DIR"),
+                                       cl::value_desc("dir"), cl::cat(category));
+static cl::opt<std::string> device("device", cl::desc("cpu or cuda"), cl::init("cpu"),
+                                   cl::cat(category));
+static cl::opt<unsigned> bench("bench", cl::desc("Time N calls; print median/min/max"),
+                               cl::value_desc("N"), cl::init(0), cl::cat(category));
+static cl::opt<int64_t> vectorWidth("vector-width",
+                                    cl::desc("f32 vector lanes (default: the host's)"),
+                                    cl::init(0), cl::cat(category));
+static cl::opt<int> optLevel("O", cl::desc("LLVM optimisation level"), cl::init(3),
+                             cl::Prefix, cl::cat(category));
+static cl::opt<std::string> cacheDir("cache-dir",
+                                     cl::desc("Compiled-object cache (\"off\" disables it)"),
+                                     cl::cat(category));
+static cl::opt<bool> printABI("print-abi", cl::desc("Print the entries' signatures and exit"),
+                              cl::cat(category));
+
+namespace {
+
+int fail(const std::string &message) {
+  llvm::errs() << "tessera-run: error: " << message << "\n";
+  return 1;
+}
+
+std::string shapeStr(DType dtype, const std::vector<int64_t> &shape) {
+  std::string s = std::string(dtypeName(dtype)) + "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// Counter-based normal draws (splitmix64 + Box-Muller), identical on every platform.
+struct Random {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0; }
+  double normal() {
+    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+  }
+};
+
+void fillRandom(HostTensor &t, Random &rng) {
+  size_t n = t.numElements();
+  switch (t.dtype()) {
+  case DType::F32:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<float *>(t.data())[i] = static_cast<float>(rng.normal());
+    break;
+  case DType::F16:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint16_t *>(t.data())[i] = floatToHalf(static_cast<float>(rng.normal()));
+    break;
+  case DType::BF16:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint16_t *>(t.data())[i] = floatToBF16(static_cast<float>(rng.normal()));
+    break;
+  case DType::I1:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint8_t *>(t.data())[i] = rng.next() & 1;
+    break;
+  default:
+    for (size_t i = 0; i < t.numBytes(); ++i)
+      static_cast<uint8_t *>(t.data())[i] = static_cast<uint8_t>(rng.next());
+    break;
+  }
+}
+
+double elementAsDouble(const HostTensor &t, size_t i) {
+  switch (t.dtype()) {
+  case DType::F32:
+    return static_cast<const float *>(t.data())[i];
+  case DType::F16:
+    return halfToFloat(static_cast<const uint16_t *>(t.data())[i]);
+  case DType::BF16:
+    return bf16ToFloat(static_cast<const uint16_t *>(t.data())[i]);
+  case DType::I8:
+    return static_cast<const int8_t *>(t.data())[i];
+  case DType::U8:
+  case DType::I1:
+    return static_cast<const uint8_t *>(t.data())[i];
+  case DType::I32:
+    return static_cast<const int32_t *>(t.data())[i];
+  case DType::I64:
+    return static_cast<double>(static_cast<const int64_t *>(t.data())[i]);
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "Tessera runner: run and benchmark tessera modules\n");
+
+  if (device != "cpu" && device != "cuda")
+    return fail("unknown --device '" + device + "' (expected cpu or cuda)");
+  if (device == "cuda")
+    return fail("--device=cuda runs .tsr artifacts built by tessera-compile, which comes with "
+                "the GPU path; this build runs MLIR modules on the CPU (--device=cpu)");
+
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile);
+  if (!buffer)
+    return fail("cannot read '" + inputFile + "': " + buffer.getError().message());
+
+  bool hadError = false;
+  auto diag = [&](const std::string &severity, const std::string &location,
+                  const std::string &message) {
+    if (severity == "error")
+      hadError = true;
+    llvm::errs() << (location.empty() ? std::string("tessera-run") : location) << ": "
+                 << severity << ": " << message << "\n";
+  };
+  jit::CompileOptions options;
+  options.vectorWidth = vectorWidth;
+  options.optLevel = optLevel;
+  options.cacheDir = cacheDir;
+  auto compiled = jit::compile((*buffer)->getBuffer().str(), inputFile, options, diag);
+  if (!compiled)
+    return 1;
+
+  if (printABI) {
+    for (const EntryABI &e : compiled->entries()) {
+      llvm::outs() << "entry @" << e.name << "\n";
+      for (const TensorSpec &s : e.inputs)
+        llvm::outs() << "  in  " << s.str() << "\n";
+      for (const TensorSpec &s : e.outputs)
+        llvm::outs() << "  out " << s.str() << "\n";
+    }
+    return 0;
+  }
+
+  const EntryABI *entry = nullptr;
+  if (entryName.empty()) {
+    if (compiled->entries().size() != 1)
+      return fail("the module has " + std::to_string(compiled->entries().size()) +
+                  " entries; choose one with --entry=NAME");
+    entry = &compiled->entries().front();
+  } else if (!(entry = compiled->findEntry(entryName))) {
+    std::string names;
+    for (const EntryABI &e : compiled->entries())
+      names += (names.empty() ? "@" : ", @") + e.name;
+    return fail("no entry @" + entryName + " (entries: " + names + ")");
+  }
+
+  // Inputs: from files, or drawn at random.
+  std::vector<HostTensor> in;
+  if (!inputs.empty() && randomSeed >= 0)
+    return fail("give either --input files or --random-inputs, not both");
+  if (randomSeed >= 0) {
+    Random rng{static_cast<uint64_t>(randomSeed)};
+    for (const TensorSpec &s : entry->inputs) {
+      in.emplace_back(s.dtype, s.shape);
+      fillRandom(in.back(), rng);
+    }
+  } else {
+    if (inputs.size() != entry->inputs.size()) {
+      std::string expected;
+      for (const TensorSpec &s : entry->inputs)
+        expected += "\n  " + s.str();
+      return fail("entry @" + entry->name + " takes " + std::to_string(entry->inputs.size()) +
+                  " inputs, got " + std::to_string(inputs.size()) +
+                  " --input files (or use --random-inputs=SEED); it expects:" + expected);
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::string error;
+      std::optional<HostTensor> t = readNpy(inputs[i], error);
+      if (!t)
+        return fail(error);
+      const TensorSpec &s = entry->inputs[i];
+      if (t->dtype() != s.dtype || t->shape() != s.shape)
+        return fail("input #" + std::to_string(i) + " ('" + inputs[i] + "') is " +
+                    shapeStr(t->dtype(), t->shape()) + ", but entry @" + entry->name +
+                    " expects " + s.str() +
+                    (s.dtype == DType::BF16 ? " (bf16 is stored as uint16 bit patterns)" : ""));
+      in.push_back(std::move(*t));
+    }
+  }
+  if (!saveInputs.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(saveInputs))
+      return fail("cannot create '" + saveInputs + "': " + ec.message());
+    for (size_t i = 0; i < in.size(); ++i) {
+      std::string error;
+      if (!writeNpy(saveInputs + "/" + entry->inputs[i].name + ".npy", in[i], error))
+        return fail(error);
+    }
+  }
+  if (outputs.size() > entry->outputs.size())
+    return fail("entry @" + entry->name + " returns " + std::to_string(entry->outputs.size()) +
+                " results, got " + std::to_string(outputs.size()) + " --output files");
+
+  std::vector<HostTensor> out;
+  for (const TensorSpec &s : entry->outputs)
+    out.emplace_back(s.dtype, s.shape);
+  std::vector<void *> inPtrs, outPtrs;
+  for (HostTensor &t : in)
+    inPtrs.push_back(t.data());
+  for (HostTensor &t : out)
+    outPtrs.push_back(t.data());
+  if (!compiled->invoke(entry->name, inPtrs, outPtrs, diag) || hadError)
+    return 1;
+
+  for (size_t i = 0; i < out.size(); ++i) {
+    double sum = 0, absMax = 0;
+    size_t nonFinite = 0;
+    for (size_t k = 0; k < out[i].numElements(); ++k) {
+      double x = elementAsDouble(out[i], k);
+      if (!std::isfinite(x)) {
+        ++nonFinite;
+        continue;
+      }
+      sum += x;
+      absMax = std::max(absMax, std::fabs(x));
+    }
+    llvm::outs() << entry->outputs[i].str() << "  mean=" << sum / std::max<size_t>(1, out[i].numElements())
+                 << " absmax=" << absMax;
+    if (nonFinite)
+      llvm::outs() << " non-finite=" << nonFinite;
+    if (i < outputs.size()) {
+      std::string error;
+      if (!writeNpy(outputs[i], out[i], error))
+        return fail(error);
+      llvm::outs() << "  -> " << outputs[i];
+    }
+    llvm::outs() << "\n";
+  }
+
+  if (bench > 0) {
+    std::vector<double> ms;
+    for (unsigned r = 0; r < bench; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      compiled->invoke(entry->name, inPtrs, outPtrs, diag);
+      auto t1 = std::chrono::steady_clock::now();
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms[ms.size() / 2];
+    double bytes = 0;
+    for (const TensorSpec &s : entry->inputs)
+      bytes += static_cast<double>(s.numBytes());
+    for (const TensorSpec &s : entry->outputs)
+      bytes += static_cast<double>(s.numBytes());
+    llvm::outs() << llvm::format("bench @%s: %u runs, median %.3f ms, min %.3f ms, max %.3f ms",
+                                 entry->name.c_str(), bench.getValue(), median, ms.front(),
+                                 ms.back());
+    if (entry->flops > 0)
+      llvm::outs() << llvm::format(", %.2f GFLOP/s", entry->flops / (median * 1e6));
+    llvm::outs() << llvm::format(", %.2f GB/s (inputs + outputs once)", bytes / (median * 1e6))
+                 << "\n";
+  }
+  return 0;
+}
