@@ -63,4 +63,22 @@ def TesseraExpandMath : Pass<"tessera-expand-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def TesseraHoistStaticAllocas : Pass<"tessera-hoist-static-allocas", "::mlir::func::FuncOp"> {
+  let summary = "Move constant-size memref.alloca ops to the entry block of their function";
+  let description = [{
+    The loop lowerings allocate their per-iteration scratch (score rows, accumulators,
+    staged K/V tiles) with `memref.alloca` inside loop bodies. Left there, every iteration of
+    the lowered loop would grow the stack. This pass moves each alloca with a static shape
+    and no operands to the start of the function, so the scratch is allocated once per call.
+
+    `scf.parallel` is an allocation scope of its own (scratch per iteration); allocas move
+    out of those but not out of any other scope. Run it only where the enclosing
+    `scf.parallel` loops execute sequentially (the CPU
+    pipeline runs it right before lowering them to branches): iterations then reuse the same
+    scratch one after another. A multithreaded lowering must give each worker its own.
+
+    Input: functions. Output: the same functions with static allocas at their entry.
+  }];
+}
+
 #endif // TESSERA_PASSES_TD

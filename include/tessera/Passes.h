@@ -11,6 +11,9 @@ class ArithDialect;
 namespace bufferization {
 class BufferizationDialect;
 } // namespace bufferization
+namespace func {
+class FuncOp;
+} // namespace func
 namespace math {
 class MathDialect;
 } // namespace math

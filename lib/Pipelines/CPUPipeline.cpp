@@ -41,6 +41,8 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
   pm.addPass(tessera::createTesseraExpandMath());
+  // Right before scf.parallel becomes sequential loops: see the pass description.
+  pm.addNestedPass<func::FuncOp>(tessera::createTesseraHoistStaticAllocas());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   ConvertVectorToLLVMPassOptions vectorToLLVM;

@@ -52,9 +52,9 @@ public:
   /// A loop carrying `init` values; `body(iv, iters)` returns the next iteration's values.
   SmallVector<Value> forLoop(Value lb, Value ub, int64_t step, ValueRange init,
                              function_ref<SmallVector<Value>(Value, ValueRange)> body);
-  /// Runs `body(indices)` for every index tuple of `shape` in an scf.parallel whose
-  /// iterations own their stack allocations (memref.alloca_scope); with an empty shape,
-  /// `body({})` once.
+  /// Runs `body(indices)` for every index tuple of `shape` in an scf.parallel; with an empty
+  /// shape, `body({})` once. Scratch the body allocates with memref.alloca is per iteration
+  /// (tessera-hoist-static-allocas later shares it where iterations run sequentially).
   void parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body);
   /// `if (cond) then()`.
   void ifThen(Value cond, function_ref<void()> then);

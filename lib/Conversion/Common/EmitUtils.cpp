@@ -72,15 +72,8 @@ void Emitter::ifThen(Value cond, function_ref<void()> then) {
 }
 
 void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body) {
-  auto scoped = [&](ValueRange ivs) {
-    auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(b.createBlock(&scope.getBodyRegion()));
-    body(ivs);
-    memref::AllocaScopeReturnOp::create(b, ValueRange{});
-  };
   if (shape.empty())
-    return scoped({});
+    return body({});
   SmallVector<Value> lbs, ubs, steps;
   for (int64_t d : shape) {
     lbs.push_back(idx(0));
@@ -90,5 +83,5 @@ void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange
   auto par = scf::ParallelOp::create(b, lbs, ubs, steps);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(par.getBody());
-  scoped(par.getInductionVars());
+  body(SmallVector<Value>(par.getInductionVars()));
 }

@@ -70,12 +70,8 @@ public:
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(par.getBody());
-      auto scope = memref::AllocaScopeOp::create(b, TypeRange{});
-      Block *body = b.createBlock(&scope.getBodyRegion());
-      b.setInsertionPointToStart(body);
       SmallVector<Value> ivs(par.getInductionVars());
       emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask, out, lse);
-      memref::AllocaScopeReturnOp::create(b, ValueRange{});
     }
 
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
