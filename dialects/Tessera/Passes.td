@@ -71,8 +71,8 @@ def TesseraHoistStaticAllocas : Pass<"tessera-hoist-static-allocas", "::mlir::fu
     the lowered loop would grow the stack. This pass moves each alloca with a static shape
     and no operands to the start of the function, so the scratch is allocated once per call.
 
-    `scf.parallel` is an allocation scope of its own (scratch per iteration); allocas move
-    out of those but not out of any other scope. Run it only where the enclosing
+    `scf.parallel` and `scf.for` are allocation scopes of their own (scratch per iteration);
+    allocas move out of those but not out of any other scope. Run it only where the enclosing
     `scf.parallel` loops execute sequentially (the CPU
     pipeline runs it right before lowering them to branches): iterations then reuse the same
     scratch one after another. A multithreaded lowering must give each worker its own.

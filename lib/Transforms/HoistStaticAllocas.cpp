@@ -21,12 +21,12 @@ struct TesseraHoistStaticAllocasPass
       return;
     Block &entry = func.getBody().front();
     SmallVector<memref::AllocaOp> toHoist;
-    // scf.parallel is itself an allocation scope (per-iteration scratch); those loops are
-    // about to run sequentially, so their scratch may move out too. Any other scope (a
-    // nested function-like op) keeps its allocas.
+    // scf.parallel and scf.for are allocation scopes of their own (per-iteration scratch);
+    // those loops are about to run sequentially, so their scratch may move out too. Any other
+    // scope (a nested function-like op) keeps its allocas.
     auto onlyParallelScopes = [&](Operation *op) {
       for (Operation *p = op->getParentOp(); p != func; p = p->getParentOp())
-        if (p->hasTrait<OpTrait::AutomaticAllocationScope>() && !isa<scf::ParallelOp>(p))
+        if (p->hasTrait<OpTrait::AutomaticAllocationScope>() && !isa<scf::ParallelOp, scf::ForOp>(p))
           return false;
       return true;
     };

@@ -1,5 +1,7 @@
 //===- TesseraToLoops.cpp - The convert-tessera-to-loops pass --------------===//
 #include "tessera/Conversion/TesseraToLoops.h"
+#include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Passes.h"
 
 #include "Tessera/TesseraOps.h"
@@ -47,9 +49,23 @@ void mlir::tessera::populateTesseraToLoopsTypeConversions(TypeConverter &convert
 
 namespace {
 
-/// Whether the loop lowering handles `op` (the ops of later stages do not yet).
-bool hasLoopLowering(Operation *op) {
-  return isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp>(op);
+/// Checks, with one diagnostic on failure, that the loop lowering handles `op`: its kind (the
+/// ops of later stages are not lowered yet), static shapes, and the schemes of packed values.
+LogicalResult checkLowerable(Operation *op) {
+  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp>(op))
+    return op->emitOpError() << "has no CPU (loop) lowering yet";
+  if (auto attention = dyn_cast<AttentionOp>(op))
+    if (failed(AttentionProblem::get(attention)))
+      return failure();
+  for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+    auto shaped = dyn_cast<ShapedType>(t);
+    if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op))
+      return op->emitOpError() << "needs static shapes to be lowered";
+    if (auto packed = dyn_cast<QTensorType>(t))
+      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
+        return failure();
+  }
+  return success();
 }
 
 struct ConvertTesseraToLoopsPass
@@ -60,12 +76,11 @@ struct ConvertTesseraToLoopsPass
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
 
-    // Say plainly which ops cannot be lowered, rather than "failed to legalize".
+    // Say plainly why an op cannot be lowered, once, rather than "failed to legalize".
     WalkResult unsupported = module.walk([&](Operation *op) {
-      if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) && !hasLoopLowering(op)) {
-        op->emitOpError() << "has no CPU (loop) lowering yet";
+      if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) &&
+          failed(checkLowerable(op)))
         return WalkResult::interrupt();
-      }
       return WalkResult::advance();
     });
     if (unsupported.wasInterrupted())

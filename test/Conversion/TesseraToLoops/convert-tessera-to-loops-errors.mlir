@@ -1,0 +1,24 @@
+// Ops and schemes without a CPU lowering fail the pass with a located diagnostic.
+// RUN: tessera-opt %s --convert-tessera-to-loops --split-input-file --verify-diagnostics
+
+func.func @evict(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
+  // expected-error @+1 {{'tessera.evict' op has no CPU (loop) lowering yet}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 16} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @tq(%x: tensor<4x64xf32>) {
+  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'tq_mse' has no loop lowering yet (supported: int)}}
+  %p = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 3>>
+  return
+}
+
+// -----
+
+func.func @dynamic(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op needs static shapes to be lowered (specialise the dynamic dims first, e.g. with tessera-run's input shapes)}}
+  %o, %l = tessera.attention %q, %k, %k : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x2x?x64xf32>, tensor<1x2x?xf32>
+  return
+}

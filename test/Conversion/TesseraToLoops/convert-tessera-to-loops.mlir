@@ -1,0 +1,81 @@
+// RUN: tessera-opt %s --convert-tessera-to-loops --split-input-file | FileCheck %s
+
+// Attention becomes one parallel iteration per (batch, head, query block) and a loop over the
+// key blocks that the causal bound leaves, with the online-softmax update inside.
+// CHECK-LABEL: func.func @attention_causal
+// CHECK: %[[OUT:.+]] = memref.alloc() : memref<1x4x100x64xf32>
+// CHECK: %[[LSE:.+]] = memref.alloc() : memref<1x4x100xf32>
+// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]], %[[QB:.+]]) = {{.*}} to (%c1{{.*}}, %c4{{.*}}, %c4{{.*}})
+// CHECK: %[[KVH:.+]] = arith.divui %[[H]], %c2
+// CHECK: scf.for %[[KB:.+]] = %{{.+}} to %{{.+}} step
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: arith.select
+// CHECK: math.exp
+// CHECK: math.log
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+func.func @attention_causal(%q: tensor<1x4x100x64xf32>, %k: tensor<1x2x100x64xf32>, %v: tensor<1x2x100x64xf32>) -> tensor<1x4x100x64xf32> {
+  %o, %l = tessera.attention %q, %k, %v {causal, block_q = 32, block_k = 32} : tensor<1x4x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x4x100x64xf32>, tensor<1x4x100xf32>
+  return %o : tensor<1x4x100x64xf32>
+}
+
+// -----
+
+// A key block whose bit in the packed mask is 0 is skipped: the block body sits under scf.if.
+// CHECK-LABEL: func.func @attention_packed_mask
+// CHECK: scf.for
+// CHECK: %[[WORD:.+]] = memref.load %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}] : memref<1x2x2x1xi32>
+// CHECK: %[[SH:.+]] = arith.shrui %[[WORD]]
+// CHECK: %[[BIT:.+]] = arith.andi %[[SH]]
+// CHECK: %[[ON:.+]] = arith.cmpi ne, %[[BIT]]
+// CHECK: scf.if %[[ON]] {
+func.func @attention_packed_mask(%q: tensor<1x2x128x64xf32>, %k: tensor<1x2x256x64xf32>, %v: tensor<1x2x256x64xf32>, %m: tensor<1x2x2x1xi32>) -> tensor<1x2x128x64xf32> {
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<1x2x2x1xi32>) : tensor<1x2x128x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x128x64xf32>, tensor<1x2x128xf32>
+  return %o : tensor<1x2x128x64xf32>
+}
+
+// -----
+
+// Packed K is unpacked tile by tile into a stack scratch inside the key loop: no dequantized
+// copy of the cache exists.
+// CHECK-LABEL: func.func @attention_packed_k
+// CHECK-SAME: %{{.+}}: tensor<1x2x64x32xi8>, %{{.+}}: tensor<1x2x64x2xf32>
+// CHECK: scf.parallel
+// CHECK: memref.alloca() : memref<64x64xf32>
+// CHECK: scf.for
+// CHECK: arith.extui
+// CHECK: arith.sitofp
+// CHECK-NOT: memref.alloc() : memref<1x2x64x64xf32>
+func.func @attention_packed_k(%q: tensor<1x2x8x64xf32>, %k: !tessera.qtensor<1x2x64x64xf32, #tessera.quant<int, bits = 4, group = 32>>, %v: tensor<1x2x64x64xf32>) -> tensor<1x2x8x64xf32> {
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x2x8x64xf32>, !tessera.qtensor<1x2x64x64xf32, #tessera.quant<int, bits = 4, group = 32>>, tensor<1x2x64x64xf32> -> tensor<1x2x8x64xf32>, tensor<1x2x8xf32>
+  return %o : tensor<1x2x8x64xf32>
+}
+
+// -----
+
+// A qtensor result becomes its components in the signature; quantize packs per row and group.
+// CHECK-LABEL: func.func @quantize
+// CHECK-SAME: -> (tensor<3x24xi8>, tensor<3x2xf32>, tensor<3x2xf32>)
+// CHECK: scf.parallel
+// CHECK: math.round
+// CHECK: arith.shli
+// CHECK: arith.ori
+// CHECK: return %{{.+}}, %{{.+}}, %{{.+}} : tensor<3x24xi8>, tensor<3x2xf32>, tensor<3x2xf32>
+func.func @quantize(%x: tensor<3x64xf32>) -> !tessera.qtensor<3x64xf32, #tessera.quant<int, bits = 3, group = 32, asymmetric>> {
+  %p = tessera.quantize %x : tensor<3x64xf32> -> !tessera.qtensor<3x64xf32, #tessera.quant<int, bits = 3, group = 32, asymmetric>>
+  return %p : !tessera.qtensor<3x64xf32, #tessera.quant<int, bits = 3, group = 32, asymmetric>>
+}
+
+// -----
+
+// Hadamard: seed signs become a constant global; butterflies use vectors once pairs are
+// far enough apart.
+// CHECK: memref.global "private" constant @__tessera_hadamard_signs_32_5 : memref<32xf32>
+// CHECK-LABEL: func.func @hadamard
+// CHECK: memref.get_global @__tessera_hadamard_signs_32_5
+// CHECK: vector.load %{{.+}} : memref<32xf32>, vector<16xf32>
+// CHECK: arith.subf %{{.+}}, %{{.+}} : vector<16xf32>
+func.func @hadamard(%x: tensor<2x32xbf16>) -> tensor<2x32xbf16> {
+  %y = tessera.hadamard %x {seed = 5} : tensor<2x32xbf16>
+  return %y : tensor<2x32xbf16>
+}
