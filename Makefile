@@ -10,7 +10,7 @@ CXX_PICK := $(shell command -v clang++-22 >/dev/null 2>&1 && echo clang++-22 || 
 LINKER_FLAGS := $(shell command -v ld.lld-22 >/dev/null 2>&1 && echo -DLLVM_USE_LINKER=lld-22)
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all deps configure build test demo docs clean
+.PHONY: all deps configure build test demo docs bench clean
 
 all: build
 
@@ -36,6 +36,13 @@ test: build
 
 demo: build
 	@./scripts/demo.sh $(BUILD_DIR)
+
+# Benchmarks (not tests): prints the attention table of docs/performance-cpu.md.
+bench: build
+	@python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
+	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
+	  echo "bench: PyTorch could not be installed; its columns will read nan"
+	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
 
 docs: configure
 	cmake --build $(BUILD_DIR) --target docs

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# `make demo`: runs the example pipeline end to end on what the project can do today.
-# Now: parse, verify and print every example with tessera-opt (generic form too).
+# `make demo`: the example pipeline end to end. For each example: parse, verify and print it,
+# lower it for the CPU, then compile and run it with tessera-run on random inputs (saved under
+# build/demo/) and time it. The GPU path (tessera-compile, --device=cuda) joins in a later stage.
 set -euo pipefail
 BUILD_DIR=${1:-build}
 OPT="$BUILD_DIR/bin/tessera-opt"
+RUN="$BUILD_DIR/bin/tessera-run"
+OUT="$BUILD_DIR/demo"
+mkdir -p "$OUT"
 
 for example in examples/*.mlir; do
+  stem=$(basename "$example" .mlir)
   echo "== $example: parse, verify, print"
   "$OPT" "$example"
-  echo "== $example: generic form round trip"
-  "$OPT" "$example" --mlir-print-op-generic | "$OPT" > /dev/null
-  echo "ok"
+  echo "== $example: --tessera-cpu-pipeline ($(  "$OPT" "$example" --tessera-cpu-pipeline | wc -l) lines of LLVM dialect)"
+  echo "== $example: run on the CPU with random inputs (seed 1), outputs in $OUT/$stem"
+  mkdir -p "$OUT/$stem"
+  outputs=()
+  n=$("$RUN" "$example" --print-abi | grep -c "^  out ")
+  for ((i = 0; i < n; ++i)); do outputs+=("--output=$OUT/$stem/result$i.npy"); done
+  "$RUN" "$example" --random-inputs=1 --save-inputs="$OUT/$stem/inputs" "${outputs[@]}" --bench=10
 done
