@@ -108,6 +108,8 @@ std::optional<DType> dtypeOf(mlir::Type t) {
     return DType::F16;
   if (t.isBF16())
     return DType::BF16;
+  if (t.isUnsignedInteger(8))
+    return DType::U8;
   if (t.isInteger(8))
     return DType::I8;
   if (t.isInteger(32))
