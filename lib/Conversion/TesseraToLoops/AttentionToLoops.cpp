@@ -31,6 +31,7 @@ struct KVSource {
   Type elementType;                      ///< logical element type
   int64_t dim;                           ///< head dim of this operand
   Value scratch;                         ///< [blockK, dim] f32, when staged
+  Value transposed;                      ///< plain keys: [B, Hkv, KB, D, paddedKeys] f32
 
   bool staged() const { return codec || !elementType.isF32(); }
 };
@@ -56,6 +57,11 @@ public:
       return failure();
     Value q = emitToBuffer(b, b.getLoc(), adaptor.getQuery().front());
     Value mask = op.getMask() ? emitToBuffer(b, b.getLoc(), adaptor.getMask().front()) : Value();
+
+    // Plain keys are transposed (and widened to f32) once for the whole op, so the score
+    // loop can put 16 keys in the lanes of a vector; packed keys are unpacked per block.
+    if (!key.codec)
+      key.transposed = emitTransposedKeys(e, p, key);
 
     Type elt = op.getQuery().getType().getElementType();
     auto outType = MemRefType::get({p.batch, p.queryHeads, p.queryLen, p.valueDim}, elt);
@@ -115,7 +121,8 @@ private:
     return e.toF32(v);
   }
 
-  /// Reads row `j` (absolute key index) of a K/V source as f32 vector chunks.
+  /// Reads row `j` (absolute key index; `c` within the block) of a K/V source as f32
+  /// vector chunks.
   SmallVector<Value> loadKVRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j,
                                Value c) const {
     SmallVector<Value> chunks;
@@ -129,23 +136,70 @@ private:
     return chunks;
   }
 
-  /// Fills the scratch tile of a staged source with rows [k0, k0 + cols).
-  void stageBlock(Emitter &e, const KVSource &src, Value bi, Value kvh, Value k0,
-                  Value cols) const {
+  /// Writes the f32 row `j` of a K/V source into `dst[dstPrefix..., 0:dim]`.
+  void convertRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j, Value dst,
+                  ValueRange dstPrefix) const {
     ImplicitLocOpBuilder &b = e.builder();
-    e.forLoop(e.idx(0), cols, 1, [&](Value c) {
-      Value j = e.add(k0, c);
-      if (src.codec) {
-        src.codec->emitUnpackRow(e, src.parts, {bi, kvh, j}, src.scratch, {c});
-        return;
-      }
-      for (int64_t k = 0, n = numChunks(src.dim); k < n; ++k) {
-        int64_t d0 = k * options.vectorWidth;
-        Value v = loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k));
-        vector::StoreOp::create(b, v, src.scratch, ValueRange{c, e.idx(d0)});
-      }
-    });
+    if (src.codec)
+      return src.codec->emitUnpackRow(e, src.parts, {bi, kvh, j}, dst, dstPrefix);
+    for (int64_t k = 0, n = numChunks(src.dim); k < n; ++k) {
+      int64_t d0 = k * options.vectorWidth;
+      Value v = loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k));
+      SmallVector<Value> idx(dstPrefix.begin(), dstPrefix.end());
+      idx.push_back(e.idx(d0));
+      vector::StoreOp::create(b, v, dst, idx);
+    }
   }
+
+  /// K^T per key block as f32 [B, Hkv, KB, D, paddedKeys] (zero past Skv): each block's
+  /// transposed keys are contiguous, 16 keys to a vector, and built once for the whole op.
+  Value emitTransposedKeys(Emitter &e, const AttentionProblem &p, const KVSource &key) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    int64_t vw = options.vectorWidth;
+    int64_t paddedKeys = (p.blockK + vw - 1) / vw * vw;
+    Value kt = memref::AllocOp::create(
+        b, MemRefType::get({p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
+                           b.getF32Type()));
+    e.parallelRows({p.batch, p.kvHeads, p.numKeyBlocks}, [&](ValueRange ivs) {
+      Value k0 = e.mul(ivs[2], e.idx(p.blockK));
+      Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
+      e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+        e.forLoop(e.idx(0), e.idx(paddedKeys), 1, [&](Value c) {
+          SmallVector<Value> at{ivs[0], ivs[1], ivs[2], d, c};
+          memref::StoreOp::create(b, e.f32(0), kt, at);
+        });
+      });
+      e.forLoop(e.idx(0), cols, 1, [&](Value c) {
+        e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+          Value x = memref::LoadOp::create(b, key.parts[0],
+                                           ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
+          memref::StoreOp::create(b, e.toF32(x), kt, ValueRange{ivs[0], ivs[1], ivs[2], d, c});
+        });
+      });
+    });
+    return kt;
+  }
+
+  /// Register blocking: rows of a tile handled together so that `rows x vectorsPerRow`
+  /// accumulators fit in 16 vector registers; a power of two dividing 8.
+  static int64_t rowBlock(int64_t vectorsPerRow) {
+    int64_t r = 1;
+    while (r < 8 && 2 * r * vectorsPerRow <= 16)
+      r *= 2;
+    return r;
+  }
+
+  /// Per-iteration scratch of one query block.
+  struct Tile {
+    int64_t paddedRows; ///< blockQ rounded up to 8
+    int64_t paddedKeys; ///< blockK rounded up to the vector width
+    Value qs;           ///< [paddedRows, D] pre-scaled query rows (f32)
+    Value kt;           ///< [D, paddedKeys] packed keys of the block, unpacked, transposed
+    Value keyRow;       ///< [D] one unpacked key row
+    Value probs;        ///< [paddedRows, paddedKeys] P of the current block
+    Value m, l, alpha;  ///< [paddedRows] running max, running sum, this block's rescale
+    Value acc;          ///< [paddedRows, Dv] output accumulator
+  };
 
   void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h, Value qb,
                       Value q, KVSource &key, KVSource &value, Value mask, Value out,
@@ -157,31 +211,50 @@ private:
     Value q0 = e.mul(qb, e.idx(p.blockQ));
     Value rows = e.minsi(e.idx(p.blockQ), e.sub(e.idx(p.queryLen), q0));
 
-    // Per-row online-softmax state and the score row, on the stack of this iteration.
-    int64_t paddedK = (p.blockK + vw - 1) / vw * vw;
-    Value m = memref::AllocaOp::create(b, MemRefType::get({p.blockQ}, f32));
-    Value l = memref::AllocaOp::create(b, MemRefType::get({p.blockQ}, f32));
-    Value acc = memref::AllocaOp::create(b, MemRefType::get({p.blockQ, p.valueDim}, f32));
-    Value scores = memref::AllocaOp::create(b, MemRefType::get({paddedK}, f32));
-    if (key.staged())
-      key.scratch = memref::AllocaOp::create(b, MemRefType::get({p.blockK, p.headDim}, f32));
+    Tile t;
+    t.paddedRows = (p.blockQ + 7) / 8 * 8;
+    t.paddedKeys = (p.blockK + vw - 1) / vw * vw;
+    auto stackBuffer = [&](ArrayRef<int64_t> shape) {
+      return memref::AllocaOp::create(b, MemRefType::get(shape, f32)).getResult();
+    };
+    t.qs = stackBuffer({t.paddedRows, p.headDim});
+    if (key.codec)
+      t.kt = stackBuffer({p.headDim, t.paddedKeys});
+    t.probs = stackBuffer({t.paddedRows, t.paddedKeys});
+    t.m = stackBuffer({t.paddedRows});
+    t.l = stackBuffer({t.paddedRows});
+    t.alpha = stackBuffer({t.paddedRows});
+    t.acc = stackBuffer({t.paddedRows, p.valueDim});
+    if (key.codec)
+      t.keyRow = stackBuffer({p.headDim});
     if (value.staged())
-      value.scratch = memref::AllocaOp::create(b, MemRefType::get({p.blockK, p.valueDim}, f32));
+      value.scratch = stackBuffer({p.blockK, p.valueDim});
 
-    e.forLoop(e.idx(0), e.idx(p.blockQ), 1, [&](Value r) {
-      memref::StoreOp::create(b, e.negInf(), m, ValueRange{r});
-      memref::StoreOp::create(b, e.f32(0), l, ValueRange{r});
+    // Rows past the end of Q are computed on a copy of the last row and never stored, so
+    // every row block is full.
+    Value paddedRows = e.mul(e.ceilDiv(rows, 8), e.idx(8));
+    Value lastRow = e.idx(p.queryLen - 1);
+    e.forLoop(e.idx(0), e.idx(t.paddedRows), 1, [&](Value r) {
+      memref::StoreOp::create(b, e.negInf(), t.m, ValueRange{r});
+      memref::StoreOp::create(b, e.f32(0), t.l, ValueRange{r});
+      Value i = e.minsi(e.add(q0, r), lastRow);
+      for (int64_t k = 0, n = numChunks(p.headDim); k < n; ++k) {
+        int64_t w = chunkWidth(p.headDim, k);
+        Value v = loadVec(e, q, {bi, h, i}, k * vw, w);
+        v = e.mul(v, vector::BroadcastOp::create(b, VectorType::get({w}, f32), e.f32(p.scale)));
+        vector::StoreOp::create(b, v, t.qs, ValueRange{r, e.idx(k * vw)});
+      }
       for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
         auto vt = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
         Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
-        vector::StoreOp::create(b, zero, acc, ValueRange{r, e.idx(k * vw)});
+        vector::StoreOp::create(b, zero, t.acc, ValueRange{r, e.idx(k * vw)});
       }
     });
 
     auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
     e.forLoop(kbBegin, kbEnd, 1, [&](Value kb) {
       auto processBlock = [&] {
-        emitKeyBlock(e, p, bi, h, kvh, q0, rows, kb, q, key, value, m, l, acc, scores);
+        emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
       };
       if (!mask)
         return processBlock();
@@ -193,14 +266,14 @@ private:
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     e.forLoop(e.idx(0), rows, 1, [&](Value r) {
       Value i = e.add(q0, r);
-      Value lr = memref::LoadOp::create(b, l, ValueRange{r});
-      Value mr = memref::LoadOp::create(b, m, ValueRange{r});
+      Value lr = memref::LoadOp::create(b, t.l, ValueRange{r});
+      Value mr = memref::LoadOp::create(b, t.m, ValueRange{r});
       Value any = e.cmpf(arith::CmpFPredicate::OGT, lr, e.f32(0));
       Value inv = e.select(any, arith::DivFOp::create(b, e.f32(1), lr), e.f32(0));
       for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
         int64_t w = chunkWidth(p.valueDim, k);
         auto vt = VectorType::get({w}, f32);
-        Value a = vector::LoadOp::create(b, vt, acc, ValueRange{r, e.idx(k * vw)});
+        Value a = vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
         Value o = e.mul(a, vector::BroadcastOp::create(b, vt, inv));
         vector::StoreOp::create(b, e.fromF32(o, elt), out, ValueRange{bi, h, i, e.idx(k * vw)});
       }
@@ -209,101 +282,165 @@ private:
     });
   }
 
-  void emitKeyBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h, Value kvh,
-                    Value q0, Value rows, Value kb, Value q, const KVSource &key,
-                    const KVSource &value, Value m, Value l, Value acc, Value scores) const {
+  void emitKeyBlock(Emitter &e, const AttentionProblem &p, const Tile &t, Value bi, Value kvh,
+                    Value q0, Value paddedRows, Value kb, const KVSource &key,
+                    const KVSource &value) const {
     ImplicitLocOpBuilder &b = e.builder();
-    Type f32 = b.getF32Type();
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
     int64_t vw = options.vectorWidth;
+    int64_t nv = t.paddedKeys / vw;
+    auto vt = VectorType::get({vw}, f32);
     Value k0 = e.mul(kb, e.idx(p.blockK));
     Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
-    if (key.staged())
-      stageBlock(e, key, bi, kvh, k0, cols);
-    if (value.staged())
-      stageBlock(e, value, bi, kvh, k0, cols);
-    int64_t paddedK = cast<MemRefType>(scores.getType()).getDimSize(0);
-    auto vtK = VectorType::get({vw}, f32);
 
-    e.forLoop(e.idx(0), rows, 1, [&](Value r) {
-      Value i = e.add(q0, r);
-      // The query row, pre-scaled, stays in registers for the whole key block.
-      SmallVector<Value> qrow;
-      for (int64_t k = 0, n = numChunks(p.headDim); k < n; ++k) {
-        int64_t w = chunkWidth(p.headDim, k);
-        Value v = loadVec(e, q, {bi, h, i}, k * vw, w);
-        qrow.push_back(e.mul(v, vector::BroadcastOp::create(b, VectorType::get({w}, f32),
-                                                            e.f32(p.scale))));
-      }
-      // Scores s_j = scale q . k_j for the block (masked keys get -inf), and their max.
-      // Slots past `cols` stay -inf so the vectorised exp below gives 0 there.
-      e.forLoop(e.idx(0), e.idx(paddedK), vw, [&](Value c) {
-        vector::StoreOp::create(b, vector::BroadcastOp::create(b, vtK, e.negInf()), scores,
-                                ValueRange{c});
-      });
-      Value rowMax = e.forLoop(e.idx(0), cols, 1, {e.negInf()},
-                               [&](Value c, ValueRange it) -> SmallVector<Value> {
-        Value j = e.add(k0, c);
-        SmallVector<Value> krow = loadKVRow(e, key, bi, kvh, j, c);
-        // Full-width chunks accumulate lane-wise (one FMA each) and reduce once; a narrower
-        // tail chunk reduces on its own.
-        Value lanes, tail;
-        for (auto [qv, kv] : llvm::zip(qrow, krow)) {
-          if (cast<VectorType>(qv.getType()).getDimSize(0) == vw) {
-            lanes = lanes ? Value(vector::FMAOp::create(b, qv, kv, lanes)) : e.mul(qv, kv);
-            continue;
-          }
-          tail = vector::ReductionOp::create(b, vector::CombiningKind::ADD, e.mul(qv, kv));
-        }
-        Value dot = lanes ? vector::ReductionOp::create(b, vector::CombiningKind::ADD, lanes)
-                                .getResult()
-                          : tail;
-        if (lanes && tail)
-          dot = e.add(dot, tail);
-        if (Value visible = emitVisible(e, p, i, j))
-          dot = e.select(visible, dot, e.negInf());
-        memref::StoreOp::create(b, dot, scores, ValueRange{c});
-        return {e.maxf(it[0], dot)};
-      }).front();
-
-      Value mOld = memref::LoadOp::create(b, m, ValueRange{r});
-      Value mNew = e.maxf(mOld, rowMax);
-      // Nothing visible yet in this row: its state stays (-inf, 0, 0).
-      e.ifThen(e.cmpf(arith::CmpFPredicate::OGT, mNew, e.negInf()), [&] {
-        Value alpha = math::ExpOp::create(b, e.sub(mOld, mNew));
-        // P = exp(S - m') over the whole (padded) row, vectorised; its sum.
-        Value mNewV = vector::BroadcastOp::create(b, vtK, mNew);
-        Value pSum = e.forLoop(e.idx(0), e.idx(paddedK), vw, {e.f32(0)},
-                               [&](Value c, ValueRange it) -> SmallVector<Value> {
-          Value s = vector::LoadOp::create(b, vtK, scores, ValueRange{c});
-          Value pv = math::ExpOp::create(b, e.sub(s, mNewV));
-          vector::StoreOp::create(b, pv, scores, ValueRange{c});
-          Value part = vector::ReductionOp::create(b, vector::CombiningKind::ADD, pv);
-          return {e.add(it[0], part)};
-        }).front();
-        // acc = alpha acc + P V, the accumulator row held in registers across the block.
-        SmallVector<Value> accRow;
-        for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
-          auto vt = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
-          Value a = vector::LoadOp::create(b, vt, acc, ValueRange{r, e.idx(k * vw)});
-          accRow.push_back(e.mul(a, vector::BroadcastOp::create(b, vt, alpha)));
-        }
-        accRow = e.forLoop(e.idx(0), cols, 1, accRow,
-                           [&](Value c, ValueRange it) -> SmallVector<Value> {
-          Value pj = memref::LoadOp::create(b, scores, ValueRange{c});
-          SmallVector<Value> vrow = loadKVRow(e, value, bi, kvh, e.add(k0, c), c);
-          SmallVector<Value> next;
-          for (auto [a, v] : llvm::zip(it, vrow)) {
-            Value pjv = vector::BroadcastOp::create(b, v.getType(), pj);
-            next.push_back(vector::FMAOp::create(b, pjv, v, a));
-          }
-          return next;
+    // Stage the block: packed keys unpacked and transposed (keys along the vector lanes),
+    // values converted when they are not f32.
+    e.forLoop(e.idx(0), cols, 1, [&](Value c) {
+      Value j = e.add(k0, c);
+      if (key.codec) {
+        convertRow(e, key, bi, kvh, j, t.keyRow, {});
+        e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+          Value x = memref::LoadOp::create(b, t.keyRow, ValueRange{d});
+          memref::StoreOp::create(b, x, t.kt, ValueRange{d, c});
         });
-        for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k)
-          vector::StoreOp::create(b, accRow[k], acc, ValueRange{r, e.idx(k * vw)});
-        Value lOld = memref::LoadOp::create(b, l, ValueRange{r});
-        memref::StoreOp::create(b, e.add(e.mul(alpha, lOld), pSum), l, ValueRange{r});
-        memref::StoreOp::create(b, mNew, m, ValueRange{r});
+      }
+      if (value.staged())
+        convertRow(e, value, bi, kvh, j, value.scratch, {c});
+    });
+    if (key.codec) {
+      // Lanes past the block's last key read zeros (their scores are masked below).
+      e.forLoop(cols, e.idx(t.paddedKeys), 1, [&](Value c) {
+        e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+          memref::StoreOp::create(b, e.f32(0), t.kt, ValueRange{d, c});
+        });
       });
+    }
+    // Where row d of K^T for this block starts.
+    auto keyVector = [&](Value d, int64_t n) -> Value {
+      if (key.codec)
+        return vector::LoadOp::create(b, vt, t.kt, ValueRange{d, e.idx(n * vw)});
+      return vector::LoadOp::create(b, vt, key.transposed,
+                                    ValueRange{bi, kvh, kb, d, e.idx(n * vw)});
+    };
+
+    // Lanes that need a predicate: keys past the block end, and the causal/window bounds.
+    bool partialBlocks = p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
+    int64_t off = p.keyLen - p.queryLen;
+    SmallVector<int32_t> laneIds;
+    for (int64_t lane = 0; lane < vw; ++lane)
+      laneIds.push_back(static_cast<int32_t>(lane));
+    auto vi32 = VectorType::get({vw}, i32);
+    Value iota =
+        arith::ConstantOp::create(b, DenseElementsAttr::get(vi32, ArrayRef<int32_t>(laneIds)));
+    auto asI32 = [&](Value index) {
+      return arith::IndexCastOp::create(b, i32, index).getResult();
+    };
+    auto splat = [&](Value scalar) {
+      return vector::BroadcastOp::create(b, vi32, scalar).getResult();
+    };
+    Value colsV = splat(asI32(cols));
+    Value k0V = splat(asI32(k0));
+    Value negInfV = vector::BroadcastOp::create(b, vt, e.negInf());
+
+    // S = Q K^T, `rb` rows at a time: broadcast q[r][d] and FMA it into the key lanes.
+    int64_t rb = rowBlock(nv);
+    e.forLoop(e.idx(0), paddedRows, rb, [&](Value r0) {
+      Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
+      SmallVector<Value> init(rb * nv, zero);
+      SmallVector<Value> s = e.forLoop(
+          e.idx(0), e.idx(p.headDim), 1, init, [&](Value d, ValueRange it) -> SmallVector<Value> {
+            SmallVector<Value> ktv;
+            for (int64_t n = 0; n < nv; ++n)
+              ktv.push_back(keyVector(d, n));
+            SmallVector<Value> next(it.begin(), it.end());
+            for (int64_t rr = 0; rr < rb; ++rr) {
+              Value qv = memref::LoadOp::create(b, t.qs, ValueRange{e.add(r0, e.idx(rr)), d});
+              Value qb = vector::BroadcastOp::create(b, vt, qv);
+              for (int64_t n = 0; n < nv; ++n)
+                next[rr * nv + n] = vector::FMAOp::create(b, qb, ktv[n], next[rr * nv + n]);
+            }
+            return next;
+          });
+      // Per row: mask, online-softmax update, and P for the P V step.
+      for (int64_t rr = 0; rr < rb; ++rr) {
+        Value r = e.add(r0, e.idx(rr));
+        Value diag = asI32(e.add(e.add(q0, r), e.idx(off)));
+        Value rowMax;
+        SmallVector<Value> row;
+        for (int64_t n = 0; n < nv; ++n) {
+          Value sv = s[rr * nv + n];
+          Value local = arith::AddIOp::create(b, splat(e.i32(n * vw)), iota);
+          Value visible;
+          auto conj = [&](Value cond) {
+            visible = visible ? arith::AndIOp::create(b, visible, cond).getResult() : cond;
+          };
+          if (partialBlocks)
+            conj(e.cmpi(arith::CmpIPredicate::slt, local, colsV));
+          Value j = arith::AddIOp::create(b, k0V, local);
+          if (p.causal)
+            conj(e.cmpi(arith::CmpIPredicate::sle, j, splat(diag)));
+          if (p.window)
+            conj(e.cmpi(arith::CmpIPredicate::sgt, j,
+                        splat(arith::SubIOp::create(b, diag, e.i32(*p.window)))));
+          if (visible)
+            sv = e.select(visible, sv, negInfV);
+          row.push_back(sv);
+          rowMax = rowMax ? e.maxf(rowMax, sv) : sv;
+        }
+        Value mx = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, rowMax);
+        Value mOld = memref::LoadOp::create(b, t.m, ValueRange{r});
+        Value mNew = e.maxf(mOld, mx);
+        // While a row has seen no visible key, m stays -inf, and P and alpha must be 0, not NaN.
+        Value none = e.cmpf(arith::CmpFPredicate::OEQ, mNew, e.negInf());
+        Value mSafe = e.select(none, e.f32(0), mNew);
+        Value alpha = math::ExpOp::create(b, e.sub(mOld, mSafe));
+        Value mSafeV = vector::BroadcastOp::create(b, vt, mSafe);
+        Value pSum;
+        for (int64_t n = 0; n < nv; ++n) {
+          Value pv = math::ExpOp::create(b, e.sub(row[n], mSafeV));
+          vector::StoreOp::create(b, pv, t.probs, ValueRange{r, e.idx(n * vw)});
+          pSum = pSum ? e.add(pSum, pv) : pv;
+        }
+        Value sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, pSum);
+        Value lOld = memref::LoadOp::create(b, t.l, ValueRange{r});
+        memref::StoreOp::create(b, e.add(e.mul(alpha, lOld), sum), t.l, ValueRange{r});
+        memref::StoreOp::create(b, mNew, t.m, ValueRange{r});
+        memref::StoreOp::create(b, alpha, t.alpha, ValueRange{r});
+      }
+    });
+
+    // acc = alpha acc + P V, `rv` rows at a time: each V row is loaded once per row block.
+    int64_t nvd = numChunks(p.valueDim);
+    int64_t rv = rowBlock(nvd);
+    e.forLoop(e.idx(0), paddedRows, rv, [&](Value r0) {
+      SmallVector<Value> accRows;
+      for (int64_t rr = 0; rr < rv; ++rr) {
+        Value r = e.add(r0, e.idx(rr));
+        Value alpha = memref::LoadOp::create(b, t.alpha, ValueRange{r});
+        for (int64_t k = 0; k < nvd; ++k) {
+          auto ct = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
+          Value a = vector::LoadOp::create(b, ct, t.acc, ValueRange{r, e.idx(k * vw)});
+          accRows.push_back(e.mul(a, vector::BroadcastOp::create(b, ct, alpha)));
+        }
+      }
+      accRows = e.forLoop(
+          e.idx(0), cols, 1, accRows, [&](Value c, ValueRange it) -> SmallVector<Value> {
+            SmallVector<Value> vrow = loadKVRow(e, value, bi, kvh, e.add(k0, c), c);
+            SmallVector<Value> next(it.begin(), it.end());
+            for (int64_t rr = 0; rr < rv; ++rr) {
+              Value pj =
+                  memref::LoadOp::create(b, t.probs, ValueRange{e.add(r0, e.idx(rr)), c});
+              for (int64_t k = 0; k < nvd; ++k) {
+                Value pb = vector::BroadcastOp::create(b, vrow[k].getType(), pj);
+                next[rr * nvd + k] = vector::FMAOp::create(b, pb, vrow[k], next[rr * nvd + k]);
+              }
+            }
+            return next;
+          });
+      for (int64_t rr = 0; rr < rv; ++rr)
+        for (int64_t k = 0; k < nvd; ++k)
+          vector::StoreOp::create(b, accRows[rr * nvd + k], t.acc,
+                                  ValueRange{e.add(r0, e.idx(rr)), e.idx(k * vw)});
     });
   }
 
