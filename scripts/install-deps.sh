@@ -2,7 +2,7 @@
 # Installs the Debian packages Tessera builds against; idempotent (does nothing when all are present).
 set -euo pipefail
 
-PKGS=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+PKGS=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
       ninja-build cmake ccache libgtest-dev python3-numpy)
 
 missing=()

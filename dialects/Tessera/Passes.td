@@ -64,21 +64,22 @@ def TesseraExpandMath : Pass<"tessera-expand-math"> {
 }
 
 def TesseraHoistStaticAllocas : Pass<"tessera-hoist-static-allocas", "::mlir::func::FuncOp"> {
-  let summary = "Move constant-size memref.alloca ops to the entry block of their function";
+  let summary = "Move loop-body scratch allocas to the function or the per-thread region entry";
   let description = [{
-    The loop lowerings allocate their per-iteration scratch (score rows, accumulators,
-    staged K/V tiles) with `memref.alloca` inside loop bodies. Left there, every iteration of
-    the lowered loop would grow the stack. This pass moves each alloca with a static shape
-    and no operands to the start of the function, so the scratch is allocated once per call.
+    The loop lowerings allocate per-iteration scratch (score rows, accumulators, staged
+    K/V tiles) with `memref.alloca` inside loop bodies. Lowered as is, every iteration would
+    grow the stack. This pass moves each alloca with a static shape and no operands out of the
+    loops (`scf.for`, `scf.parallel`, `omp.wsloop`/`omp.loop_nest`, `memref.alloca_scope`) to
+    the entry of the nearest scope that outlives the iterations: the function, or an
+    `omp.parallel` region, where each thread gets its own copy. `memref.alloca_scope` ops left
+    without allocas are inlined.
 
-    `scf.parallel` and `scf.for` are allocation scopes of their own (scratch per iteration);
-    allocas move out of those but not out of any other scope. Run it only where the enclosing
-    `scf.parallel` loops execute sequentially (the CPU
-    pipeline runs it right before lowering them to branches): iterations then reuse the same
-    scratch one after another. A multithreaded lowering must give each worker its own.
+    Run it once the loops that remain are executed one iteration after another per thread
+    (after `convert-scf-to-openmp`, or where `scf.parallel` is about to run sequentially).
 
-    Input: functions. Output: the same functions with static allocas at their entry.
+    Input: functions. Output: the same functions, static allocas at scope entries.
   }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect"];
 }
 
 #endif // TESSERA_PASSES_TD

@@ -14,6 +14,9 @@ class BufferizationDialect;
 namespace func {
 class FuncOp;
 } // namespace func
+namespace omp {
+class OpenMPDialect;
+} // namespace omp
 namespace math {
 class MathDialect;
 } // namespace math

@@ -10,6 +10,9 @@ namespace mlir::tessera {
 struct CPUPipelineOptions {
   /// f32 lanes per vector op (16: AVX-512, 8: AVX2).
   int64_t vectorWidth = 16;
+  /// Run parallel loops on all cores through OpenMP (the JIT links libomp); otherwise they
+  /// run sequentially.
+  bool parallel = true;
 };
 
 /// tessera (on tensors) -> loops -> bufferized memrefs (results as out-params, temporaries

@@ -8,6 +8,8 @@
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
@@ -41,7 +43,9 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   pm.addPass(createCSEPass());
   pm.addPass(createLoopInvariantCodeMotionPass());
   pm.addPass(tessera::createTesseraExpandMath());
-  // Right before scf.parallel becomes sequential loops: see the pass description.
+  if (options.parallel)
+    pm.addPass(createConvertSCFToOpenMPPass());
+  // Once every remaining loop runs its iterations one after another per thread.
   pm.addNestedPass<func::FuncOp>(tessera::createTesseraHoistStaticAllocas());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
@@ -54,6 +58,8 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
+  if (options.parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }
@@ -63,6 +69,9 @@ struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
   Option<int64_t> vectorWidth{*this, "vector-width",
                               llvm::cl::desc("f32 lanes per vector op (16: AVX-512, 8: AVX2)"),
                               llvm::cl::init(16)};
+  Option<bool> parallel{*this, "parallel",
+                        llvm::cl::desc("Run parallel loops on all cores through OpenMP"),
+                        llvm::cl::init(true)};
 };
 } // namespace
 
@@ -74,6 +83,7 @@ void mlir::tessera::registerTesseraPipelines() {
       [](OpPassManager &pm, const CPUPipelineCLOptions &cl) {
         CPUPipelineOptions options;
         options.vectorWidth = cl.vectorWidth;
+        options.parallel = cl.parallel;
         buildCPUPipeline(pm, options);
       });
 }
