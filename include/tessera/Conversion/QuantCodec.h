@@ -22,6 +22,8 @@ public:
   /// that has no loop lowering yet.
   static FailureOr<std::unique_ptr<QuantCodec>>
   get(QTensorType type, function_ref<InFlightDiagnostic()> emitError);
+  /// The codec for `type`'s scheme, or null (no diagnostic) when there is none.
+  static std::unique_ptr<QuantCodec> lookup(QTensorType type);
   virtual ~QuantCodec() = default;
 
   /// Unpacks the row of the packed tensor at leading indices `lead` into

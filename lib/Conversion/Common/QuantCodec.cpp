@@ -134,17 +134,23 @@ private:
 
 } // namespace
 
-FailureOr<std::unique_ptr<QuantCodec>>
-QuantCodec::get(QTensorType type, function_ref<InFlightDiagnostic()> emitError) {
+std::unique_ptr<QuantCodec> QuantCodec::lookup(QTensorType type) {
   switch (type.getScheme().getScheme()) {
   case QuantScheme::Int:
-    return std::unique_ptr<QuantCodec>(std::make_unique<IntCodec>(type));
+    return std::make_unique<IntCodec>(type);
   case QuantScheme::TqMse:
   case QuantScheme::BlockGtq:
   case QuantScheme::Lattice:
   case QuantScheme::Graded:
     break;
   }
+  return nullptr;
+}
+
+FailureOr<std::unique_ptr<QuantCodec>>
+QuantCodec::get(QTensorType type, function_ref<InFlightDiagnostic()> emitError) {
+  if (std::unique_ptr<QuantCodec> codec = lookup(type))
+    return codec;
   return emitError() << "quantization scheme '"
                      << stringifyQuantScheme(type.getScheme().getScheme())
                      << "' has no loop lowering yet (supported: int)";

@@ -91,11 +91,10 @@ private:
     src.elementType = shaped.getElementType();
     src.dim = shaped.getShape().back();
     if (auto packed = dyn_cast<QTensorType>(original.getType())) {
-      FailureOr<std::unique_ptr<QuantCodec>> codec =
-          QuantCodec::get(packed, [&] { return op.emitOpError(); });
-      if (failed(codec))
+      // Checked, with a diagnostic, before the conversion started.
+      src.codec = QuantCodec::lookup(packed);
+      if (!src.codec)
         return failure();
-      src.codec = std::move(*codec);
     }
     for (Value part : converted)
       src.parts.push_back(emitToBuffer(b, b.getLoc(), part));

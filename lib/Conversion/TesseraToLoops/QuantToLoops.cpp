@@ -28,13 +28,11 @@ public:
 
   LogicalResult matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
+    // Shapes and schemes were checked, with diagnostics, before the conversion started.
     QTensorType packed = op.getOutput().getType();
-    if (!packed.hasStaticShape())
-      return op.emitOpError() << "needs a static shape to be lowered";
-    FailureOr<std::unique_ptr<QuantCodec>> codec =
-        QuantCodec::get(packed, [&] { return op.emitOpError(); });
-    if (failed(codec))
-      return failure();
+    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
+    if (!codec)
+      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
     Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
@@ -49,7 +47,7 @@ public:
         Value x = e.toF32(memref::LoadOp::create(b, in, withLast(lead, j)));
         memref::StoreOp::create(b, x, row, ValueRange{j});
       });
-      (*codec)->emitPackRow(e, row, {}, parts, lead);
+      codec->emitPackRow(e, row, {}, parts, lead);
     });
     SmallVector<Value> tensors;
     for (Value part : parts)
@@ -66,12 +64,9 @@ public:
   LogicalResult matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     QTensorType packed = op.getInput().getType();
-    if (!packed.hasStaticShape())
-      return op.emitOpError() << "needs a static shape to be lowered";
-    FailureOr<std::unique_ptr<QuantCodec>> codec =
-        QuantCodec::get(packed, [&] { return op.emitOpError(); });
-    if (failed(codec))
-      return failure();
+    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
+    if (!codec)
+      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
     SmallVector<Value> parts;
@@ -83,7 +78,7 @@ public:
     int64_t d = packed.getShape().back();
     e.parallelRows(packed.getShape().drop_back(), [&](ValueRange lead) {
       Value row = memref::AllocaOp::create(b, MemRefType::get({d}, b.getF32Type()));
-      (*codec)->emitUnpackRow(e, parts, lead, row, {});
+      codec->emitUnpackRow(e, parts, lead, row, {});
       e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
         Value x = memref::LoadOp::create(b, row, ValueRange{j});
         memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out,
