@@ -3,6 +3,7 @@
 #include "status.h"
 
 #include <cstdlib>
+#include <initializer_list>
 #include <dlfcn.h>
 #include <mutex>
 #include <string>
@@ -15,11 +16,14 @@ struct LoadResult {
   std::string message;
 };
 
+/// Resolves the first of `names` that the driver exports (versioned names first).
 template <typename Fn>
-bool resolve(void *handle, const char *name, Fn &slot, LoadResult &result) {
-  slot = reinterpret_cast<Fn>(dlsym(handle, name));
-  if (slot)
-    return true;
+bool resolve(void *handle, std::initializer_list<const char *> names, Fn &slot,
+             LoadResult &result) {
+  for (const char *name : names)
+    if ((slot = reinterpret_cast<Fn>(dlsym(handle, name))))
+      return true;
+  const char *name = *names.begin();
   result.code = TSRT_NO_DRIVER;
   result.message = std::string("the CUDA driver lacks ") + name;
   return false;
@@ -38,14 +42,33 @@ LoadResult load() {
     return result;
   }
   tsrt::Driver &d = result.driver;
-  if (!resolve(handle, "cuInit", d.cuInit, result) ||
-      !resolve(handle, "cuDeviceGetCount", d.cuDeviceGetCount, result) ||
-      !resolve(handle, "cuDeviceGet", d.cuDeviceGet, result) ||
-      !resolve(handle, "cuDeviceGetName", d.cuDeviceGetName, result) ||
-      !resolve(handle, "cuDeviceGetAttribute", d.cuDeviceGetAttribute, result) ||
-      !resolve(handle, "cuDevicePrimaryCtxRetain", d.cuDevicePrimaryCtxRetain, result) ||
-      !resolve(handle, "cuDevicePrimaryCtxRelease_v2", d.cuDevicePrimaryCtxRelease, result) ||
-      !resolve(handle, "cuGetErrorName", d.cuGetErrorName, result))
+  if (!resolve(handle, {"cuInit"}, d.cuInit, result) ||
+      !resolve(handle, {"cuDeviceGetCount"}, d.cuDeviceGetCount, result) ||
+      !resolve(handle, {"cuDeviceGet"}, d.cuDeviceGet, result) ||
+      !resolve(handle, {"cuDeviceGetName"}, d.cuDeviceGetName, result) ||
+      !resolve(handle, {"cuDeviceGetAttribute"}, d.cuDeviceGetAttribute, result) ||
+      !resolve(handle, {"cuDevicePrimaryCtxRetain"}, d.cuDevicePrimaryCtxRetain, result) ||
+      !resolve(handle, {"cuDevicePrimaryCtxRelease_v2"}, d.cuDevicePrimaryCtxRelease, result) ||
+      !resolve(handle, {"cuGetErrorName"}, d.cuGetErrorName, result) ||
+      !resolve(handle, {"cuCtxSetCurrent"}, d.cuCtxSetCurrent, result) ||
+      !resolve(handle, {"cuMemAlloc_v2"}, d.cuMemAlloc, result) ||
+      !resolve(handle, {"cuMemFree_v2"}, d.cuMemFree, result) ||
+      !resolve(handle, {"cuMemcpyHtoD_v2"}, d.cuMemcpyHtoD, result) ||
+      !resolve(handle, {"cuMemcpyDtoH_v2"}, d.cuMemcpyDtoH, result) ||
+      !resolve(handle, {"cuStreamCreate"}, d.cuStreamCreate, result) ||
+      !resolve(handle, {"cuStreamDestroy_v2"}, d.cuStreamDestroy, result) ||
+      !resolve(handle, {"cuStreamSynchronize"}, d.cuStreamSynchronize, result) ||
+      !resolve(handle, {"cuEventCreate"}, d.cuEventCreate, result) ||
+      !resolve(handle, {"cuEventDestroy_v2"}, d.cuEventDestroy, result) ||
+      !resolve(handle, {"cuEventRecord"}, d.cuEventRecord, result) ||
+      !resolve(handle, {"cuEventSynchronize"}, d.cuEventSynchronize, result) ||
+      !resolve(handle, {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, d.cuEventElapsedTime,
+               result) ||
+      !resolve(handle, {"cuModuleLoadDataEx"}, d.cuModuleLoadDataEx, result) ||
+      !resolve(handle, {"cuModuleUnload"}, d.cuModuleUnload, result) ||
+      !resolve(handle, {"cuModuleGetFunction"}, d.cuModuleGetFunction, result) ||
+      !resolve(handle, {"cuFuncSetAttribute"}, d.cuFuncSetAttribute, result) ||
+      !resolve(handle, {"cuLaunchKernel"}, d.cuLaunchKernel, result))
     return result;
   tsrt::CUresult rc = d.cuInit(0);
   if (rc != tsrt::CUDA_SUCCESS) {

@@ -1,17 +1,16 @@
 //===- runtime.cpp - Runtime handle: driver, device and primary context ---===//
-#include "driver.h"
+#include "internal.h"
 #include "status.h"
 
-#include <cstring>
 #include <new>
 
-struct tsrt_runtime_impl {
-  const tsrt::Driver *driver;
-  tsrt::CUdevice device;
-  tsrt::CUcontext context;
-};
-
 using tsrt::makeStatus;
+
+tsrt_status tsrt::makeCurrent(tsrt_runtime runtime) {
+  if (CUresult rc = runtime->driver->cuCtxSetCurrent(runtime->context))
+    return cudaStatus(*runtime->driver, rc, "cuCtxSetCurrent");
+  return nullptr;
+}
 
 extern "C" {
 
