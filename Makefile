@@ -10,7 +10,7 @@ CXX_PICK := $(shell command -v clang++-22 >/dev/null 2>&1 && echo clang++-22 || 
 LINKER_FLAGS := $(shell command -v ld.lld-22 >/dev/null 2>&1 && echo -DLLVM_USE_LINKER=lld-22)
 LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all deps configure build test demo docs bench clean
+.PHONY: all deps configure build test demo docs bench sanitize clean
 
 all: build
 
@@ -43,6 +43,13 @@ bench: build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
+
+# The suites under AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan/.
+sanitize: deps
+	@dpkg-query -W -f='$${Status}' libclang-rt-22-dev 2>/dev/null | grep -q "ok installed" || \
+	  $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -qq libclang-rt-22-dev
+	$(MAKE) --no-print-directory test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
+	  CMAKE_FLAGS="-DTESSERA_SANITIZE=ON"
 
 docs: configure
 	cmake --build $(BUILD_DIR) --target docs
