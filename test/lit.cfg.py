@@ -22,6 +22,15 @@ config.substitutions.append(("%tessera_lib_dir", config.tessera_lib_dir))
 config.substitutions.append(("%tessera_src_root", config.tessera_src_root))
 config.substitutions.append(("%tessera_obj_root", config.tessera_obj_root))
 
+# ptxas validates the PTX we emit; without a CUDA toolkit those tests are UNSUPPORTED.
+ptxas = shutil.which("ptxas") or next(
+    (p for p in [os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "ptxas"),
+                 "/usr/local/cuda/bin/ptxas"] if os.path.exists(p)), None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+config.substitutions.append(("%python", "/usr/bin/python3"))
+
 # Tools some tests need; a test that needs one that is missing is UNSUPPORTED, not failed.
 for tool, feature in [("ldd", "ldd"), ("nm", "nm")]:
     if shutil.which(tool):

@@ -13,6 +13,11 @@ namespace tessera {
 /// with the bufferization models of the upstream ops.
 void registerAllDialects(mlir::DialectRegistry &registry);
 
+/// Registers what lowering GPU kernels to NVVM and serialising them to PTX/cubin in-process
+/// needs: the NVVM target interface, the ConvertToLLVM interfaces of the dialects kernels use,
+/// and the LLVM IR translations of builtin, llvm, gpu and nvvm.
+void registerGPUTargets(mlir::DialectRegistry &registry);
+
 } // namespace tessera
 
 #endif // TESSERA_INITALL_H

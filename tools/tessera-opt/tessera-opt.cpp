@@ -15,6 +15,7 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   tessera::registerAllDialects(registry);
+  tessera::registerGPUTargets(registry);
   mlir::registerAllPasses();
   mlir::tessera::registerTesseraPasses();
   mlir::tessera::registerTesseraPipelines();
