@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include "StatusGuard.h"
+
 #include <gtest/gtest.h>
 #include <iterator>
 #include <string>
@@ -11,13 +13,7 @@
 
 namespace {
 
-struct Status {
-  explicit Status(tsrt_status s) : s(s) {}
-  ~Status() { tsrt_status_free(s); }
-  tsrt_code code() const { return tsrt_status_code(s); }
-  std::string message() const { return tsrt_status_message(s); }
-  tsrt_status s;
-};
+using tessera::test::Status;
 
 /// A temporary file path removed at the end of the test.
 struct TempPath {

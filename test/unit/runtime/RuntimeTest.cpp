@@ -9,19 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include "StatusGuard.h"
+
 #include <gtest/gtest.h>
 #include <string>
 
 namespace {
 
-/// Owns a status so a failing assertion does not leak it.
-struct Status {
-  explicit Status(tsrt_status s) : s(s) {}
-  ~Status() { tsrt_status_free(s); }
-  tsrt_code code() const { return tsrt_status_code(s); }
-  std::string message() const { return tsrt_status_message(s); }
-  tsrt_status s;
-};
+using tessera::test::Status;
 
 void useDriver(const char *path) { ASSERT_EQ(setenv("TSRT_CUDA_DRIVER", path, 1), 0); }
 
