@@ -48,6 +48,31 @@ def ConvertTesseraToLoops : Pass<"convert-tessera-to-loops", "::mlir::ModuleOp">
   ];
 }
 
+def ConvertTesseraToGPU : Pass<"convert-tessera-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower tessera ops to NVIDIA GPU kernels (gpu + nvvm dialects, tensor cores)";
+  let description = [{
+    Each tessera op becomes a kernel in the module's `tessera_kernels` `gpu.module` and, in
+    its place, `bufferization.to_buffer` of the operands, a `gpu.launch_func` and
+    `bufferization.to_tensor` of the results.
+
+    `tessera.attention` (bf16 or f16; D and Dv multiples of 16, at most 128; the op's
+    `block_q` and `block_k` at their default 64): FlashAttention-2 with one CTA of four warps
+    per (query block, query head, batch). Q stays in registers as `mma.sync.m16n8k16`
+    A-fragments; each visible key block (the shared AttentionSchedule: causal/window range,
+    mask bit) is staged in shared memory and multiplied on tensor cores (`nvvm.mma.sync`,
+    f32 accumulate); the online softmax runs on the accumulator fragments with quad
+    shuffles, and P is repacked into A-fragments in registers for P V.
+
+    Input: tessera ops on static shapes. Output: host code with `gpu.launch_func`, kernels in
+    `gpu.func`s using `nvvm` ops; ops or shapes this lowering does not handle are reported.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
 def TesseraExpandMath : Pass<"tessera-expand-math"> {
   let summary = "Expand math and bf16 ops that the CPU backend would turn into libm calls";
   let description = [{

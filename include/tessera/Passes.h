@@ -14,6 +14,15 @@ class BufferizationDialect;
 namespace func {
 class FuncOp;
 } // namespace func
+namespace gpu {
+class GPUDialect;
+} // namespace gpu
+namespace LLVM {
+class LLVMDialect;
+} // namespace LLVM
+namespace NVVM {
+class NVVMDialect;
+} // namespace NVVM
 namespace omp {
 class OpenMPDialect;
 } // namespace omp

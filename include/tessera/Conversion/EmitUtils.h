@@ -63,6 +63,12 @@ private:
   ImplicitLocOpBuilder &b;
 };
 
+/// bufferization.to_buffer of a ranked tensor value, with an identity-layout memref type
+/// (how a lowering hands a tensor operand to code over memrefs).
+Value emitToBuffer(OpBuilder &b, Location loc, Value tensor);
+/// bufferization.to_tensor of a freshly written buffer (restrict, writable).
+Value emitToTensor(OpBuilder &b, Location loc, Value buffer);
+
 } // namespace mlir::tessera
 
 #endif // TESSERA_CONVERSION_EMITUTILS_H

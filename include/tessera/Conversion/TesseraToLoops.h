@@ -2,6 +2,8 @@
 #ifndef TESSERA_CONVERSION_TESSERATOLOOPS_H
 #define TESSERA_CONVERSION_TESSERATOLOOPS_H
 
+#include "tessera/Conversion/EmitUtils.h"
+
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::tessera {
@@ -28,10 +30,6 @@ void populateHadamardToLoopsPatterns(const TypeConverter &converter,
 void populateQuantToLoopsPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
                                   const LoopLoweringOptions &options);
 
-/// bufferization.to_buffer of a ranked tensor value, with an identity-layout memref type.
-Value emitToBuffer(OpBuilder &b, Location loc, Value tensor);
-/// bufferization.to_tensor of a freshly written buffer.
-Value emitToTensor(OpBuilder &b, Location loc, Value buffer);
 
 } // namespace mlir::tessera
 

@@ -1,6 +1,7 @@
 //===- EmitUtils.cpp - Small IR-emission helpers for Tessera lowerings -----===//
 #include "tessera/Conversion/EmitUtils.h"
 
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
@@ -85,3 +86,17 @@ void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange
   b.setInsertionPointToStart(par.getBody());
   body(SmallVector<Value>(par.getInductionVars()));
 }
+
+Value mlir::tessera::emitToBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto t = cast<RankedTensorType>(tensor.getType());
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor, /*read_only=*/true);
+}
+
+Value mlir::tessera::emitToTensor(OpBuilder &b, Location loc, Value buffer) {
+  auto m = cast<MemRefType>(buffer.getType());
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(m.getShape(), m.getElementType()), buffer,
+      /*restrict=*/true, /*writable=*/true);
+}
+

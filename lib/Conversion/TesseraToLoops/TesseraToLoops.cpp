@@ -24,19 +24,6 @@ namespace mlir::tessera {
 using namespace mlir;
 using namespace mlir::tessera;
 
-Value mlir::tessera::emitToBuffer(OpBuilder &b, Location loc, Value tensor) {
-  auto t = cast<RankedTensorType>(tensor.getType());
-  return bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor, /*read_only=*/true);
-}
-
-Value mlir::tessera::emitToTensor(OpBuilder &b, Location loc, Value buffer) {
-  auto m = cast<MemRefType>(buffer.getType());
-  return bufferization::ToTensorOp::create(
-      b, loc, RankedTensorType::get(m.getShape(), m.getElementType()), buffer,
-      /*restrict=*/true, /*writable=*/true);
-}
-
 void mlir::tessera::populateTesseraToLoopsTypeConversions(TypeConverter &converter) {
   converter.addConversion([](Type type) { return type; });
   converter.addConversion(

@@ -1,0 +1,396 @@
+//===- AttentionToGPU.cpp - tessera.attention -> a tensor-core FA2 kernel --===//
+//
+// One CTA of 4 warps per (query block of 64 rows, query head, batch); each warp owns 16 query
+// rows. Q stays in registers as mma A-fragments for the whole kernel. For each visible key
+// block of 64 keys (AttentionSchedule: causal/window range, mask bit), K and V are staged in
+// shared memory as 32-bit words of two bf16/f16 (K pairs along D, V pairs along keys, which
+// is what the B-fragments read), then:
+//   S = Q K^T   8 key tiles x D/16 k-slices of mma.sync.m16n8k16 (f32 accumulate)
+//   online softmax on the accumulator fragments (row max/sum across the 4 lanes of a row
+//   with shfl.bfly), P rounded to bf16/f16 and repacked into A-fragments in registers
+//   (the accumulator layout of two adjacent n-tiles is the A layout of one k-slice)
+//   O += P V    Dv/8 tiles x 4 k-slices of mma.sync
+// Fragment layouts (PTX ISA, m16n8k16, g = lane / 4, t = lane % 4):
+//   A: a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
+//   B: b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);  C: c0,c1 (g, 2t..), c2,c3 (g+8, 2t..)
+//
+//===----------------------------------------------------------------------===//
+#include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/TesseraToGPU.h"
+
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+namespace {
+
+constexpr int64_t kWarps = 4, kRowsPerWarp = 16, kBlockQ = 64, kBlockK = 64;
+
+/// Builds the kernel body; `e` inserts into the gpu.func.
+class KernelBuilder {
+public:
+  KernelBuilder(Emitter &e, const AttentionProblem &p, bool f16, Value q, Value k, Value v,
+                Value out, Value lse, Value mask, Value kSmem, Value vSmem)
+      : e(e), b(e.builder()), p(p), f16(f16), q(q), k(k), v(v), out(out), lse(lse),
+        mask(mask), kSmem(kSmem), vSmem(vSmem) {}
+
+  void build() {
+    Type i32 = b.getI32Type();
+    Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
+    qb = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+    h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
+    bi = gpu::BlockIdOp::create(b, gpu::Dimension::z);
+    kvh = e.divui(h, e.idx(p.group));
+    Value warp = e.divui(tid, e.idx(32)), lane = e.remui(tid, e.idx(32));
+    g = e.divui(lane, e.idx(4));
+    t = e.remui(lane, e.idx(4));
+    tid32 = arith::IndexCastOp::create(b, i32, tid);
+    q0 = e.mul(qb, e.idx(kBlockQ));
+    rowA = e.add(e.add(q0, e.mul(warp, e.idx(kRowsPerWarp))), g);
+    rowB = e.add(rowA, e.idx(8));
+
+    // Q fragments for every k-slice of D, zero past Sq.
+    SmallVector<SmallVector<Value>> qFrag;
+    for (int64_t s = 0; s < p.headDim / 16; ++s) {
+      Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))), c1 = e.add(c0, e.idx(8));
+      qFrag.push_back({pairRow(q, {bi, h}, rowA, p.queryLen, c0),
+                       pairRow(q, {bi, h}, rowB, p.queryLen, c0),
+                       pairRow(q, {bi, h}, rowA, p.queryLen, c1),
+                       pairRow(q, {bi, h}, rowB, p.queryLen, c1)});
+    }
+
+    // Loop-carried state: O fragments (Dv/8 tiles x 4), then m and l for rows A and B.
+    int64_t nOut = p.valueDim / 8;
+    SmallVector<Value> init(nOut * 4, e.f32(0));
+    init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
+    auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, e.idx(kBlockQ));
+    SmallVector<Value> state = e.forLoop(
+        kbBegin, kbEnd, 1, init, [&](Value kb, ValueRange it) -> SmallVector<Value> {
+          SmallVector<Value> carried(it.begin(), it.end());
+          if (!mask)
+            return keyBlock(kb, qFrag, carried);
+          // A disabled block (uniform across the CTA) is skipped, barriers included.
+          Value on = emitMaskBit(e, p, mask, bi, h, kvh, qb, kb);
+          auto ifOp = scf::IfOp::create(b, TypeRange(ValueRange(carried)), on,
+                                        /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            scf::YieldOp::create(b, keyBlock(kb, qFrag, carried));
+            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            scf::YieldOp::create(b, carried);
+          }
+          return SmallVector<Value>(ifOp.getResults().begin(), ifOp.getResults().end());
+        });
+    epilogue(state, nOut);
+  }
+
+private:
+  Type f32() { return b.getF32Type(); }
+  Type halfType() { return f16 ? Type(b.getF16Type()) : Type(b.getBF16Type()); }
+
+  /// 16-bit pattern of a half-precision element as i32.
+  Value bitsOf(Value half) {
+    Value i16 = arith::BitcastOp::create(b, b.getI16Type(), half);
+    return arith::ExtUIOp::create(b, b.getI32Type(), i16);
+  }
+  /// Two halves packed into an i32, `lo` in the low 16 bits.
+  Value pack(Value lo, Value hi) {
+    return arith::OrIOp::create(b, bitsOf(lo),
+                                arith::ShLIOp::create(b, bitsOf(hi), e.i32(16)));
+  }
+  /// mem[prefix..., row, col .. col+1] as a packed pair; 0 when row >= rows.
+  Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows, Value col) {
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
+    Value safe = e.minsi(row, e.idx(rows - 1));
+    SmallVector<Value> at(prefix);
+    at.append({safe, col});
+    Value lo = memref::LoadOp::create(b, mem, at);
+    at.back() = e.add(col, e.idx(1));
+    Value hi = memref::LoadOp::create(b, mem, at);
+    return e.select(valid, pack(lo, hi), e.i32(0));
+  }
+  Value mma(ValueRange a, ValueRange bFrag, ValueRange c) {
+    auto halfPtx = f16 ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32(), f32(), f32(), f32()});
+    return NVVM::MmaOp::create(b, resTy, a, bFrag, c, {16, 8, 16}, std::nullopt, std::nullopt,
+                               std::array<NVVM::MMATypes, 2>{halfPtx, halfPtx},
+                               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                              NVVM::MMALayout::col});
+  }
+  SmallVector<Value> unpack(Value s) {
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < 4; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(b, s, i));
+    return out;
+  }
+  /// Max or sum across the 4 lanes that share a row.
+  Value quadReduce(Value x, bool isMax) {
+    for (int64_t off : {1, 2}) {
+      Value other = NVVM::ShflOp::create(b, f32(), e.i32(-1), x, e.i32(off), e.i32(31),
+                                         NVVM::ShflKind::bfly, UnitAttr());
+      x = isMax ? e.maxf(x, other) : e.add(x, other);
+    }
+    return x;
+  }
+  /// One f32 -> f32 PTX instruction, side-effect free so it schedules and CSEs freely.
+  /// (GPU-to-NVVM turns llvm.intr.exp2/log2 into libdevice calls; the approximate hardware
+  /// instructions are what softmax wants, with f32 accumulation around them.)
+  Value ptxUnary(StringRef instruction, Value x) {
+    std::string text = (instruction + " $0, $1;").str();
+    return LLVM::InlineAsmOp::create(b, f32(), ValueRange{x}, b.getStringAttr(text),
+                                     b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
+                                     LLVM::TailCallKindAttr::get(b.getContext(),
+                                                                 LLVM::tailcallkind::TailCallKind::None),
+                                     LLVM::AsmDialectAttr::get(b.getContext(),
+                                                               LLVM::AsmDialect::AD_ATT),
+                                     ArrayAttr())
+        .getResult(0);
+  }
+  /// e^x as 2^(x log2 e) on the ex2.approx unit (ex2(-inf) = 0).
+  Value exp(Value x) {
+    return ptxUnary("ex2.approx.ftz.f32", e.mul(x, e.f32(1.4426950408889634)));
+  }
+
+  /// Stages the key block and returns the updated state.
+  SmallVector<Value> keyBlock(Value kb, ArrayRef<SmallVector<Value>> qFrag,
+                              SmallVector<Value> state) {
+    int64_t nOut = p.valueDim / 8, kWords = p.headDim / 2;
+    Value k0 = e.mul(kb, e.idx(kBlockK));
+    // Everyone is done reading the previous block before it is overwritten.
+    NVVM::Barrier0Op::create(b);
+    Value tid = arith::IndexCastOp::create(b, b.getIndexType(), tid32);
+    e.forLoop(tid, e.idx(kBlockK * kWords), kWarps * 32, [&](Value w) {
+      Value row = e.divui(w, e.idx(kWords)), col = e.remui(w, e.idx(kWords));
+      Value word = pairRow(k, {bi, kvh}, e.add(k0, row), p.keyLen, e.mul(col, e.idx(2)));
+      memref::StoreOp::create(b, word, kSmem, ValueRange{row, col});
+    });
+    e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), kWarps * 32, [&](Value w) {
+      Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
+      Value key = e.add(k0, e.mul(kp, e.idx(2)));
+      auto elem = [&](Value kk) {
+        Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
+        Value safe = e.minsi(kk, e.idx(p.keyLen - 1));
+        Value x = memref::LoadOp::create(b, v, ValueRange{bi, kvh, safe, col});
+        return e.select(valid, bitsOf(x), e.i32(0));
+      };
+      Value word = arith::OrIOp::create(
+          b, elem(key), arith::ShLIOp::create(b, elem(e.add(key, e.idx(1))), e.i32(16)));
+      memref::StoreOp::create(b, word, vSmem, ValueRange{kp, col});
+    });
+    NVVM::Barrier0Op::create(b);
+
+    // S = Q K^T, scaled and masked, as 8 tiles of 16 x 8.
+    int64_t off = p.keyLen - p.queryLen;
+    SmallVector<SmallVector<Value>> s;
+    Value mxA = e.negInf(), mxB = e.negInf();
+    for (int64_t j = 0; j < kBlockK / 8; ++j) {
+      SmallVector<Value> c(4, e.f32(0));
+      Value keyRow = e.add(e.idx(8 * j), g);
+      for (int64_t sl = 0; sl < p.headDim / 16; ++sl) {
+        Value w0 = e.add(e.idx(8 * sl), t), w1 = e.add(w0, e.idx(4));
+        Value b0 = memref::LoadOp::create(b, kSmem, ValueRange{keyRow, w0});
+        Value b1 = memref::LoadOp::create(b, kSmem, ValueRange{keyRow, w1});
+        c = unpack(mma(qFrag[sl], {b0, b1}, c));
+      }
+      for (int64_t x = 0; x < 4; ++x) {
+        Value key = e.add(k0, e.add(e.idx(8 * j), e.add(e.mul(t, e.idx(2)), e.idx(x % 2))));
+        Value row = x < 2 ? rowA : rowB;
+        Value visible = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
+        Value diag = e.add(row, e.idx(off));
+        if (p.causal)
+          visible = arith::AndIOp::create(b, visible,
+                                          e.cmpi(arith::CmpIPredicate::sle, key, diag));
+        if (p.window)
+          visible = arith::AndIOp::create(
+              b, visible,
+              e.cmpi(arith::CmpIPredicate::sgt, key, e.sub(diag, e.idx(*p.window))));
+        c[x] = e.select(visible, e.mul(c[x], e.f32(p.scale)), e.negInf());
+        if (x < 2)
+          mxA = e.maxf(mxA, c[x]);
+        else
+          mxB = e.maxf(mxB, c[x]);
+      }
+      s.push_back(c);
+    }
+
+    // Online softmax per row (A: c0,c1; B: c2,c3).
+    Value mOldA = state[nOut * 4], mOldB = state[nOut * 4 + 1];
+    Value lOldA = state[nOut * 4 + 2], lOldB = state[nOut * 4 + 3];
+    Value mNewA = e.maxf(mOldA, quadReduce(mxA, true));
+    Value mNewB = e.maxf(mOldB, quadReduce(mxB, true));
+    auto safe = [&](Value m) {
+      return e.select(e.cmpf(arith::CmpFPredicate::OEQ, m, e.negInf()), e.f32(0), m);
+    };
+    Value mSafeA = safe(mNewA), mSafeB = safe(mNewB);
+    Value alphaA = exp(e.sub(mOldA, mSafeA)), alphaB = exp(e.sub(mOldB, mSafeB));
+    Value sumA = e.f32(0), sumB = e.f32(0);
+    for (auto &c : s)
+      for (int64_t x = 0; x < 4; ++x) {
+        c[x] = exp(e.sub(c[x], x < 2 ? mSafeA : mSafeB));
+        if (x < 2)
+          sumA = e.add(sumA, c[x]);
+        else
+          sumB = e.add(sumB, c[x]);
+      }
+    Value lA = e.add(e.mul(alphaA, lOldA), quadReduce(sumA, false));
+    Value lB = e.add(e.mul(alphaB, lOldB), quadReduce(sumB, false));
+
+    // P as A-fragments: k-slice sl covers key tiles 2sl and 2sl+1.
+    auto round = [&](Value x) { return arith::TruncFOp::create(b, halfType(), x); };
+    SmallVector<SmallVector<Value>> pFrag;
+    for (int64_t sl = 0; sl < kBlockK / 16; ++sl) {
+      auto &lo = s[2 * sl], &hi = s[2 * sl + 1];
+      pFrag.push_back({pack(round(lo[0]), round(lo[1])), pack(round(lo[2]), round(lo[3])),
+                       pack(round(hi[0]), round(hi[1])), pack(round(hi[2]), round(hi[3]))});
+    }
+
+    // O = alpha O + P V.
+    SmallVector<Value> next;
+    for (int64_t jd = 0; jd < nOut; ++jd) {
+      SmallVector<Value> c{e.mul(state[4 * jd], alphaA), e.mul(state[4 * jd + 1], alphaA),
+                           e.mul(state[4 * jd + 2], alphaB), e.mul(state[4 * jd + 3], alphaB)};
+      Value col = e.add(e.idx(8 * jd), g);
+      for (int64_t sl = 0; sl < kBlockK / 16; ++sl) {
+        Value w0 = e.add(e.idx(8 * sl), t), w1 = e.add(w0, e.idx(4));
+        Value b0 = memref::LoadOp::create(b, vSmem, ValueRange{w0, col});
+        Value b1 = memref::LoadOp::create(b, vSmem, ValueRange{w1, col});
+        c = unpack(mma(pFrag[sl], {b0, b1}, c));
+      }
+      next.append(c.begin(), c.end());
+    }
+    next.append({mNewA, mNewB, lA, lB});
+    return next;
+  }
+
+  /// O = acc / l in the output type, LSE = m + ln l; rows past Sq are not written.
+  void epilogue(ArrayRef<Value> state, int64_t nOut) {
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = half ? rowB : rowA;
+      Value m = state[nOut * 4 + half], l = state[nOut * 4 + 2 + half];
+      Value any = e.cmpf(arith::CmpFPredicate::OGT, l, e.f32(0));
+      Value inv = e.select(any, arith::DivFOp::create(b, e.f32(1), l), e.f32(0));
+      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen)), [&] {
+        for (int64_t jd = 0; jd < nOut; ++jd)
+          for (int64_t x = 0; x < 2; ++x) {
+            Value col = e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
+            Value o = e.mul(state[4 * jd + 2 * half + x], inv);
+            memref::StoreOp::create(b, arith::TruncFOp::create(b, elt, o), out,
+                                    ValueRange{bi, h, row, col});
+          }
+        e.ifThen(e.cmpi(arith::CmpIPredicate::eq, t, e.idx(0)), [&] {
+          Value ln = e.mul(ptxUnary("lg2.approx.ftz.f32", e.select(any, l, e.f32(1))),
+                           e.f32(0.6931471805599453));
+          memref::StoreOp::create(b, e.select(any, e.add(m, ln), e.negInf()), lse,
+                                  ValueRange{bi, h, row});
+        });
+      });
+    }
+  }
+
+  Emitter &e;
+  ImplicitLocOpBuilder &b;
+  const AttentionProblem &p;
+  bool f16;
+  Value q, k, v, out, lse, mask, kSmem, vSmem;
+  Value qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
+};
+
+class AttentionToGPU : public OpConversionPattern<AttentionOp> {
+public:
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
+    if (failed(problem))
+      return failure();
+    const AttentionProblem &p = *problem;
+    ModuleOp module = op->getParentOfType<ModuleOp>();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Type elt = op.getQuery().getType().getElementType();
+
+    // The kernel, in the module's gpu.module.
+    auto gpuModule = getOrCreateKernelModule(b, module);
+    std::string name = "tessera_attention_" + std::to_string(kernelCounter(gpuModule));
+    SmallVector<Type> argTypes;
+    auto memrefOf = [](Value v) {
+      auto t = cast<RankedTensorType>(v.getType());
+      return MemRefType::get(t.getShape(), t.getElementType());
+    };
+    for (Value v : SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()})
+      argTypes.push_back(memrefOf(v));
+    argTypes.push_back(memrefOf(op.getOutput()));
+    argTypes.push_back(memrefOf(op.getLse()));
+    if (op.getMask())
+      argTypes.push_back(memrefOf(op.getMask()));
+    auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2}, b.getI32Type(), nullptr, wg);
+    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim}, b.getI32Type(), nullptr, wg);
+    gpu::GPUFuncOp kernel;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(gpuModule.getBody());
+      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
+                                      TypeRange{kSmemType, vSmemType}, TypeRange{});
+      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWarps * 32, 1, 1}));
+      Block &entry = kernel.getBody().front();
+      b.setInsertionPointToStart(&entry);
+      Emitter e(b);
+      KernelBuilder kb(e, p, elt.isF16(), entry.getArgument(0), entry.getArgument(1),
+                       entry.getArgument(2), entry.getArgument(3), entry.getArgument(4),
+                       op.getMask() ? entry.getArgument(5) : Value(),
+                       kernel.getWorkgroupAttributions()[0],
+                       kernel.getWorkgroupAttributions()[1]);
+      kb.build();
+      gpu::ReturnOp::create(b);
+    }
+
+    // The host side: buffers in, one launch, tensors out.
+    SmallVector<Value> operands;
+    for (Value v : SmallVector<Value>{adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
+      operands.push_back(emitToBuffer(b, b.getLoc(), v));
+    Value out = memref::AllocOp::create(b, cast<MemRefType>(argTypes[3]));
+    Value lse = memref::AllocOp::create(b, cast<MemRefType>(argTypes[4]));
+    operands.append({out, lse});
+    if (op.getMask())
+      operands.push_back(emitToBuffer(b, b.getLoc(), adaptor.getMask()));
+    auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
+    gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{idx(p.numQueryBlocks), idx(p.queryHeads), idx(p.batch)},
+                              gpu::KernelDim3{idx(kWarps * 32), idx(1), idx(1)},
+                              /*dynamicSharedMemorySize=*/Value(), operands);
+    rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
+    return success();
+  }
+
+private:
+  static gpu::GPUModuleOp getOrCreateKernelModule(ImplicitLocOpBuilder &b, ModuleOp module) {
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
+    if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>("tessera_kernels"))
+      return existing;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    return gpu::GPUModuleOp::create(b, "tessera_kernels");
+  }
+  static int64_t kernelCounter(gpu::GPUModuleOp m) {
+    return std::distance(m.getBody()->getOps<gpu::GPUFuncOp>().begin(),
+                         m.getBody()->getOps<gpu::GPUFuncOp>().end());
+  }
+};
+
+} // namespace
+
+void mlir::tessera::populateAttentionToGPUPatterns(const TypeConverter &converter,
+                                                   RewritePatternSet &patterns) {
+  patterns.add<AttentionToGPU>(converter, patterns.getContext());
+}

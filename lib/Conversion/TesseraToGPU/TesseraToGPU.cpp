@@ -1,0 +1,75 @@
+//===- TesseraToGPU.cpp - The convert-tessera-to-gpu pass ------------------===//
+#include "tessera/Conversion/TesseraToGPU.h"
+#include "tessera/Passes.h"
+
+#include "Tessera/TesseraOps.h"
+#include "tessera/Conversion/AttentionSchedule.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+namespace mlir::tessera {
+#define GEN_PASS_DEF_CONVERTTESSERATOGPU
+#include "Tessera/Passes.h.inc"
+} // namespace mlir::tessera
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+namespace {
+
+/// One diagnostic for what the GPU lowering cannot handle yet.
+LogicalResult checkLowerable(Operation *op) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (!attention)
+    return op->emitOpError() << "has no GPU lowering yet";
+  FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
+  if (failed(p))
+    return failure();
+  Type elt = attention.getQuery().getType().getElementType();
+  if (!elt.isBF16() && !elt.isF16())
+    return op->emitOpError() << "GPU attention runs on bf16 or f16 tensor cores; got " << elt;
+  if (isa<QTensorType>(attention.getKey().getType()) ||
+      isa<QTensorType>(attention.getValue().getType()))
+    return op->emitOpError() << "packed K/V have no GPU lowering yet";
+  if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 || p->valueDim > 128)
+    return op->emitOpError() << "GPU attention needs head dims that are multiples of 16 and "
+                                "at most 128; got D = "
+                             << p->headDim << ", Dv = " << p->valueDim;
+  if (p->blockQ != 64 || p->blockK != 64)
+    return op->emitOpError() << "GPU attention tiles 64 x 64; block_q (" << p->blockQ
+                             << ") and block_k (" << p->blockK << ") must be 64";
+  return success();
+}
+
+struct ConvertTesseraToGPUPass
+    : public tessera::impl::ConvertTesseraToGPUBase<ConvertTesseraToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    WalkResult unsupported = module.walk([&](Operation *op) {
+      if (isa<TesseraDialect>(op->getDialect()) && failed(checkLowerable(op)))
+        return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (unsupported.wasInterrupted())
+      return signalPassFailure();
+
+    TypeConverter converter;
+    converter.addConversion([](Type type) { return type; });
+    RewritePatternSet patterns(ctx);
+    populateAttentionToGPUPatterns(converter, patterns);
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<TesseraDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace

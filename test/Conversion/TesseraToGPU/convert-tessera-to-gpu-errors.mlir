@@ -1,0 +1,32 @@
+// What the GPU lowering does not handle is reported where it is written.
+// RUN: tessera-opt %s --convert-tessera-to-gpu --split-input-file --verify-diagnostics
+
+func.func @f32(%q: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op GPU attention runs on bf16 or f16 tensor cores; got 'f32'}}
+  %o, %l = tessera.attention %q, %q, %q : tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x64x64xf32>, tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @head_dim(%q: tensor<1x2x64x96xbf16>, %k: tensor<1x2x64x96xbf16>, %v: tensor<1x2x64x200xbf16>) {
+  // expected-error @+1 {{'tessera.attention' op GPU attention needs head dims that are multiples of 16 and at most 128; got D = 96, Dv = 200}}
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x2x64x96xbf16>, tensor<1x2x64x96xbf16>, tensor<1x2x64x200xbf16> -> tensor<1x2x64x200xbf16>, tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @tiles(%q: tensor<1x2x64x64xbf16>) {
+  // expected-error @+1 {{'tessera.attention' op GPU attention tiles 64 x 64; block_q (32) and block_k (64) must be 64}}
+  %o, %l = tessera.attention %q, %q, %q {block_q = 32} : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>
+  return
+}
+
+// -----
+
+func.func @other(%x: tensor<4x64xbf16>) {
+  // expected-error @+1 {{'tessera.hadamard' op has no GPU lowering yet}}
+  %y = tessera.hadamard %x : tensor<4x64xbf16>
+  return
+}
