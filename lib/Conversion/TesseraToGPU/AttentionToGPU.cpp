@@ -71,7 +71,8 @@ public:
     int64_t nOut = p.valueDim / 8;
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
-    auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, e.idx(kBlockQ));
+    Value rows = e.minsi(e.idx(kBlockQ), e.sub(e.idx(p.queryLen), q0));
+    auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
     SmallVector<Value> state = e.forLoop(
         kbBegin, kbEnd, 1, init, [&](Value kb, ValueRange it) -> SmallVector<Value> {
           SmallVector<Value> carried(it.begin(), it.end());
