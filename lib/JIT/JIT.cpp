@@ -2,6 +2,7 @@
 #include "tessera/JIT/JIT.h"
 #include "tessera/InitAll.h"
 #include "tessera/Pipelines.h"
+#include "tessera/Target/EntryABI.h"
 
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -100,73 +101,6 @@ void forwardDiagnostic(mlir::Diagnostic &d, const DiagnosticFn &diag) {
   emit(d);
   for (mlir::Diagnostic &note : d.getNotes())
     emit(note);
-}
-
-std::optional<DType> dtypeOf(mlir::Type t) {
-  if (t.isF32())
-    return DType::F32;
-  if (t.isF16())
-    return DType::F16;
-  if (t.isBF16())
-    return DType::BF16;
-  if (t.isUnsignedInteger(8))
-    return DType::U8;
-  if (t.isInteger(8))
-    return DType::I8;
-  if (t.isInteger(32))
-    return DType::I32;
-  if (t.isInteger(64))
-    return DType::I64;
-  if (t.isInteger(1))
-    return DType::I1;
-  return std::nullopt;
-}
-
-/// Appends the specs of one entry argument or result; fails with a diagnostic on `func`.
-mlir::LogicalResult appendSpecs(mlir::func::FuncOp func, mlir::Type type, const std::string &name,
-                                std::vector<TensorSpec> &out) {
-  auto add = [&](mlir::RankedTensorType t, const std::string &n) -> mlir::LogicalResult {
-    if (!t.hasStaticShape())
-      return func.emitError() << "entry @" << func.getName() << ": " << n << " has type " << t
-                              << "; entries need static shapes";
-    std::optional<DType> dtype = dtypeOf(t.getElementType());
-    if (!dtype)
-      return func.emitError() << "entry @" << func.getName() << ": " << n
-                              << " has unsupported element type " << t.getElementType();
-    out.push_back({n, *dtype, std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
-    return mlir::success();
-  };
-  if (auto t = llvm::dyn_cast<mlir::RankedTensorType>(type))
-    return add(t, name);
-  if (auto q = llvm::dyn_cast<mlir::tessera::QTensorType>(type)) {
-    if (!q.hasStaticShape())
-      return func.emitError() << "entry @" << func.getName() << ": " << name << " has type "
-                              << type << "; entries need static shapes";
-    for (const auto &c : q.getStorageComponents())
-      if (mlir::failed(add(c.type, name + "." + c.name.str())))
-        return mlir::failure();
-    return mlir::success();
-  }
-  return func.emitError() << "entry @" << func.getName() << ": " << name << " has type " << type
-                          << "; entries take and return ranked tensors";
-}
-
-/// Multiply-add FLOPs of one attention op over its visible (query, key) pairs.
-double attentionFlops(mlir::tessera::AttentionOp op) {
-  auto q = op.getQuery().getType();
-  auto k = llvm::cast<mlir::ShapedType>(op.getKey().getType());
-  auto v = llvm::cast<mlir::ShapedType>(op.getValue().getType());
-  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
-    return 0;
-  int64_t sq = q.getDimSize(2), skv = k.getDimSize(2), off = skv - sq;
-  double pairs = 0;
-  for (int64_t i = 0; i < sq; ++i) {
-    int64_t hi = op.getCausal() ? std::min(skv - 1, i + off) : skv - 1;
-    int64_t lo = op.getWindow() ? std::max<int64_t>(0, i + off - *op.getWindow() + 1) : 0;
-    pairs += static_cast<double>(std::max<int64_t>(0, hi - lo + 1));
-  }
-  return 2.0 * static_cast<double>(q.getDimSize(0) * q.getDimSize(1)) * pairs *
-         static_cast<double>(q.getDimSize(3) + v.getDimSize(3));
 }
 
 std::string cacheDirectory(const CompileOptions &options) {
@@ -313,26 +247,17 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     return nullptr;
 
   // Entries and their calling conventions, from the module as written.
-  std::vector<EntryABI> entries;
-  for (auto func : module->getOps<mlir::func::FuncOp>()) {
-    if (func.isPrivate() || func.isExternal())
-      continue;
-    EntryABI abi;
-    abi.name = func.getName().str();
-    for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
-      if (mlir::failed(appendSpecs(func, t, "arg" + std::to_string(i), abi.inputs)))
-        return nullptr;
-    for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
-      if (mlir::failed(appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
-        return nullptr;
-    func.walk([&](mlir::tessera::AttentionOp op) { abi.flops += attentionFlops(op); });
-    func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&ctx));
-    entries.push_back(std::move(abi));
-  }
+  mlir::FailureOr<std::vector<EntryABI>> abis = mlir::tessera::computeEntryABIs(*module);
+  if (mlir::failed(abis))
+    return nullptr;
+  std::vector<EntryABI> entries = std::move(*abis);
   if (entries.empty()) {
     diag("error", "", bufferName + ": the module has no public function to run");
     return nullptr;
   }
+  for (auto func : module->getOps<mlir::func::FuncOp>())
+    if (!func.isPrivate() && !func.isExternal())
+      func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&ctx));
 
   int64_t vectorWidth = options.vectorWidth > 0 ? options.vectorWidth : hostVectorWidth();
   mlir::PassManager pm(&ctx);

@@ -1,0 +1,122 @@
+//===- EntryABI.cpp - Calling conventions of a module's entries ------------===//
+#include "tessera/Target/EntryABI.h"
+
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+using namespace mlir;
+using ::tessera::DType;
+using ::tessera::EntryABI;
+using ::tessera::TensorSpec;
+
+namespace {
+
+std::optional<DType> dtypeOf(Type t) {
+  if (t.isF32())
+    return DType::F32;
+  if (t.isF16())
+    return DType::F16;
+  if (t.isBF16())
+    return DType::BF16;
+  if (t.isUnsignedInteger(8))
+    return DType::U8;
+  if (t.isInteger(8))
+    return DType::I8;
+  if (t.isInteger(32))
+    return DType::I32;
+  if (t.isInteger(64))
+    return DType::I64;
+  if (t.isInteger(1))
+    return DType::I1;
+  return std::nullopt;
+}
+
+/// Appends the specs of one entry argument or result; fails with a diagnostic on `func`.
+LogicalResult appendSpecs(func::FuncOp func, Type type, const std::string &name,
+                                std::vector<TensorSpec> &out) {
+  auto add = [&](RankedTensorType t, const std::string &n) -> LogicalResult {
+    if (!t.hasStaticShape())
+      return func.emitError() << "entry @" << func.getName() << ": " << n << " has type " << t
+                              << "; entries need static shapes";
+    std::optional<DType> dtype = dtypeOf(t.getElementType());
+    if (!dtype)
+      return func.emitError() << "entry @" << func.getName() << ": " << n
+                              << " has unsupported element type " << t.getElementType();
+    out.push_back({n, *dtype, std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
+    return success();
+  };
+  if (auto t = llvm::dyn_cast<RankedTensorType>(type))
+    return add(t, name);
+  if (auto q = llvm::dyn_cast<mlir::tessera::QTensorType>(type)) {
+    if (!q.hasStaticShape())
+      return func.emitError() << "entry @" << func.getName() << ": " << name << " has type "
+                              << type << "; entries need static shapes";
+    for (const auto &c : q.getStorageComponents())
+      if (failed(add(c.type, name + "." + c.name.str())))
+        return failure();
+    return success();
+  }
+  return func.emitError() << "entry @" << func.getName() << ": " << name << " has type " << type
+                          << "; entries take and return ranked tensors";
+}
+
+/// Multiply-add FLOPs of one attention op over its visible (query, key) pairs.
+double attentionFlops(mlir::tessera::AttentionOp op) {
+  auto q = op.getQuery().getType();
+  auto k = llvm::cast<ShapedType>(op.getKey().getType());
+  auto v = llvm::cast<ShapedType>(op.getValue().getType());
+  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
+    return 0;
+  int64_t sq = q.getDimSize(2), skv = k.getDimSize(2), off = skv - sq;
+  double pairs = 0;
+  for (int64_t i = 0; i < sq; ++i) {
+    int64_t hi = op.getCausal() ? std::min(skv - 1, i + off) : skv - 1;
+    int64_t lo = op.getWindow() ? std::max<int64_t>(0, i + off - *op.getWindow() + 1) : 0;
+    pairs += static_cast<double>(std::max<int64_t>(0, hi - lo + 1));
+  }
+  return 2.0 * static_cast<double>(q.getDimSize(0) * q.getDimSize(1)) * pairs *
+         static_cast<double>(q.getDimSize(3) + v.getDimSize(3));
+}
+
+} // namespace
+
+Type mlir::tessera::elementTypeOf(MLIRContext *ctx, DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return Float32Type::get(ctx);
+  case DType::F16:
+    return Float16Type::get(ctx);
+  case DType::BF16:
+    return BFloat16Type::get(ctx);
+  case DType::I8:
+    return IntegerType::get(ctx, 8);
+  case DType::U8:
+    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case DType::I32:
+    return IntegerType::get(ctx, 32);
+  case DType::I64:
+    return IntegerType::get(ctx, 64);
+  case DType::I1:
+    return IntegerType::get(ctx, 1);
+  }
+  return {};
+}
+
+FailureOr<std::vector<EntryABI>> mlir::tessera::computeEntryABIs(ModuleOp module) {
+  std::vector<EntryABI> entries;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isPrivate() || func.isExternal())
+      continue;
+    EntryABI abi;
+    abi.name = func.getName().str();
+    for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+      if (failed(appendSpecs(func, t, "arg" + std::to_string(i), abi.inputs)))
+        return failure();
+    for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
+      if (failed(appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
+        return failure();
+    func.walk([&](mlir::tessera::AttentionOp op) { abi.flops += attentionFlops(op); });
+    entries.push_back(std::move(abi));
+  }
+  return entries;
+}
