@@ -1,0 +1,28 @@
+//===- GPUArtifact.h - Compiling tessera modules for NVIDIA GPUs -*- C++ -*-===//
+//
+// What tessera-compile does, as a library: lower a module with convert-tessera-to-gpu,
+// extract each entry's host-side schedule (buffers and kernel launches) into the .tsr
+// manifest, and serialise the kernels to PTX per target.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_TARGET_GPUARTIFACT_H
+#define TESSERA_TARGET_GPUARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace mlir::tessera {
+
+/// Runs convert-tessera-to-gpu on `module` and returns the manifest text of its entries
+/// (docs/tsr-format.md). Fails with a diagnostic on what the schedule cannot express.
+FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module);
+
+/// Lowers the kernels of an already converted module (a clone is made) for `chip`
+/// (e.g. "sm_80", "sm_90a") and returns their PTX.
+FailureOr<std::string> serializeKernelsToPTX(ModuleOp converted, StringRef chip,
+                                             StringRef features);
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_TARGET_GPUARTIFACT_H
