@@ -16,7 +16,7 @@ config.test_exec_root = os.path.join(config.tessera_obj_root, "test")
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.tessera_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["tessera-opt", "tessera-run"], [config.tessera_tools_dir])
+llvm_config.add_tool_substitutions(["tessera-opt", "tessera-run", "tessera-compile"], [config.tessera_tools_dir])
 
 config.substitutions.append(("%tessera_lib_dir", config.tessera_lib_dir))
 config.substitutions.append(("%tessera_src_root", config.tessera_src_root))

@@ -115,7 +115,10 @@ FailureOr<std::vector<EntryABI>> mlir::tessera::computeEntryABIs(ModuleOp module
     for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
       if (failed(appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
         return failure();
-    func.walk([&](mlir::tessera::AttentionOp op) { abi.flops += attentionFlops(op); });
+    func.walk([&](mlir::tessera::AttentionOp op) {
+      abi.flops += attentionFlops(op);
+      abi.blockSparse |= static_cast<bool>(op.getMask());
+    });
     entries.push_back(std::move(abi));
   }
   return entries;

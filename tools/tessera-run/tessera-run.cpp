@@ -287,7 +287,10 @@ int main(int argc, char **argv) {
                                  entry->name.c_str(), bench.getValue(), median, ms.front(),
                                  ms.back());
     if (entry->flops > 0)
-      llvm::outs() << llvm::format(", %.2f GFLOP/s", entry->flops / (median * 1e6));
+      llvm::outs() << llvm::format(", %.2f GFLOP/s%s", entry->flops / (median * 1e6),
+                                   entry->blockSparse ? " (dense-equivalent: masked blocks "
+                                                        "counted as work)"
+                                                      : "");
     llvm::outs() << llvm::format(", %.2f GB/s (inputs + outputs once)", bytes / (median * 1e6))
                  << "\n";
   }

@@ -48,6 +48,8 @@ struct EntryABI {
   /// multiply-add over the (query, key) pairs that causal/window leave visible; block masks
   /// are data and are not counted); 0 when the entry has none.
   double flops = 0;
+  /// Whether an attention op takes a block mask (then `flops` counts the dense work).
+  bool blockSparse = false;
 };
 
 /// A host tensor that owns its bytes (64-byte aligned).
