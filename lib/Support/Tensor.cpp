@@ -1,7 +1,9 @@
 //===- Tensor.cpp - Host tensors: dtypes, specs, owned buffers -------------===//
 #include "tessera/Support/Tensor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -150,4 +152,87 @@ float tessera::halfToFloat(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+uint64_t RandomStream::next() {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+double RandomStream::uniform() {
+  return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0;
+}
+
+double RandomStream::normal() {
+  return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+}
+
+void RandomStream::fill(HostTensor &t) {
+  size_t n = t.numElements();
+  switch (t.dtype()) {
+  case DType::F32:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<float *>(t.data())[i] = static_cast<float>(normal());
+    break;
+  case DType::F16:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint16_t *>(t.data())[i] = floatToHalf(static_cast<float>(normal()));
+    break;
+  case DType::BF16:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint16_t *>(t.data())[i] = floatToBF16(static_cast<float>(normal()));
+    break;
+  case DType::I1:
+    for (size_t i = 0; i < n; ++i)
+      static_cast<uint8_t *>(t.data())[i] = next() & 1;
+    break;
+  default:
+    for (size_t i = 0; i < t.numBytes(); ++i)
+      static_cast<uint8_t *>(t.data())[i] = static_cast<uint8_t>(next());
+    break;
+  }
+}
+
+double tessera::elementAsDouble(const HostTensor &t, size_t i) {
+  switch (t.dtype()) {
+  case DType::F32:
+    return static_cast<const float *>(t.data())[i];
+  case DType::F16:
+    return halfToFloat(static_cast<const uint16_t *>(t.data())[i]);
+  case DType::BF16:
+    return bf16ToFloat(static_cast<const uint16_t *>(t.data())[i]);
+  case DType::I8:
+    return static_cast<const int8_t *>(t.data())[i];
+  case DType::U8:
+  case DType::I1:
+    return static_cast<const uint8_t *>(t.data())[i];
+  case DType::I32:
+    return static_cast<const int32_t *>(t.data())[i];
+  case DType::I64:
+    return static_cast<double>(static_cast<const int64_t *>(t.data())[i]);
+  }
+  return 0;
+}
+
+std::string tessera::summarize(const HostTensor &t) {
+  double sum = 0, absMax = 0;
+  size_t nonFinite = 0;
+  for (size_t k = 0; k < t.numElements(); ++k) {
+    double x = elementAsDouble(t, k);
+    if (!std::isfinite(x)) {
+      ++nonFinite;
+      continue;
+    }
+    sum += x;
+    absMax = std::max(absMax, std::fabs(x));
+  }
+  char buffer[128];
+  std::snprintf(buffer, sizeof(buffer), "mean=%e absmax=%e",
+                sum / static_cast<double>(std::max<size_t>(1, t.numElements())), absMax);
+  std::string s = buffer;
+  if (nonFinite)
+    s += " non-finite=" + std::to_string(nonFinite);
+  return s;
 }

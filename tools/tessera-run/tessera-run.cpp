@@ -67,68 +67,6 @@ std::string shapeStr(DType dtype, const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
-/// Counter-based normal draws (splitmix64 + Box-Muller), identical on every platform.
-struct Random {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0; }
-  double normal() {
-    return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
-  }
-};
-
-void fillRandom(HostTensor &t, Random &rng) {
-  size_t n = t.numElements();
-  switch (t.dtype()) {
-  case DType::F32:
-    for (size_t i = 0; i < n; ++i)
-      static_cast<float *>(t.data())[i] = static_cast<float>(rng.normal());
-    break;
-  case DType::F16:
-    for (size_t i = 0; i < n; ++i)
-      static_cast<uint16_t *>(t.data())[i] = floatToHalf(static_cast<float>(rng.normal()));
-    break;
-  case DType::BF16:
-    for (size_t i = 0; i < n; ++i)
-      static_cast<uint16_t *>(t.data())[i] = floatToBF16(static_cast<float>(rng.normal()));
-    break;
-  case DType::I1:
-    for (size_t i = 0; i < n; ++i)
-      static_cast<uint8_t *>(t.data())[i] = rng.next() & 1;
-    break;
-  default:
-    for (size_t i = 0; i < t.numBytes(); ++i)
-      static_cast<uint8_t *>(t.data())[i] = static_cast<uint8_t>(rng.next());
-    break;
-  }
-}
-
-double elementAsDouble(const HostTensor &t, size_t i) {
-  switch (t.dtype()) {
-  case DType::F32:
-    return static_cast<const float *>(t.data())[i];
-  case DType::F16:
-    return halfToFloat(static_cast<const uint16_t *>(t.data())[i]);
-  case DType::BF16:
-    return bf16ToFloat(static_cast<const uint16_t *>(t.data())[i]);
-  case DType::I8:
-    return static_cast<const int8_t *>(t.data())[i];
-  case DType::U8:
-  case DType::I1:
-    return static_cast<const uint8_t *>(t.data())[i];
-  case DType::I32:
-    return static_cast<const int32_t *>(t.data())[i];
-  case DType::I64:
-    return static_cast<double>(static_cast<const int64_t *>(t.data())[i]);
-  }
-  return 0;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
@@ -191,10 +129,10 @@ int main(int argc, char **argv) {
   if (!inputs.empty() && randomSeed >= 0)
     return fail("give either --input files or --random-inputs, not both");
   if (randomSeed >= 0) {
-    Random rng{static_cast<uint64_t>(randomSeed)};
+    RandomStream rng(static_cast<uint64_t>(randomSeed));
     for (const TensorSpec &s : entry->inputs) {
       in.emplace_back(s.dtype, s.shape);
-      fillRandom(in.back(), rng);
+      rng.fill(in.back());
     }
   } else {
     if (inputs.size() != entry->inputs.size()) {
@@ -244,21 +182,7 @@ int main(int argc, char **argv) {
     return 1;
 
   for (size_t i = 0; i < out.size(); ++i) {
-    double sum = 0, absMax = 0;
-    size_t nonFinite = 0;
-    for (size_t k = 0; k < out[i].numElements(); ++k) {
-      double x = elementAsDouble(out[i], k);
-      if (!std::isfinite(x)) {
-        ++nonFinite;
-        continue;
-      }
-      sum += x;
-      absMax = std::max(absMax, std::fabs(x));
-    }
-    llvm::outs() << entry->outputs[i].str() << "  mean=" << sum / std::max<size_t>(1, out[i].numElements())
-                 << " absmax=" << absMax;
-    if (nonFinite)
-      llvm::outs() << " non-finite=" << nonFinite;
+    llvm::outs() << entry->outputs[i].str() << "  " << summarize(out[i]);
     if (i < outputs.size()) {
       std::string error;
       if (!writeNpy(outputs[i], out[i], error))

@@ -72,6 +72,27 @@ private:
   size_t offset_ = 0;
 };
 
+/// Counter-based random draws (splitmix64, Box-Muller), identical on every platform, so a
+/// seed names the same inputs everywhere (the CPU and the GPU runners share it).
+class RandomStream {
+public:
+  explicit RandomStream(uint64_t seed) : state(seed) {}
+  uint64_t next();
+  /// Uniform in (0, 1).
+  double uniform();
+  double normal();
+  /// Standard normal values for float tensors (rounded to the dtype), random bits otherwise.
+  void fill(HostTensor &tensor);
+
+private:
+  uint64_t state;
+};
+
+/// Element `i` of a tensor as a double.
+double elementAsDouble(const HostTensor &tensor, size_t i);
+/// "mean=... absmax=..." (and the count of non-finite values, if any).
+std::string summarize(const HostTensor &tensor);
+
 /// bf16 <-> f32 (round to nearest even; NaN stays NaN).
 uint16_t floatToBF16(float f);
 float bf16ToFloat(uint16_t h);
