@@ -62,6 +62,7 @@ struct FakeLaunch {
   const char *kernel;
 };
 FAKE_API FakeLaunch fake_last_launch;
+FAKE_API int fake_launch_count;
 
 FAKE_API int cuCtxSetCurrent(void *) { return 0; }
 FAKE_API int cuMemAlloc_v2(uint64_t *p, size_t bytes) {
@@ -123,10 +124,11 @@ FAKE_API int cuModuleLoadDataEx(void **module, const void *image, unsigned n, in
   return 218; // CUDA_ERROR_INVALID_PTX
 }
 FAKE_API int cuModuleUnload(void *) { return 0; }
+/// Every kernel exists except those named "missing_..."; the handle is the kernel's name.
 FAKE_API int cuModuleGetFunction(const char **f, void *, const char *name) {
-  if (std::strcmp(name, "fake_kernel") != 0)
+  if (std::strncmp(name, "missing_", 8) == 0)
     return 500; // CUDA_ERROR_NOT_FOUND
-  *f = "fake_kernel";
+  *f = strdup(name);
   return 0;
 }
 FAKE_API int cuFuncSetAttribute(void *, int, int) { return 0; }
@@ -134,8 +136,11 @@ FAKE_API int cuLaunchKernel(const char *f, unsigned gx, unsigned gy, unsigned gz
                             unsigned by, unsigned bz, unsigned shared, void *, void **params,
                             void **) {
   fake_last_launch = FakeLaunch{{gx, gy, gz}, {bx, by, bz}, shared, 0, {}, f};
-  // The one fake kernel takes four parameters (a pointer, an i32, an i64, an f32); read
-  // each parameter's own size, as the driver would from the kernel's signature.
+  ++fake_launch_count;
+  // Only "fake_kernel" has a known signature: a pointer, an i32, an i64 and an f32; read each
+  // parameter's own size, as the driver would from the kernel's signature.
+  if (std::strcmp(f, "fake_kernel") != 0)
+    return 0;
   const size_t sizes[4] = {8, 4, 8, 4};
   for (int i = 0; i < 4; ++i)
     std::memcpy(&fake_last_launch.params[i], params[i], sizes[i]);

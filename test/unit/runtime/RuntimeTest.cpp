@@ -169,10 +169,10 @@ TEST(RuntimeModule, LaunchPacksArgumentsInOrder) {
   Status load(tsrt_module_load_ptx(f.rt, ptx, sizeof(ptx) - 1, &m));
   ASSERT_EQ(load.code(), TSRT_OK) << load.message();
   tsrt_kernel k = nullptr;
-  Status missing(tsrt_module_get_kernel(m, "nope", &k));
+  Status missing(tsrt_module_get_kernel(m, "missing_kernel", &k));
   EXPECT_EQ(missing.code(), TSRT_CUDA_ERROR);
   EXPECT_EQ(missing.message(),
-            "kernel 'nope': cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND (500)");
+            "kernel 'missing_kernel': cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND (500)");
   Status found(tsrt_module_get_kernel(m, "fake_kernel", &k));
   ASSERT_EQ(found.code(), TSRT_OK) << found.message();
   tsrt_kernel again = nullptr;
