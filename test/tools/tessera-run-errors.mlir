@@ -11,7 +11,7 @@
 // RUN: not tessera-run %s --cache-dir=off --random-inputs=1 --entry=nope 2>&1 | FileCheck %s --check-prefix=ENTRY
 // ENTRY: tessera-run: error: no entry @nope (entries: @scale)
 // RUN: not tessera-run %s --device=cuda 2>&1 | FileCheck %s --check-prefix=CUDA
-// CUDA: tessera-run: error: --device=cuda runs .tsr artifacts built by tessera-compile
+// CUDA: tessera-run: error: --device=cuda runs .tsr artifacts: compile the module with tessera-compile first
 // RUN: not tessera-run %t/missing.mlir 2>&1 | FileCheck %s --check-prefix=MISSING
 // MISSING: tessera-run: error: cannot read '{{.*}}missing.mlir'
 // RUN: not tessera-run %s --cache-dir=off --input=%s --input=%s 2>&1 | FileCheck %s --check-prefix=NOTNPY

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/JIT/JIT.h"
+#include "tessera/Support/GPURunner.h"
 #include "tessera/Support/Npy.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -67,6 +68,68 @@ std::string shapeStr(DType dtype, const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+/// tessera-run MODEL.tsr --device=cuda: the artifact through the runtime.
+int runOnGPU() {
+  std::string error;
+  std::unique_ptr<gpu::Runner> runner = gpu::Runner::open(inputFile, 0, error);
+  if (!runner)
+    return fail(error);
+  const gpu::Manifest &manifest = runner->manifest();
+  const gpu::Manifest::Entry *entry = nullptr;
+  for (const gpu::Manifest::Entry &e : manifest.entries)
+    if (entryName.empty() ? manifest.entries.size() == 1 : e.name == entryName)
+      entry = &e;
+  if (!entry)
+    return fail(entryName.empty() ? "the artifact has several entries; choose one with --entry"
+                                  : "no entry @" + entryName + " in the artifact");
+  EntryABI abi = entry->abi();
+  std::vector<HostTensor> in, out;
+  if (randomSeed >= 0) {
+    RandomStream rng(static_cast<uint64_t>(randomSeed));
+    for (const TensorSpec &s : abi.inputs) {
+      in.emplace_back(s.dtype, s.shape);
+      rng.fill(in.back());
+    }
+  } else {
+    if (inputs.size() != abi.inputs.size())
+      return fail("entry @" + abi.name + " takes " + std::to_string(abi.inputs.size()) +
+                  " inputs, got " + std::to_string(inputs.size()) + " --input files");
+    for (const std::string &path : inputs) {
+      std::optional<HostTensor> t = readNpy(path, error);
+      if (!t)
+        return fail(error);
+      in.push_back(std::move(*t));
+    }
+  }
+  if (!runner->run(abi.name, in, out, error))
+    return fail(error);
+  llvm::outs() << "ran @" << abi.name << " on " << runner->describeDevice() << "\n";
+  for (size_t i = 0; i < out.size(); ++i) {
+    llvm::outs() << abi.outputs[i].str() << "  " << summarize(out[i]);
+    if (i < outputs.size()) {
+      if (!writeNpy(outputs[i], out[i], error))
+        return fail(error);
+      llvm::outs() << "  -> " << outputs[i];
+    }
+    llvm::outs() << "\n";
+  }
+  if (bench > 0) {
+    std::vector<float> ms;
+    std::vector<HostTensor> scratch;
+    if (!runner->run(abi.name, in, scratch, error, static_cast<int>(bench), &ms))
+      return fail(error);
+    std::sort(ms.begin(), ms.end());
+    llvm::outs() << llvm::format("bench @%s: %u runs, device time median %.3f ms, min %.3f ms, "
+                                 "max %.3f ms",
+                                 abi.name.c_str(), bench.getValue(), ms[ms.size() / 2],
+                                 ms.front(), ms.back());
+    if (abi.flops > 0)
+      llvm::outs() << llvm::format(", %.2f TFLOP/s", abi.flops / (ms[ms.size() / 2] * 1e9));
+    llvm::outs() << "\n";
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -76,9 +139,14 @@ int main(int argc, char **argv) {
 
   if (device != "cpu" && device != "cuda")
     return fail("unknown --device '" + device + "' (expected cpu or cuda)");
+  bool artifact = llvm::StringRef(inputFile).ends_with(".tsr");
+  if (device == "cuda" && !artifact)
+    return fail("--device=cuda runs .tsr artifacts: compile the module with tessera-compile "
+                "first (tessera-compile " + inputFile + " -o model.tsr)");
+  if (device == "cpu" && artifact)
+    return fail("'" + inputFile + "' is a GPU artifact; run it with --device=cuda");
   if (device == "cuda")
-    return fail("--device=cuda runs .tsr artifacts built by tessera-compile, which comes with "
-                "the GPU path; this build runs MLIR modules on the CPU (--device=cpu)");
+    return runOnGPU();
 
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile);
   if (!buffer)
