@@ -21,3 +21,20 @@ for example in examples/*.mlir; do
   for ((i = 0; i < n; ++i)); do outputs+=("--output=$OUT/$stem/result$i.npy"); done
   "$RUN" "$example" --random-inputs=1 --save-inputs="$OUT/$stem/inputs" "${outputs[@]}" --bench=10
 done
+
+# The GPU path: compile every example the GPU lowering handles into a .tsr artifact (PTX for
+# sm_80 and sm_90); run it where a CUDA driver is present.
+COMPILE="$BUILD_DIR/bin/tessera-compile"
+RUN_GPU="$BUILD_DIR/bin/tessera-run-gpu"
+for example in examples/*.mlir; do
+  stem=$(basename "$example" .mlir)
+  echo "== $example: tessera-compile -> $OUT/$stem.tsr"
+  if ! "$COMPILE" "$example" -o "$OUT/$stem.tsr" 2> "$OUT/$stem.compile.log"; then
+    echo "   (no GPU lowering for this example yet: $(head -1 "$OUT/$stem.compile.log"))"
+    continue
+  fi
+  echo "   $(stat -c %s "$OUT/$stem.tsr") bytes; PTX for sm_80 and sm_90"
+  if ! "$RUN_GPU" "$OUT/$stem.tsr" --random-inputs=1 --bench=10 2> "$OUT/$stem.run.log"; then
+    echo "   not run on a GPU: $(head -1 "$OUT/$stem.run.log")"
+  fi
+done
