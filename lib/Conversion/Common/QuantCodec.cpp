@@ -153,5 +153,5 @@ QuantCodec::get(QTensorType type, function_ref<InFlightDiagnostic()> emitError) 
     return codec;
   return emitError() << "quantization scheme '"
                      << stringifyQuantScheme(type.getScheme().getScheme())
-                     << "' has no loop lowering yet (supported: int)";
+                     << "' has no lowering yet (supported: int)";
 }

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Conversion/TesseraToGPU.h"
 
 #include "Tessera/TesseraOps.h"
@@ -37,10 +38,18 @@ constexpr int64_t kWarps = 4, kRowsPerWarp = 16, kBlockQ = 64, kBlockK = 64;
 /// Builds the kernel body; `e` inserts into the gpu.func.
 class KernelBuilder {
 public:
+  /// A packed K or V: its codec, its component memrefs, and a per-thread f32 row buffer.
+  struct Packed {
+    const QuantCodec *codec = nullptr;
+    SmallVector<Value> parts;
+  };
+
   KernelBuilder(Emitter &e, const AttentionProblem &p, bool f16, Value q, Value k, Value v,
-                Value out, Value lse, Value mask, Value kSmem, Value vSmem)
+                Value out, Value lse, Value mask, Value kSmem, Value vSmem, Packed kPacked,
+                Packed vPacked, Value rowA, Value rowB)
       : e(e), b(e.builder()), p(p), f16(f16), q(q), k(k), v(v), out(out), lse(lse),
-        mask(mask), kSmem(kSmem), vSmem(vSmem) {}
+        mask(mask), kSmem(kSmem), vSmem(vSmem), kPacked(std::move(kPacked)),
+        vPacked(std::move(vPacked)), unpackA(rowA), unpackB(rowB) {}
 
   void build() {
     Type i32 = b.getI32Type();
@@ -161,6 +170,52 @@ private:
     return ptxUnary("ex2.approx.ftz.f32", e.mul(x, e.f32(1.4426950408889634)));
   }
 
+  /// Packs two f32 values as two halves of one word (`lo` in the low bits).
+  Value packF32(Value lo, Value hi) {
+    return pack(arith::TruncFOp::create(b, halfType(), lo),
+                arith::TruncFOp::create(b, halfType(), hi));
+  }
+
+  /// Packed K: threads 0..63 each unpack one key row of the block (any QuantCodec) into their
+  /// private row and write it to shared memory as pairs along D; keys past Skv read zeros.
+  void stagePackedKeys(Value tid, Value k0, int64_t kWords) {
+    e.ifThen(e.cmpi(arith::CmpIPredicate::ult, tid, e.idx(kBlockK)), [&] {
+      Value key = e.add(k0, tid);
+      Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
+      Value safe = e.minsi(key, e.idx(p.keyLen - 1));
+      kPacked.codec->emitUnpackRow(e, kPacked.parts, {bi, kvh, safe}, unpackA, {});
+      e.forLoop(e.idx(0), e.idx(kWords), 1, [&](Value c) {
+        Value lo = memref::LoadOp::create(b, unpackA, ValueRange{e.mul(c, e.idx(2))});
+        Value hi = memref::LoadOp::create(b, unpackA, ValueRange{e.add(e.mul(c, e.idx(2)), e.idx(1))});
+        memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)), kSmem,
+                                ValueRange{tid, c});
+      });
+    });
+  }
+
+  /// Packed V: threads 64..95 each unpack one pair of key rows and write the pairs along keys.
+  void stagePackedValues(Value tid, Value k0) {
+    Value first = e.idx(kBlockK);
+    Value inRange = arith::AndIOp::create(
+        b, e.cmpi(arith::CmpIPredicate::uge, tid, first),
+        e.cmpi(arith::CmpIPredicate::ult, tid, e.idx(kBlockK + kBlockK / 2)));
+    e.ifThen(inRange, [&] {
+      Value kp = e.sub(tid, first);
+      Value key = e.add(k0, e.mul(kp, e.idx(2))), next = e.add(key, e.idx(1));
+      Value validA = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
+      Value validB = e.cmpi(arith::CmpIPredicate::slt, next, e.idx(p.keyLen));
+      vPacked.codec->emitUnpackRow(e, vPacked.parts, {bi, kvh, e.minsi(key, e.idx(p.keyLen - 1))},
+                                   unpackA, {});
+      vPacked.codec->emitUnpackRow(e, vPacked.parts,
+                                   {bi, kvh, e.minsi(next, e.idx(p.keyLen - 1))}, unpackB, {});
+      e.forLoop(e.idx(0), e.idx(p.valueDim), 1, [&](Value col) {
+        Value lo = e.select(validA, memref::LoadOp::create(b, unpackA, ValueRange{col}), e.f32(0));
+        Value hi = e.select(validB, memref::LoadOp::create(b, unpackB, ValueRange{col}), e.f32(0));
+        memref::StoreOp::create(b, packF32(lo, hi), vSmem, ValueRange{kp, col});
+      });
+    });
+  }
+
   /// Stages the key block and returns the updated state.
   SmallVector<Value> keyBlock(Value kb, ArrayRef<SmallVector<Value>> qFrag,
                               SmallVector<Value> state) {
@@ -169,24 +224,30 @@ private:
     // Everyone is done reading the previous block before it is overwritten.
     NVVM::Barrier0Op::create(b);
     Value tid = arith::IndexCastOp::create(b, b.getIndexType(), tid32);
-    e.forLoop(tid, e.idx(kBlockK * kWords), kWarps * 32, [&](Value w) {
-      Value row = e.divui(w, e.idx(kWords)), col = e.remui(w, e.idx(kWords));
-      Value word = pairRow(k, {bi, kvh}, e.add(k0, row), p.keyLen, e.mul(col, e.idx(2)));
-      memref::StoreOp::create(b, word, kSmem, ValueRange{row, col});
-    });
-    e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), kWarps * 32, [&](Value w) {
-      Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
-      Value key = e.add(k0, e.mul(kp, e.idx(2)));
-      auto elem = [&](Value kk) {
-        Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
-        Value safe = e.minsi(kk, e.idx(p.keyLen - 1));
-        Value x = memref::LoadOp::create(b, v, ValueRange{bi, kvh, safe, col});
-        return e.select(valid, bitsOf(x), e.i32(0));
-      };
-      Value word = arith::OrIOp::create(
-          b, elem(key), arith::ShLIOp::create(b, elem(e.add(key, e.idx(1))), e.i32(16)));
-      memref::StoreOp::create(b, word, vSmem, ValueRange{kp, col});
-    });
+    if (kPacked.codec)
+      stagePackedKeys(tid, k0, kWords);
+    else
+      e.forLoop(tid, e.idx(kBlockK * kWords), kWarps * 32, [&](Value w) {
+        Value row = e.divui(w, e.idx(kWords)), col = e.remui(w, e.idx(kWords));
+        Value word = pairRow(k, {bi, kvh}, e.add(k0, row), p.keyLen, e.mul(col, e.idx(2)));
+        memref::StoreOp::create(b, word, kSmem, ValueRange{row, col});
+      });
+    if (vPacked.codec)
+      stagePackedValues(tid, k0);
+    else
+      e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), kWarps * 32, [&](Value w) {
+        Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
+        Value key = e.add(k0, e.mul(kp, e.idx(2)));
+        auto elem = [&](Value kk) {
+          Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
+          Value safe = e.minsi(kk, e.idx(p.keyLen - 1));
+          Value x = memref::LoadOp::create(b, v, ValueRange{bi, kvh, safe, col});
+          return e.select(valid, bitsOf(x), e.i32(0));
+        };
+        Value word = arith::OrIOp::create(
+            b, elem(key), arith::ShLIOp::create(b, elem(e.add(key, e.idx(1))), e.i32(16)));
+        memref::StoreOp::create(b, word, vSmem, ValueRange{kp, col});
+      });
     NVVM::Barrier0Op::create(b);
 
     // S = Q K^T, scaled and masked, as 8 tiles of 16 x 8.
@@ -303,6 +364,9 @@ private:
   const AttentionProblem &p;
   bool f16;
   Value q, k, v, out, lse, mask, kSmem, vSmem;
+  Packed kPacked, vPacked;
+  Value unpackA, unpackB; ///< per-thread f32 rows (private memory) for unpacking K/V
+
   Value qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
 };
 
@@ -310,7 +374,7 @@ class AttentionToGPU : public OpConversionPattern<AttentionOp> {
 public:
   using OpConversionPattern::OpConversionPattern;
 
-  LogicalResult matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+  LogicalResult matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
     if (failed(problem))
@@ -328,8 +392,23 @@ public:
       auto t = cast<RankedTensorType>(v.getType());
       return MemRefType::get(t.getShape(), t.getElementType());
     };
-    for (Value v : SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()})
-      argTypes.push_back(memrefOf(v));
+    // Kernel arguments: Q, K (or its components), V (or its components), O, LSE[, mask].
+    auto memrefOfType = [](Type t) {
+      auto r = cast<RankedTensorType>(t);
+      return MemRefType::get(r.getShape(), r.getElementType());
+    };
+    std::unique_ptr<QuantCodec> kCodec, vCodec;
+    auto partsOf = [&](Value original, ValueRange converted, std::unique_ptr<QuantCodec> &codec) {
+      if (auto packed = dyn_cast<QTensorType>(original.getType()))
+        codec = QuantCodec::lookup(packed);
+      for (Value part : converted)
+        argTypes.push_back(memrefOfType(part.getType()));
+      return converted.size();
+    };
+    argTypes.push_back(memrefOf(op.getQuery()));
+    size_t nK = partsOf(op.getKey(), adaptor.getKey(), kCodec);
+    size_t nV = partsOf(op.getValue(), adaptor.getValue(), vCodec);
+    size_t outIndex = argTypes.size();
     argTypes.push_back(memrefOf(op.getOutput()));
     argTypes.push_back(memrefOf(op.getLse()));
     if (op.getMask())
@@ -341,31 +420,50 @@ public:
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(gpuModule.getBody());
+      auto priv = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Private);
+      auto rowType = MemRefType::get({std::max(p.headDim, p.valueDim)}, b.getF32Type(),
+                                     nullptr, priv);
+      SmallVector<Type> privates;
+      if (kCodec || vCodec)
+        privates = {rowType, rowType};
       kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
-                                      TypeRange{kSmemType, vSmemType}, TypeRange{});
+                                      TypeRange{kSmemType, vSmemType}, privates);
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
       kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWarps * 32, 1, 1}));
       Block &entry = kernel.getBody().front();
       b.setInsertionPointToStart(&entry);
       Emitter e(b);
-      KernelBuilder kb(e, p, elt.isF16(), entry.getArgument(0), entry.getArgument(1),
-                       entry.getArgument(2), entry.getArgument(3), entry.getArgument(4),
-                       op.getMask() ? entry.getArgument(5) : Value(),
-                       kernel.getWorkgroupAttributions()[0],
-                       kernel.getWorkgroupAttributions()[1]);
+      auto args = entry.getArguments();
+      KernelBuilder::Packed kPacked, vPacked;
+      if (kCodec) {
+        kPacked.codec = kCodec.get();
+        kPacked.parts.assign(args.begin() + 1, args.begin() + 1 + nK);
+      }
+      if (vCodec) {
+        vPacked.codec = vCodec.get();
+        vPacked.parts.assign(args.begin() + 1 + nK, args.begin() + 1 + nK + nV);
+      }
+      Value rowA = (kCodec || vCodec) ? Value(kernel.getPrivateAttributions()[0]) : Value();
+      Value rowB = (kCodec || vCodec) ? Value(kernel.getPrivateAttributions()[1]) : Value();
+      KernelBuilder kb(e, p, elt.isF16(), args[0], kCodec ? Value() : args[1],
+                       vCodec ? Value() : args[1 + nK], args[outIndex], args[outIndex + 1],
+                       op.getMask() ? args[outIndex + 2] : Value(),
+                       kernel.getWorkgroupAttributions()[0], kernel.getWorkgroupAttributions()[1],
+                       kPacked, vPacked, rowA, rowB);
       kb.build();
       gpu::ReturnOp::create(b);
     }
 
     // The host side: buffers in, one launch, tensors out.
     SmallVector<Value> operands;
-    for (Value v : SmallVector<Value>{adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
-      operands.push_back(emitToBuffer(b, b.getLoc(), v));
-    Value out = memref::AllocOp::create(b, cast<MemRefType>(argTypes[3]));
-    Value lse = memref::AllocOp::create(b, cast<MemRefType>(argTypes[4]));
+    for (ValueRange group : {adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
+      for (Value v : group)
+        operands.push_back(emitToBuffer(b, b.getLoc(), v));
+    Value out = memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex]));
+    Value lse = memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex + 1]));
     operands.append({out, lse});
     if (op.getMask())
-      operands.push_back(emitToBuffer(b, b.getLoc(), adaptor.getMask()));
+      operands.push_back(emitToBuffer(b, b.getLoc(), adaptor.getMask().front()));
     auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
     gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{idx(p.numQueryBlocks), idx(p.queryHeads), idx(p.batch)},
                               gpu::KernelDim3{idx(kWarps * 32), idx(1), idx(1)},

@@ -4,6 +4,9 @@
 
 #include "Tessera/TesseraOps.h"
 #include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/QuantCodec.h"
+#include "tessera/Conversion/TesseraToLoops.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -34,9 +37,10 @@ LogicalResult checkLowerable(Operation *op) {
   Type elt = attention.getQuery().getType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return op->emitOpError() << "GPU attention runs on bf16 or f16 tensor cores; got " << elt;
-  if (isa<QTensorType>(attention.getKey().getType()) ||
-      isa<QTensorType>(attention.getValue().getType()))
-    return op->emitOpError() << "packed K/V have no GPU lowering yet";
+  for (Value kv : {attention.getKey(), attention.getValue()})
+    if (auto packed = dyn_cast<QTensorType>(kv.getType()))
+      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
+        return failure();
   if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 || p->valueDim > 128)
     return op->emitOpError() << "GPU attention needs head dims that are multiples of 16 and "
                                 "at most 128; got D = "
@@ -60,13 +64,21 @@ struct ConvertTesseraToGPUPass
     if (unsupported.wasInterrupted())
       return signalPassFailure();
 
+    // A packed K/V becomes its storage components, in function signatures too, as on the CPU.
     TypeConverter converter;
-    converter.addConversion([](Type type) { return type; });
+    populateTesseraToLoopsTypeConversions(converter);
     RewritePatternSet patterns(ctx);
     populateAttentionToGPUPatterns(converter, patterns);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
     ConversionTarget target(*ctx);
     target.addIllegalDialect<TesseraDialect>();
-    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType()) &&
+             converter.isLegal(&op.getBody());
+    });
+    target.markUnknownOpDynamicallyLegal([&](Operation *op) { return converter.isLegal(op); });
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
   }

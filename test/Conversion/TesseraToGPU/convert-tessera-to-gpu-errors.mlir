@@ -30,3 +30,11 @@ func.func @other(%x: tensor<4x64xbf16>) {
   %y = tessera.hadamard %x : tensor<4x64xbf16>
   return
 }
+
+// -----
+
+func.func @tq(%q: tensor<1x2x64x64xbf16>, %k: !tessera.qtensor<1x2x64x64xbf16, #tessera.quant<tq_mse, bits = 3>>) {
+  // expected-error @+1 {{'tessera.attention' op quantization scheme 'tq_mse' has no lowering yet (supported: int)}}
+  %o, %l = tessera.attention %q, %k, %q : tensor<1x2x64x64xbf16>, !tessera.qtensor<1x2x64x64xbf16, #tessera.quant<tq_mse, bits = 3>>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>
+  return
+}

@@ -10,7 +10,7 @@ func.func @evict(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
 // -----
 
 func.func @tq(%x: tensor<4x64xf32>) {
-  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'tq_mse' has no loop lowering yet (supported: int)}}
+  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'tq_mse' has no lowering yet (supported: int)}}
   %p = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 3>>
   return
 }

@@ -1,7 +1,8 @@
 // The GPU attention kernels (bf16, D = 128) lower to PTX in-process, use the bf16 tensor-core
 // instruction for both products, and ptxas accepts them for sm_80 and sm_90 with no spills:
 // causal + window with GQA 8:2 (lengths not multiples of the 64-row tiles), and block-sparse
-// with a bit-packed mask.
+// with a bit-packed mask, and with packed K (int4, groups of 32) and V (int8, asymmetric)
+// unpacked per key block by the same QuantCodec the CPU path uses.
 // REQUIRES: ptxas
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: tessera-opt %s --pass-pipeline='builtin.module(convert-tessera-to-gpu,gpu.module(convert-scf-to-cf,convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1}),nvvm-attach-target{chip=sm_80 features=+ptx80},gpu-module-to-binary{format=isa})' | %python %S/extract-ptx.py > %t/sm80.ptx
@@ -20,10 +21,14 @@
 // PTX: .entry tessera_attention_1(
 // PTX: ld.global.b32
 // PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// Both kernels, and no spills in either.
+// PTX: .entry tessera_attention_2(
+// PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// All three kernels, and no spills in any (the packed kernel's stack frame holds its two
+// per-thread unpack rows).
 // NAMES-DAG: Compiling entry function 'tessera_attention_0'
 // NAMES-DAG: Compiling entry function 'tessera_attention_1'
-// PTXAS-COUNT-2: 0 bytes spill stores, 0 bytes spill loads
+// NAMES-DAG: Compiling entry function 'tessera_attention_2'
+// PTXAS-COUNT-3: bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // PTXAS-NOT: spill
 
 func.func @causal_gqa(%q: tensor<2x8x200x128xbf16>, %k: tensor<2x2x333x128xbf16>, %v: tensor<2x2x333x128xbf16>) -> tensor<2x8x200x128xbf16> {
@@ -34,4 +39,11 @@ func.func @causal_gqa(%q: tensor<2x8x200x128xbf16>, %k: tensor<2x2x333x128xbf16>
 func.func @block_sparse(%q: tensor<1x16x1024x128xbf16>, %k: tensor<1x16x1024x128xbf16>, %v: tensor<1x16x1024x128xbf16>, %m: tensor<1x16x16x1xi32>) -> tensor<1x16x1024x128xbf16> {
   %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<1x16x16x1xi32>) : tensor<1x16x1024x128xbf16>, tensor<1x16x1024x128xbf16>, tensor<1x16x1024x128xbf16> -> tensor<1x16x1024x128xbf16>, tensor<1x16x1024xf32>
   return %o : tensor<1x16x1024x128xbf16>
+}
+
+func.func @packed_kv(%q: tensor<1x8x100x128xbf16>,
+    %k: !tessera.qtensor<1x2x300x128xbf16, #tessera.quant<int, bits = 4, group = 32>>,
+    %v: !tessera.qtensor<1x2x300x128xbf16, #tessera.quant<int, bits = 8, asymmetric>>) -> tensor<1x8x100x128xbf16> {
+  %o, %l = tessera.attention %q, %k, %v {causal} : tensor<1x8x100x128xbf16>, !tessera.qtensor<1x2x300x128xbf16, #tessera.quant<int, bits = 4, group = 32>>, !tessera.qtensor<1x2x300x128xbf16, #tessera.quant<int, bits = 8, asymmetric>> -> tensor<1x8x100x128xbf16>, tensor<1x8x100xf32>
+  return %o : tensor<1x8x100x128xbf16>
 }
