@@ -20,7 +20,22 @@ struct CPUPipelineOptions {
 /// memref arguments.
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
-/// Registers --tessera-cpu-pipeline.
+/// Options of --tessera-gpu-pipeline.
+struct GPUPipelineOptions {
+  std::string chip = "sm_80";
+  std::string features = "+ptx80";
+  /// "isa" (PTX; no CUDA toolkit needed), "bin" (cubin, through ptxas) or "fatbin".
+  std::string format = "isa";
+};
+
+/// tessera -> GPU kernels (convert-tessera-to-gpu) -> NVVM -> gpu.binary holding PTX or cubin
+/// for `chip`. Host code stays at the tensor/memref level with gpu.launch_func (the schedule
+/// tessera-compile records).
+void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options);
+/// Only the kernel half of the GPU pipeline, for modules already converted.
+void buildGPUKernelPipeline(OpPassManager &pm, const GPUPipelineOptions &options);
+
+/// Registers --tessera-cpu-pipeline and --tessera-gpu-pipeline.
 void registerTesseraPipelines();
 
 } // namespace mlir::tessera

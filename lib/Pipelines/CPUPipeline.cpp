@@ -1,10 +1,11 @@
-//===- CPUPipeline.cpp - --tessera-cpu-pipeline ----------------------------===//
+//===- CPUPipeline.cpp - --tessera-cpu-pipeline and --tessera-gpu-pipeline -===//
 #include "tessera/Pipelines.h"
 #include "tessera/Passes.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -16,6 +17,8 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -64,7 +67,38 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::tessera::buildGPUKernelPipeline(OpPassManager &pm,
+                                           const GPUPipelineOptions &options) {
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createSCFToControlFlowPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = options.features;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void mlir::tessera::buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
+  pm.addPass(createConvertTesseraToGPU());
+  buildGPUKernelPipeline(pm, options);
+}
+
 namespace {
+struct GPUPipelineCLOptions : public PassPipelineOptions<GPUPipelineCLOptions> {
+  Option<std::string> chip{*this, "chip", llvm::cl::desc("Target GPU (sm_80, sm_90, sm_90a)"),
+                           llvm::cl::init("sm_80")};
+  Option<std::string> features{*this, "features", llvm::cl::desc("PTX features (+ptx80)"),
+                               llvm::cl::init("+ptx80")};
+  Option<std::string> format{*this, "format",
+                             llvm::cl::desc("isa (PTX), bin (cubin via ptxas) or fatbin"),
+                             llvm::cl::init("isa")};
+};
+
 struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
   Option<int64_t> vectorWidth{*this, "vector-width",
                               llvm::cl::desc("f32 lanes per vector op (16: AVX-512, 8: AVX2)"),
@@ -76,6 +110,17 @@ struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
 } // namespace
 
 void mlir::tessera::registerTesseraPipelines() {
+  PassPipelineRegistration<GPUPipelineCLOptions>(
+      "tessera-gpu-pipeline",
+      "Lower tessera modules to NVIDIA GPU kernels in a gpu.binary (PTX or cubin for `chip`), "
+      "host code launching them",
+      [](OpPassManager &pm, const GPUPipelineCLOptions &cl) {
+        GPUPipelineOptions options;
+        options.chip = cl.chip;
+        options.features = cl.features;
+        options.format = cl.format;
+        buildGPUPipeline(pm, options);
+      });
   PassPipelineRegistration<CPUPipelineCLOptions>(
       "tessera-cpu-pipeline",
       "Lower tessera modules to the LLVM dialect for the host CPU (loops, bufferization, "

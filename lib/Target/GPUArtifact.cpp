@@ -1,6 +1,7 @@
 //===- GPUArtifact.cpp - Compiling tessera modules for NVIDIA GPUs ---------===//
 #include "tessera/Target/GPUArtifact.h"
 #include "tessera/Passes.h"
+#include "tessera/Pipelines.h"
 #include "tessera/Target/EntryABI.h"
 
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
@@ -160,18 +161,11 @@ FailureOr<std::string> mlir::tessera::serializeKernelsToPTX(ModuleOp converted, 
   if (!clone->lookupSymbol<gpu::GPUModuleOp>("tessera_kernels"))
     return clone->emitError() << "the module has no kernels to serialise";
   PassManager pm(converted.getContext());
-  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  kernels.addPass(createSCFToControlFlowPass());
-  ConvertGpuOpsToNVVMOpsOptions nvvm;
-  nvvm.useBarePtrCallConv = true;
-  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-  GpuNVVMAttachTargetOptions target;
-  target.chip = chip.str();
-  target.features = features.str();
-  pm.addPass(createGpuNVVMAttachTarget(target));
-  GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = "isa";
-  pm.addPass(createGpuModuleToBinaryPass(binary));
+  GPUPipelineOptions options;
+  options.chip = chip.str();
+  options.features = features.str();
+  options.format = "isa";
+  buildGPUKernelPipeline(pm, options);
   if (failed(pm.run(*clone)))
     return failure();
   auto bin = clone->lookupSymbol<gpu::BinaryOp>("tessera_kernels");

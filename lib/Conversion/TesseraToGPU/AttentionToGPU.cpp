@@ -131,7 +131,17 @@ private:
   Value mma(ValueRange a, ValueRange bFrag, ValueRange c) {
     auto halfPtx = f16 ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
     auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32(), f32(), f32(), f32()});
-    return NVVM::MmaOp::create(b, resTy, a, bFrag, c, {16, 8, 16}, std::nullopt, std::nullopt,
+    // bf16 fragments are passed as packed i32 words; f16 ones as vector<2xf16> (the same
+    // bits, reinterpreted).
+    SmallVector<Value> aOps(a.begin(), a.end()), bOps(bFrag.begin(), bFrag.end());
+    if (f16) {
+      auto v2 = VectorType::get({2}, b.getF16Type());
+      for (Value &x : aOps)
+        x = LLVM::BitcastOp::create(b, v2, x);
+      for (Value &x : bOps)
+        x = LLVM::BitcastOp::create(b, v2, x);
+    }
+    return NVVM::MmaOp::create(b, resTy, aOps, bOps, c, {16, 8, 16}, std::nullopt, std::nullopt,
                                std::array<NVVM::MMATypes, 2>{halfPtx, halfPtx},
                                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
                                                               NVVM::MMALayout::col});
