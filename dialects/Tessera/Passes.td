@@ -73,6 +73,23 @@ def ConvertTesseraToGPU : Pass<"convert-tessera-to-gpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def TesseraSparsify : Pass<"tessera-sparsify"> {
+  let summary = "Turn constant block masks into compile-time block lists (static topology)";
+  let description = [{
+    For each `tessera.attention` whose mask operand is a constant (`arith.constant`, i1 per
+    block or bit-packed i32), computes at compile time, for every (batch, head, query block)
+    row of the mask, the ascending list of key blocks that are both enabled and inside the
+    causal/window bounds, stores it as the op's `topology` attribute
+    (`#tessera.block_topology`) and drops the mask operand. The lowerings then loop over each
+    query block's list directly: no mask reads, no visits to disabled or out-of-bound blocks.
+
+    Masks that are not constants (routing output, function arguments) are left alone and read
+    at run time; ops with dynamic shapes are left alone.
+
+    Input: any IR. Output: the same IR with constant masks replaced by topologies.
+  }];
+}
+
 def TesseraExpandMath : Pass<"tessera-expand-math"> {
   let summary = "Expand math and bf16 ops that the CPU backend would turn into libm calls";
   let description = [{

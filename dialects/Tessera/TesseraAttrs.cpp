@@ -433,3 +433,78 @@ LogicalResult OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError
                        << ") must be positive";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// BlockTopologyAttr
+//===----------------------------------------------------------------------===//
+
+Attribute BlockTopologyAttr::parse(AsmParser &parser, Type) {
+  int64_t batch = 0, heads = 0, queryBlocks = 0, keyBlocks = 0;
+  SmallVector<int32_t> offsets, indices;
+  auto list = [&](SmallVectorImpl<int32_t> &out) {
+    return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() -> ParseResult {
+      int32_t v;
+      if (parser.parseInteger(v))
+        return failure();
+      out.push_back(v);
+      return success();
+    });
+  };
+  SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseLess() || parser.parseKeyword("batch") || parser.parseEqual() ||
+      parser.parseInteger(batch) || parser.parseComma() || parser.parseKeyword("heads") ||
+      parser.parseEqual() || parser.parseInteger(heads) || parser.parseComma() ||
+      parser.parseKeyword("query_blocks") || parser.parseEqual() ||
+      parser.parseInteger(queryBlocks) || parser.parseComma() ||
+      parser.parseKeyword("key_blocks") || parser.parseEqual() ||
+      parser.parseInteger(keyBlocks) || parser.parseComma() || parser.parseKeyword("offsets") ||
+      parser.parseEqual() || list(offsets) || parser.parseComma() ||
+      parser.parseKeyword("indices") || parser.parseEqual() || list(indices) ||
+      parser.parseGreater())
+    return {};
+  return parser.getChecked<BlockTopologyAttr>(loc, parser.getContext(), batch, heads,
+                                              queryBlocks, keyBlocks, offsets, indices);
+}
+
+void BlockTopologyAttr::print(AsmPrinter &printer) const {
+  printer << "<batch = " << getBatch() << ", heads = " << getHeads()
+          << ", query_blocks = " << getQueryBlocks() << ", key_blocks = " << getKeyBlocks()
+          << ", offsets = [";
+  llvm::interleaveComma(getOffsets(), printer);
+  printer << "], indices = [";
+  llvm::interleaveComma(getIndices(), printer);
+  printer << "]>";
+}
+
+LogicalResult BlockTopologyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                        int64_t batch, int64_t heads, int64_t queryBlocks,
+                                        int64_t keyBlocks, ArrayRef<int32_t> offsets,
+                                        ArrayRef<int32_t> indices) {
+  if (batch < 1 || heads < 1 || queryBlocks < 1 || keyBlocks < 1)
+    return emitError() << "block topology dims (batch " << batch << ", heads " << heads
+                       << ", query_blocks " << queryBlocks << ", key_blocks " << keyBlocks
+                       << ") must be positive";
+  int64_t rows = batch * heads * queryBlocks;
+  if (static_cast<int64_t>(offsets.size()) != rows + 1)
+    return emitError() << "block topology needs " << rows + 1 << " offsets (one per row plus "
+                       << "one), got " << offsets.size();
+  if (offsets.front() != 0 || offsets.back() != static_cast<int64_t>(indices.size()))
+    return emitError() << "block topology offsets must run from 0 to the number of indices ("
+                       << indices.size() << "), got " << offsets.front() << " .. "
+                       << offsets.back();
+  // All offsets first: the index walk below relies on them staying inside `indices`.
+  for (int64_t r = 0; r < rows; ++r)
+    if (offsets[r] > offsets[r + 1])
+      return emitError() << "block topology offsets must not decrease (row " << r << ")";
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t i = offsets[r]; i < offsets[r + 1]; ++i) {
+      if (indices[i] < 0 || indices[i] >= keyBlocks)
+        return emitError() << "block topology index (" << indices[i] << ") must be in [0, "
+                           << keyBlocks << ")";
+      if (i > offsets[r] && indices[i] <= indices[i - 1])
+        return emitError() << "block topology indices must ascend within a row (row " << r
+                           << ")";
+    }
+  }
+  return success();
+}

@@ -202,4 +202,33 @@ def Tessera_OptimizerAttr : Tessera_Attr<"Optimizer", "optimizer"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// #tessera.block_topology
+//===----------------------------------------------------------------------===//
+
+def Tessera_BlockTopologyAttr : Tessera_Attr<"BlockTopology", "block_topology"> {
+  let summary = "A static block-sparsity pattern: the key blocks each query block reads";
+  let description = [{
+    What `--tessera-sparsify` makes of a constant block mask: for each row
+    `(b, h, qb)` (row index `(b * heads + h) * query_blocks + qb`, with `batch` 1 or B and
+    `heads` 1, Hkv or Hq as for a mask operand), the ascending key-block indices
+    `indices[offsets[row] .. offsets[row + 1])`. Lowerings loop over these lists directly:
+    no mask is read and no disabled block is visited.
+
+    Example:
+    `#tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 3,
+      offsets = [0, 1, 3], indices = [0, 0, 1]>`
+  }];
+  let parameters = (ins "int64_t":$batch, "int64_t":$heads, "int64_t":$queryBlocks,
+                        "int64_t":$keyBlocks, ArrayRefParameter<"int32_t">:$offsets,
+                        ArrayRefParameter<"int32_t">:$indices);
+  // Custom: the index list may be empty (a mask with no enabled block).
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Number of enabled (query block, key block) pairs.
+    int64_t getNumBlocks() const { return static_cast<int64_t>(getIndices().size()); }
+  }];
+}
+
 #endif // TESSERA_ATTRS_TD

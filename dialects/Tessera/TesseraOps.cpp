@@ -96,7 +96,8 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query, Value 
   auto lseType = RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
   build(b, state, oType, lseType, query, key, value, mask, causal,
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
-        scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64, /*block_k=*/64);
+        scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64, /*block_k=*/64,
+        /*topology=*/BlockTopologyAttr());
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -166,6 +167,22 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "block sizes (block_q = " << bq << ", block_k = " << bk
                          << ") must be positive";
 
+  if (BlockTopologyAttr topology = getTopologyAttr()) {
+    if (getMask())
+      return emitOpError() << "takes a mask operand or a static topology, not both";
+    int64_t qb = ceilDiv(sq, bq), kb = ceilDiv(skv, bk);
+    if (!same(topology.getQueryBlocks(), qb) || !same(topology.getKeyBlocks(), kb))
+      return emitOpError() << "topology block grid [" << topology.getQueryBlocks() << ", "
+                           << topology.getKeyBlocks() << "] must be [" << Dim{qb} << ", "
+                           << Dim{kb} << "]";
+    int64_t th = topology.getHeads(), tb = topology.getBatch();
+    if (th != 1 && !same(th, hkv) && !same(th, hq))
+      return emitOpError() << "topology head count (" << th << ") must be 1, the key head count ("
+                           << Dim{hkv} << ") or the query head count (" << Dim{hq} << ")";
+    if (tb != 1 && !same(tb, b))
+      return emitOpError() << "topology batch (" << tb << ") must be 1 or the batch size ("
+                           << Dim{b} << ")";
+  }
   if (Value mask = getMask()) {
     auto m = cast<RankedTensorType>(mask.getType());
     if (m.getRank() != 3 && m.getRank() != 4)

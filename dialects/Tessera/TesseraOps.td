@@ -60,7 +60,9 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
 
     Attributes: `causal` (query i sees keys j <= i + Skv - Sq: the ends are aligned), `window`
     (additionally j > i + Skv - Sq - window), `scale` (default 1/sqrt(D)), `block_q` and
-    `block_k` (block sizes of the mask grid, default 64).
+    `block_k` (block sizes of the mask grid, default 64), `topology` (a static block-sparsity
+    pattern, `#tessera.block_topology`, in place of a mask operand; `--tessera-sparsify` makes
+    it from a constant mask).
 
     Example:
     ```mlir
@@ -78,7 +80,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
     OptionalAttr<Tessera_I64Attr>:$window,
     OptionalAttr<F32Attr>:$scale,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
-    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k
+    DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k,
+    OptionalAttr<Tessera_BlockTopologyAttr>:$topology
   );
   let results = (outs Tessera_FloatTensor:$output, Tessera_F32Tensor:$lse);
   let assemblyFormat = [{

@@ -28,6 +28,7 @@ using namespace mlir;
 void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options) {
   ConvertTesseraToLoopsOptions loops;
   loops.vectorWidth = options.vectorWidth;
+  pm.addPass(tessera::createTesseraSparsify());
   pm.addPass(createConvertTesseraToLoops(loops));
   pm.addPass(createCanonicalizerPass());
 
@@ -84,6 +85,7 @@ void mlir::tessera::buildGPUKernelPipeline(OpPassManager &pm,
 }
 
 void mlir::tessera::buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
+  pm.addPass(tessera::createTesseraSparsify());
   pm.addPass(createConvertTesseraToGPU());
   buildGPUKernelPipeline(pm, options);
 }

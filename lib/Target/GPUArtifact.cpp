@@ -137,6 +137,7 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
 
 FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module) {
   PassManager pm(module.getContext());
+  pm.addPass(createTesseraSparsify());
   pm.addPass(createConvertTesseraToGPU());
   if (failed(pm.run(module)))
     return failure();

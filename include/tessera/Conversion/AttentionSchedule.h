@@ -34,6 +34,10 @@ struct AttentionProblem {
     enum class Heads { One, KV, Query } heads;
   };
   std::optional<Mask> mask;
+  /// A static block topology (then `mask` describes its batch and head layout).
+  BlockTopologyAttr topology;
+  /// Heads of the mask or topology layout (1, Hkv or Hq).
+  int64_t maskHeads = 1;
 
   /// Reads the problem from `op`; fails with a diagnostic on `op` if a shape is dynamic.
   static FailureOr<AttentionProblem> get(AttentionOp op);
@@ -49,6 +53,20 @@ std::pair<Value, Value> emitKeyBlockRange(Emitter &e, const AttentionProblem &p,
 /// `mask` (a memref in the op's mask layout), for batch `bi`, query head `h`, KV head `kvh`.
 Value emitMaskBit(Emitter &e, const AttentionProblem &p, Value mask, Value bi, Value h,
                   Value kvh, Value qb, Value kb);
+
+/// The key-block range [begin, end) that query block `qb` can see under causal/window, at
+/// compile time (what emitKeyBlockRange computes at run time).
+std::pair<int64_t, int64_t> staticKeyBlockRange(const AttentionProblem &p, int64_t qb);
+
+/// Constant tables (offsets, indices) of a static topology, as i32 memrefs: created once as
+/// private globals in `symbolTable` (a module or gpu.module), read with memref.get_global.
+std::pair<Value, Value> emitTopologyTables(Emitter &e, Operation *symbolTable,
+                                           BlockTopologyAttr topology);
+
+/// The [begin, end) positions of row (batch `bi`, head `h`/`kvh`, query block `qb`) in a
+/// topology's index table, as index values.
+std::pair<Value, Value> emitTopologyRow(Emitter &e, const AttentionProblem &p, Value offsets,
+                                        Value bi, Value h, Value kvh, Value qb);
 
 /// Emits an i1: whether key `j` is visible from query `i` under causal/window (ends
 /// aligned: query i sees j <= i + Skv - Sq). Returns null when every key is visible.

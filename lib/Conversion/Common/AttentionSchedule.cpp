@@ -1,6 +1,10 @@
 //===- AttentionSchedule.cpp - The tile schedule of tessera.attention ------===//
 #include "tessera/Conversion/AttentionSchedule.h"
 
+#include "mlir/IR/SymbolTable.h"
+
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::tessera;
 
@@ -27,16 +31,28 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   p.causal = op.getCausal();
   p.window = op.getWindow();
   p.scale = op.getEffectiveScale();
+  auto headsOf = [&](int64_t mh) {
+    p.maskHeads = mh;
+    return mh == p.queryHeads ? Mask::Heads::Query
+           : mh == p.kvHeads  ? Mask::Heads::KV
+                              : Mask::Heads::One;
+  };
   if (Value m = op.getMask()) {
     auto mt = cast<RankedTensorType>(m.getType());
     Mask mask;
     mask.packed = mt.getElementType().isInteger(32);
     mask.rank4 = mt.getRank() == 4;
     mask.hasBatch = mask.rank4 && mt.getDimSize(0) != 1;
-    int64_t mh = mt.getDimSize(mt.getRank() - 3);
-    mask.heads = mh == p.queryHeads ? Mask::Heads::Query
-                 : mh == p.kvHeads  ? Mask::Heads::KV
-                                    : Mask::Heads::One;
+    mask.heads = headsOf(mt.getDimSize(mt.getRank() - 3));
+    p.mask = mask;
+  }
+  if (BlockTopologyAttr t = op.getTopologyAttr()) {
+    p.topology = t;
+    Mask mask;
+    mask.packed = false;
+    mask.rank4 = true;
+    mask.hasBatch = t.getBatch() != 1;
+    mask.heads = headsOf(t.getHeads());
     p.mask = mask;
   }
   return p;
@@ -99,4 +115,74 @@ Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p, Value i,
     visible = visible ? arith::AndIOp::create(e.builder(), visible, inWindow) : inWindow;
   }
   return visible;
+}
+
+std::pair<int64_t, int64_t> mlir::tessera::staticKeyBlockRange(const AttentionProblem &p,
+                                                               int64_t qb) {
+  int64_t off = p.keyLen - p.queryLen;
+  int64_t q0 = qb * p.blockQ, rows = std::min(p.blockQ, p.queryLen - q0);
+  int64_t begin = 0, end = p.keyLen;
+  if (p.causal)
+    end = std::clamp<int64_t>(q0 + rows + off, 0, p.keyLen);
+  if (p.window)
+    begin = std::clamp<int64_t>(q0 + off - *p.window + 1, 0, p.keyLen);
+  return {begin / p.blockK, (end + p.blockK - 1) / p.blockK};
+}
+
+std::pair<Value, Value> mlir::tessera::emitTopologyTables(Emitter &e, Operation *symbolTable,
+                                                          BlockTopologyAttr topology) {
+  ImplicitLocOpBuilder &b = e.builder();
+  // Named by a hash of the contents (deterministic across runs, so lowered IR and the JIT
+  // cache key stay stable).
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&](int64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= static_cast<uint64_t>(v >> (8 * i)) & 0xFF;
+      h *= 0x100000001b3ULL;
+    }
+  };
+  for (int64_t v : {topology.getBatch(), topology.getHeads(), topology.getQueryBlocks(),
+                    topology.getKeyBlocks()})
+    mix(v);
+  for (int32_t v : topology.getOffsets())
+    mix(v);
+  for (int32_t v : topology.getIndices())
+    mix(v);
+  std::string base = "__tessera_topology_" + std::to_string(h);
+  auto table = [&](StringRef suffix, ArrayRef<int32_t> values) -> Value {
+    std::string name = base + "_" + suffix.str();
+    auto type = MemRefType::get({std::max<int64_t>(1, values.size())}, b.getI32Type());
+    if (!SymbolTable::lookupSymbolIn(symbolTable, name)) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
+      SmallVector<int32_t> data(values.begin(), values.end());
+      if (data.empty())
+        data.push_back(0);
+      auto init = DenseElementsAttr::get(RankedTensorType::get(type.getShape(), b.getI32Type()),
+                                         ArrayRef<int32_t>(data));
+      memref::GlobalOp::create(b, name, b.getStringAttr("private"), type, init,
+                               /*constant=*/true, /*alignment=*/IntegerAttr());
+    }
+    return memref::GetGlobalOp::create(b, type, name);
+  };
+  return {table("offsets", topology.getOffsets()), table("indices", topology.getIndices())};
+}
+
+std::pair<Value, Value> mlir::tessera::emitTopologyRow(Emitter &e, const AttentionProblem &p,
+                                                       Value offsets, Value bi, Value h,
+                                                       Value kvh, Value qb) {
+  ImplicitLocOpBuilder &b = e.builder();
+  const AttentionProblem::Mask &m = *p.mask;
+  Value head = m.heads == AttentionProblem::Mask::Heads::Query ? h
+               : m.heads == AttentionProblem::Mask::Heads::KV  ? kvh
+                                                               : e.idx(0);
+  Value batch = m.hasBatch ? bi : e.idx(0);
+  Value row = e.add(e.mul(e.add(e.mul(batch, e.idx(p.maskHeads)), head),
+                          e.idx(p.numQueryBlocks)),
+                    qb);
+  auto at = [&](Value i) {
+    Value v = memref::LoadOp::create(b, offsets, ValueRange{i});
+    return arith::IndexCastOp::create(b, b.getIndexType(), v).getResult();
+  };
+  return {at(row), at(e.add(row, e.idx(1)))};
 }

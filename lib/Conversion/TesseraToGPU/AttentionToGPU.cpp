@@ -81,6 +81,20 @@ public:
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
     Value rows = e.minsi(e.idx(kBlockQ), e.sub(e.idx(p.queryLen), q0));
+    if (p.topology) {
+      // A static topology lists this query block's key blocks (causal/window applied at
+      // compile time): the loop runs over the list, with no mask reads.
+      auto tables = emitTopologyTables(e, tableScope, p.topology);
+      Value offsets = tables.first, indices = tables.second;
+      auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
+      SmallVector<Value> state = e.forLoop(
+          lo, hi, 1, init, [&](Value i, ValueRange it) -> SmallVector<Value> {
+            Value kb = arith::IndexCastOp::create(
+                b, b.getIndexType(), memref::LoadOp::create(b, indices, ValueRange{i}));
+            return keyBlock(kb, qFrag, SmallVector<Value>(it.begin(), it.end()));
+          });
+      return epilogue(state, nOut);
+    }
     auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
     SmallVector<Value> state = e.forLoop(
         kbBegin, kbEnd, 1, init, [&](Value kb, ValueRange it) -> SmallVector<Value> {
@@ -376,6 +390,9 @@ private:
   Value q, k, v, out, lse, mask, kSmem, vSmem;
   Packed kPacked, vPacked;
   Value unpackA, unpackB; ///< per-thread f32 rows (private memory) for unpacking K/V
+public:
+  /// Where a static topology's tables live (the kernels' gpu.module).
+  Operation *tableScope = nullptr;
 
   Value qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
 };
@@ -460,6 +477,7 @@ public:
                        op.getMask() ? args[outIndex + 2] : Value(),
                        kernel.getWorkgroupAttributions()[0], kernel.getWorkgroupAttributions()[1],
                        kPacked, vPacked, rowA, rowB);
+      kb.tableScope = gpuModule;
       kb.build();
       gpu::ReturnOp::create(b);
     }

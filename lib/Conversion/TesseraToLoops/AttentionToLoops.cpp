@@ -50,6 +50,7 @@ public:
     const AttentionProblem &p = *problem;
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
+    topologyScope = op->getParentOfType<ModuleOp>();
 
     KVSource key, value;
     if (failed(prepare(op, b, op.getKey(), adaptor.getKey(), key)) ||
@@ -250,16 +251,29 @@ private:
       }
     });
 
-    auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
-    e.forLoop(kbBegin, kbEnd, 1, [&](Value kb) {
-      auto processBlock = [&] {
+    if (p.topology) {
+      // A static topology lists this query block's key blocks (causal/window already applied
+      // at compile time): no mask reads, no skipped iterations.
+      auto tables = emitTopologyTables(e, topologyScope, p.topology);
+      Value offsets = tables.first, indices = tables.second;
+      auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
+      e.forLoop(lo, hi, 1, [&](Value i) {
+        Value kb = arith::IndexCastOp::create(b, b.getIndexType(),
+                                              memref::LoadOp::create(b, indices, ValueRange{i}));
         emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
-      };
-      if (!mask)
-        return processBlock();
-      // A key block whose mask bit is 0 is skipped entirely: that is where sparsity pays.
-      e.ifThen(emitMaskBit(e, p, mask, bi, h, kvh, qb, kb), processBlock);
-    });
+      });
+    } else {
+      auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
+      e.forLoop(kbBegin, kbEnd, 1, [&](Value kb) {
+        auto processBlock = [&] {
+          emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
+        };
+        if (!mask)
+          return processBlock();
+        // A key block whose mask bit is 0 is skipped entirely: that is where sparsity pays.
+        e.ifThen(emitMaskBit(e, p, mask, bi, h, kvh, qb, kb), processBlock);
+      });
+    }
 
     // O = acc / l and LSE = m + log(l); a row that saw no key gives O = 0, LSE = -inf.
     Type elt = cast<MemRefType>(out.getType()).getElementType();
@@ -444,6 +458,8 @@ private:
   }
 
   LoopLoweringOptions options;
+  /// Where a static topology's tables are created (the enclosing module).
+  mutable Operation *topologyScope = nullptr;
 };
 
 } // namespace

@@ -235,6 +235,42 @@ func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<
 
 // -----
 
+// A mask operand and a static topology exclude each other.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>, %m: tensor<8x2x2xi1>) {
+  // expected-error @+1 {{'tessera.attention' op takes a mask operand or a static topology, not both}}
+  %o, %l = tessera.attention %q, %k, %v mask(%m : tensor<8x2x2xi1>) {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 1, 2], indices = [0, 1]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// The topology grid matches the blocks.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op topology block grid [2, 2] must be [4, 4]}}
+  %o, %l = tessera.attention %q, %k, %v {block_q = 32, block_k = 32, topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 1, 2], indices = [0, 1]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Topology heads are 1, Hkv or Hq.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op topology head count (3) must be 1, the key head count (2) or the query head count (8)}}
+  %o, %l = tessera.attention %q, %k, %v {topology = #tessera.block_topology<batch = 1, heads = 3, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 0, 0, 0, 0, 0], indices = []>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Topology batch is 1 or B.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op topology batch (2) must be 1 or the batch size (1)}}
+  %o, %l = tessera.attention %q, %k, %v {topology = #tessera.block_topology<batch = 2, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 0, 0, 0], indices = []>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
 // Query must be rank 4.
 func.func @f(%q: tensor<256x64xf32>, %k: tensor<1x2x256x64xf32>) {
   // expected-error @+1 {{'tessera.block_select' op query must have rank 4 [B, Hq, Sq, D], got rank 2}}
@@ -595,6 +631,60 @@ func.func @f(%x: !tessera.qtensor<f32, #tessera.quant<int, bits = 4>>) {
 // Quantized dim must be static.
 // expected-error @+1 {{the quantized (last) dim of a qtensor must be static}}
 func.func @f(%x: !tessera.qtensor<4x?xf32, #tessera.quant<int, bits = 4>>) {
+  return
+}
+
+// -----
+
+// Topology dims are positive.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology dims (batch 0, heads 1, query_blocks 2, key_blocks 2) must be positive}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 0, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0], indices = []>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// One offset per row plus one.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology needs 3 offsets (one per row plus one), got 2}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 1], indices = [0]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Offsets span the indices.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology offsets must run from 0 to the number of indices (2), got 0 .. 1}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 1, 1], indices = [0, 1]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Offsets never decrease.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology offsets must not decrease (row 1)}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 2, 1], indices = [0]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Indices are key blocks.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology index (2) must be in [0, 2)}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 1, 2], indices = [0, 2]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+  return
+}
+
+// -----
+
+// Indices ascend within a row.
+func.func @f(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>) {
+  // expected-error @+1 {{block topology indices must ascend within a row (row 0)}}
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 2, 2], indices = [1, 0]>} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
   return
 }
 

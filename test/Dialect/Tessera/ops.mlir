@@ -179,3 +179,14 @@ func.func @task_graph(%x: tensor<1x8x1x64xf32>, %kv: tensor<1x8x64x64xf32>) -> t
   }
   return %r#0 : tensor<1x8x1x64xf32>
 }
+
+// A static topology (what tessera-sparsify makes of a constant mask) round-trips, including
+// rows and whole topologies without any block.
+// CHECK-LABEL: func.func @attention_topology
+// CHECK: topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 1], indices = [1]>
+// CHECK: topology = #tessera.block_topology<batch = 1, heads = 2, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 0, 0, 0], indices = []>
+func.func @attention_topology(%q: tensor<1x2x128x32xf32>) -> tensor<1x2x128x32xf32> {
+  %o, %l = tessera.attention %q, %q, %q {topology = #tessera.block_topology<batch = 1, heads = 1, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 1], indices = [1]>} : tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32> -> tensor<1x2x128x32xf32>, tensor<1x2x128xf32>
+  %o2, %l2 = tessera.attention %q, %q, %q {topology = #tessera.block_topology<batch = 1, heads = 2, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 0, 0, 0], indices = []>} : tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32> -> tensor<1x2x128x32xf32>, tensor<1x2x128xf32>
+  return %o2 : tensor<1x2x128x32xf32>
+}

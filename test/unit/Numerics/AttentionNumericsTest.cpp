@@ -18,7 +18,9 @@ using namespace tessera::test;
 
 namespace {
 
-enum class MaskKind { None, Bool, Packed };
+/// Constant: the mask is an arith.constant in the module, which tessera-sparsify turns into a
+/// compile-time block list (the static-topology path of the lowering).
+enum class MaskKind { None, Bool, Packed, Constant };
 
 struct Case {
   std::string name;
@@ -37,8 +39,9 @@ std::ostream &operator<<(std::ostream &os, const Case &c) { return os << c.name;
 
 const char *mlirType(DType d) { return d == DType::BF16 ? "bf16" : d == DType::F16 ? "f16" : "f32"; }
 
-/// The test module: one entry `@attn(q, k, v[, mask]) -> (o, lse)`.
-std::string moduleFor(const Case &c) {
+/// The test module: one entry `@attn(q, k, v[, mask]) -> (o, lse)`; a constant mask holds
+/// `bits` (heads x query blocks x key blocks).
+std::string moduleFor(const Case &c, const std::vector<uint8_t> &bits = {}) {
   std::string e = mlirType(c.dtype);
   auto t = [&](std::vector<int64_t> s, const std::string &elt) {
     return "tensor<" + dims(s) + "x" + elt + ">";
@@ -52,6 +55,26 @@ std::string moduleFor(const Case &c) {
     m = t({c.maskHeads, qb, kb}, "i1");
   if (c.mask == MaskKind::Packed)
     m = t({1, c.maskHeads, qb, (kb + 31) / 32}, "i32");
+  std::string constant;
+  if (c.mask == MaskKind::Constant) {
+    std::ostringstream lit;
+    lit << "  %m = arith.constant dense<[";
+    for (int64_t h = 0; h < c.maskHeads; ++h) {
+      lit << (h ? ", [" : "[");
+      for (int64_t r = 0; r < qb; ++r) {
+        lit << (r ? ", [" : "[");
+        for (int64_t j = 0; j < kb; ++j)
+          lit << (j ? ", " : "") << (bits[(h * qb + r) * kb + j] ? "true" : "false");
+        lit << "]";
+      }
+      lit << "]";
+    }
+    lit << "]> : " << t({c.maskHeads, qb, kb}, "i1") << "\n";
+    constant = lit.str();
+  }
+  std::string maskUse = m.empty() ? (constant.empty() ? "" : " mask(%m : " +
+                                     t({c.maskHeads, qb, kb}, "i1") + ")")
+                                  : " mask(%m : " + m + ")";
   std::vector<std::string> attrs;
   if (c.causal)
     attrs.push_back("causal");
@@ -71,8 +94,8 @@ std::string moduleFor(const Case &c) {
   std::ostringstream os;
   os << "func.func @attn(%q: " << q << ", %k: " << k << ", %v: " << v
      << (m.empty() ? "" : ", %m: " + m) << ") -> (" << o << ", " << l << ") {\n"
-     << "  %o, %l = tessera.attention %q, %k, %v"
-     << (m.empty() ? "" : " mask(%m : " + m + ")") << " {" << a << "} : " << q << ", " << k
+     << constant << "  %o, %l = tessera.attention %q, %k, %v" << maskUse << " {" << a
+     << "} : " << q << ", " << k
      << ", " << v << " -> " << o << ", " << l << "\n"
      << "  return %o, %l : " << o << ", " << l << "\n}\n";
   return os.str();
@@ -82,11 +105,19 @@ class AttentionNumerics : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AttentionNumerics, MatchesNaiveReference) {
   const Case &c = GetParam();
-  std::string mlir = moduleFor(c);
+  std::mt19937_64 rng(std::hash<std::string>()(c.name));
+  std::vector<uint8_t> constantBits;
+  if (c.mask == MaskKind::Constant) {
+    int64_t qb = (c.Sq + c.blockQ - 1) / c.blockQ, kb = (c.Skv + c.blockK - 1) / c.blockK;
+    std::bernoulli_distribution on(c.density);
+    constantBits.resize(c.maskHeads * qb * kb);
+    for (auto &bit : constantBits)
+      bit = on(rng);
+  }
+  std::string mlir = moduleFor(c, constantBits);
   auto compiled = compileOrFail(mlir);
   ASSERT_TRUE(compiled);
 
-  std::mt19937_64 rng(std::hash<std::string>()(c.name));
   auto qv = randomValues(c.B * c.Hq * c.Sq * c.D, c.dtype, rng);
   auto kv = randomValues(c.B * c.Hkv * c.Skv * c.D, c.dtype, rng);
   auto vv = randomValues(c.B * c.Hkv * c.Skv * c.Dv, c.dtype, rng);
@@ -110,7 +141,9 @@ TEST_P(AttentionNumerics, MatchesNaiveReference) {
     ref.blockMask.resize(c.maskHeads * qb * kb);
     for (auto &bit : ref.blockMask)
       bit = on(rng);
-    if (c.mask == MaskKind::Bool) {
+    if (c.mask == MaskKind::Constant) {
+      ref.blockMask = constantBits;
+    } else if (c.mask == MaskKind::Bool) {
       HostTensor m(DType::I1, {c.maskHeads, qb, kb});
       for (size_t i = 0; i < ref.blockMask.size(); ++i)
         static_cast<uint8_t *>(m.data())[i] = ref.blockMask[i];
@@ -179,6 +212,10 @@ INSTANTIATE_TEST_SUITE_P(
              DType::F32, 16, 16, MaskKind::Packed, 4, 0.3},
         Case{"mask_all_zero", 1, 2, 2, 64, 128, 64, 64, false, std::nullopt, DType::F32, 64, 64,
              MaskKind::Bool, 1, 0.0},
+        Case{"constant_mask_causal_window_static_topology", 1, 4, 2, 150, 333, 64, 64, true, 120,
+             DType::F32, 32, 32, MaskKind::Constant, 4, 0.5},
+        Case{"constant_mask_kv_heads_bf16", 2, 8, 2, 100, 260, 128, 128, false, std::nullopt,
+             DType::BF16, 64, 64, MaskKind::Constant, 2, 0.4},
         Case{"explicit_scale", 1, 2, 2, 17, 29, 64, 64, false, std::nullopt, DType::F32, 64, 64,
              MaskKind::None, 1, 0.5, 0.3},
         Case{"bf16_causal_gqa_d128", 1, 8, 2, 77, 133, 128, 128, true, std::nullopt,
