@@ -152,8 +152,9 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::
   impl->device = name;
   // The image for this device: its exact target (sm_90a first on sm_90), else the newest PTX
   // for an older target, which the driver's JIT compiles for this device.
+  // A cubin for the exact target loads without JIT compilation, so it ranks first.
   std::string exact = "sm_" + std::to_string(impl->capability);
-  size_t index = tsrt_artifact_num_images(impl->artifact), bestCapability = 0;
+  size_t index = tsrt_artifact_num_images(impl->artifact), bestScore = 0;
   for (size_t i = 0; i < tsrt_artifact_num_images(impl->artifact); ++i) {
     const char *target;
     tsrt_image_format format;
@@ -162,12 +163,14 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::
     tsrt_status_free(tsrt_artifact_image(impl->artifact, i, &target, &format, &data, &size));
     std::string t = target;
     size_t cap = static_cast<size_t>(std::atoi(t.c_str() + 3));
-    bool usable = t == exact || t == exact + "a" ||
+    bool exactMatch = t == exact || t == exact + "a";
+    bool usable = exactMatch ||
                   (format == TSRT_IMAGE_PTX && cap <= static_cast<size_t>(impl->capability) &&
                    t.back() != 'a');
-    if (usable && (cap > bestCapability || index == tsrt_artifact_num_images(impl->artifact))) {
+    size_t score = 4 * cap + (exactMatch ? 2 : 0) + (format == TSRT_IMAGE_CUBIN ? 1 : 0);
+    if (usable && score > bestScore) {
       index = i;
-      bestCapability = cap;
+      bestScore = score;
     }
   }
   if (index == tsrt_artifact_num_images(impl->artifact)) {
@@ -179,7 +182,7 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::
   const void *data;
   size_t size;
   tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target, &format, &data, &size));
-  impl->image = target;
+  impl->image = std::string(target) + (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
   tsrt_status s = format == TSRT_IMAGE_PTX
                       ? tsrt_module_load_ptx(impl->runtime, static_cast<const char *>(data),
                                              size, &impl->module)

@@ -19,6 +19,18 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t/sparse.sm_90a.ptx
 // PTX: .entry tessera_attention_0(
 // PTX: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// --emit=header: typed launch functions over the runtime, valid C.
+// RUN: tessera-compile %tessera_src_root/examples/attention_causal_gqa.mlir -o %t/gqa.h --emit=header
+// RUN: FileCheck %s --check-prefix=HEADER < %t/gqa.h
+// RUN: cc -fsyntax-only -Wall -Werror -I %tessera_src_root/runtime/include -x c %t/gqa.h
+// HEADER: #include "tessera-runtime/runtime.h"
+// HEADER: static inline tsrt_status tessera_attention(tsrt_module module, tsrt_buffer in0, tsrt_buffer in1, tsrt_buffer in2, tsrt_buffer buf0, tsrt_buffer buf1, tsrt_stream stream) {
+// HEADER: tsrt_launch_config config = {{[{][{]}}16, 32, 1}, {128, 1, 1}, 0};
+// HEADER: tsrt_module_get_kernel(module, "tessera_attention_0", &kernel)
+// --emit=cubin goes through ptxas.
+// RUN: %if ptxas %{ tessera-compile %tessera_src_root/examples/attention_causal_gqa.mlir -o %t/gqa.tsr --emit=cubin --target=sm_80 %}
+// RUN: %if ptxas %{ od -c -N 4 %t/gqa.sm_80.cubin | FileCheck %s --check-prefix=ELF %}
+// ELF: 177   E   L   F
 // RUN: not tessera-compile %s -o %t/bad.tsr --target=gfx90a 2>&1 | FileCheck %s --check-prefix=TARGET
 // TARGET: tessera-compile: error: unknown target 'gfx90a' (expected sm_XY, e.g. sm_80, sm_90a)
 // RUN: not tessera-compile %s -o %t/bad.tsr 2>&1 | FileCheck %s --check-prefix=F32

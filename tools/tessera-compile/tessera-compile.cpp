@@ -20,6 +20,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -32,8 +33,8 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output artifact (or PTX st
                                        cl::value_desc("file"), cl::Required, cl::cat(category));
 static cl::list<std::string> targets("target", cl::desc("GPU targets (default: sm_80,sm_90)"),
                                      cl::CommaSeparated, cl::cat(category));
-static cl::opt<std::string> emit("emit", cl::desc("tsr (default) or ptx"), cl::init("tsr"),
-                                 cl::cat(category));
+static cl::opt<std::string> emit("emit", cl::desc("tsr (default), ptx, cubin or header"),
+                                 cl::init("tsr"), cl::cat(category));
 static cl::opt<bool> printManifest("print-manifest",
                                    cl::desc("Print the manifest to stdout as well"),
                                    cl::cat(category));
@@ -47,8 +48,8 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv, "Tessera ahead-of-time compiler for NVIDIA GPUs\n");
-  if (emit != "tsr" && emit != "ptx")
-    return fail("unknown --emit '" + emit + "' (expected tsr or ptx)");
+  if (emit != "tsr" && emit != "ptx" && emit != "cubin" && emit != "header")
+    return fail("unknown --emit '" + emit + "' (expected tsr, ptx, cubin or header)");
   std::vector<std::string> chips(targets.begin(), targets.end());
   if (chips.empty())
     chips = {"sm_80", "sm_90"};
@@ -77,25 +78,47 @@ int main(int argc, char **argv) {
   if (printManifest)
     llvm::outs() << *manifest;
 
-  std::vector<std::pair<std::string, std::string>> ptx;
+  llvm::SmallString<256> stem(outputFile);
+  llvm::sys::path::replace_extension(stem, "");
+  auto writeFile = [&](const std::string &path, llvm::StringRef bytes) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(path, ec);
+    if (ec)
+      return fail("cannot write '" + path + "': " + ec.message()) == 0;
+    out << bytes;
+    return true;
+  };
+  if (emit == "header") {
+    std::string guard = "TESSERA_" + llvm::sys::path::stem(outputFile).upper() + "_H";
+    for (char &c : guard)
+      if (!llvm::isAlnum(c))
+        c = '_';
+    return writeFile(outputFile, mlir::tessera::generateLaunchHeader(*manifest, guard)) ? 0 : 1;
+  }
+
+  // PTX for every target; cubin too where ptxas can be found (required for --emit=cubin).
+  bool wantCubin = emit == "cubin" || emit == "tsr";
+  std::vector<std::pair<std::string, std::string>> ptx, cubin;
   for (const std::string &chip : chips) {
-    FailureOr<std::string> text = mlir::tessera::serializeKernelsToPTX(*module, chip, "+ptx80");
+    FailureOr<std::string> text = mlir::tessera::serializeKernels(*module, chip, "+ptx80");
     if (failed(text))
       return 1;
     ptx.emplace_back(chip, std::move(*text));
+    if (!wantCubin)
+      continue;
+    // A missing toolkit is not an error for a .tsr (the driver compiles its PTX).
+    ScopedDiagnosticHandler quiet(&ctx, [&](Diagnostic &) { return success(emit == "tsr"); });
+    FailureOr<std::string> bin = mlir::tessera::serializeKernels(*module, chip, "+ptx80", "bin");
+    if (succeeded(bin))
+      cubin.emplace_back(chip, std::move(*bin));
+    else if (emit == "cubin")
+      return fail("no cubin for " + chip + ": ptxas (CUDA toolkit) not found or it failed");
   }
 
-  if (emit == "ptx") {
-    llvm::SmallString<256> stem(outputFile);
-    llvm::sys::path::replace_extension(stem, "");
-    for (auto &[chip, text] : ptx) {
-      std::string path = (stem + "." + chip + ".ptx").str();
-      std::error_code ec;
-      llvm::raw_fd_ostream out(path, ec);
-      if (ec)
-        return fail("cannot write '" + path + "': " + ec.message());
-      out << text;
-    }
+  if (emit == "ptx" || emit == "cubin") {
+    for (auto &[chip, bytes] : emit == "ptx" ? ptx : cubin)
+      if (!writeFile((stem + "." + chip + "." + emit).str(), bytes))
+        return 1;
     return 0;
   }
 
@@ -113,6 +136,9 @@ int main(int argc, char **argv) {
   for (auto &[chip, text] : ptx)
     ok = ok && check(tsrt_artifact_builder_add_image(builder, chip.c_str(), TSRT_IMAGE_PTX,
                                                      text.data(), text.size()));
+  for (auto &[chip, bytes] : cubin)
+    ok = ok && check(tsrt_artifact_builder_add_image(builder, chip.c_str(), TSRT_IMAGE_CUBIN,
+                                                     bytes.data(), bytes.size()));
   ok = ok && check(tsrt_artifact_builder_write_file(builder, outputFile.c_str()));
   tsrt_artifact_builder_free(builder);
   return ok ? 0 : 1;

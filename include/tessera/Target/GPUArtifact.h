@@ -19,9 +19,14 @@ namespace mlir::tessera {
 FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module);
 
 /// Lowers the kernels of an already converted module (a clone is made) for `chip`
-/// (e.g. "sm_80", "sm_90a") and returns their PTX.
-FailureOr<std::string> serializeKernelsToPTX(ModuleOp converted, StringRef chip,
-                                             StringRef features);
+/// (e.g. "sm_80", "sm_90a") and returns their PTX (`format` "isa") or cubin ("bin", which
+/// needs ptxas from a CUDA toolkit).
+FailureOr<std::string> serializeKernels(ModuleOp converted, StringRef chip, StringRef features,
+                                        StringRef format = "isa");
+
+/// A C header with one typed launch function per entry of `manifest`, over the runtime's C
+/// API (`tessera-compile --emit=header`).
+std::string generateLaunchHeader(StringRef manifest, StringRef guard);
 
 } // namespace mlir::tessera
 
