@@ -14,10 +14,6 @@ struct LoopLoweringOptions {
   int64_t vectorWidth = 16;
 };
 
-/// The type converter of the loop lowerings: tensors stay, a !tessera.qtensor becomes its
-/// storage components (one tensor each).
-void populateTesseraToLoopsTypeConversions(TypeConverter &converter);
-
 /// tessera.attention -> tiled online-softmax loops (AttentionToLoops.cpp).
 void populateAttentionToLoopsPatterns(const TypeConverter &converter,
                                       RewritePatternSet &patterns,

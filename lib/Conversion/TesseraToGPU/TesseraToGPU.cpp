@@ -5,8 +5,7 @@
 #include "Tessera/TesseraOps.h"
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/QuantCodec.h"
-#include "tessera/Conversion/TesseraToLoops.h"
-#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "tessera/Conversion/ConversionDriver.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -54,32 +53,10 @@ LogicalResult checkLowerable(Operation *op) {
 struct ConvertTesseraToGPUPass
     : public tessera::impl::ConvertTesseraToGPUBase<ConvertTesseraToGPUPass> {
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
-    WalkResult unsupported = module.walk([&](Operation *op) {
-      if (isa<TesseraDialect>(op->getDialect()) && failed(checkLowerable(op)))
-        return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    if (unsupported.wasInterrupted())
-      return signalPassFailure();
-
-    // A packed K/V becomes its storage components, in function signatures too, as on the CPU.
-    TypeConverter converter;
-    populateTesseraToLoopsTypeConversions(converter);
-    RewritePatternSet patterns(ctx);
-    populateAttentionToGPUPatterns(converter, patterns);
-    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
-    populateCallOpTypeConversionPattern(patterns, converter);
-    populateReturnOpTypeConversionPattern(patterns, converter);
-    ConversionTarget target(*ctx);
-    target.addIllegalDialect<TesseraDialect>();
-    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
-      return converter.isSignatureLegal(op.getFunctionType()) &&
-             converter.isLegal(&op.getBody());
-    });
-    target.markUnknownOpDynamicallyLegal([&](Operation *op) { return converter.isLegal(op); });
-    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+    auto populate = [](const TypeConverter &converter, RewritePatternSet &patterns) {
+      populateAttentionToGPUPatterns(converter, patterns);
+    };
+    if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
       signalPassFailure();
   }
 };

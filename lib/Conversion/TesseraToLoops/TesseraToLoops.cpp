@@ -1,5 +1,6 @@
 //===- TesseraToLoops.cpp - The convert-tessera-to-loops pass --------------===//
 #include "tessera/Conversion/TesseraToLoops.h"
+#include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Passes.h"
@@ -8,7 +9,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -23,16 +23,6 @@ namespace mlir::tessera {
 
 using namespace mlir;
 using namespace mlir::tessera;
-
-void mlir::tessera::populateTesseraToLoopsTypeConversions(TypeConverter &converter) {
-  converter.addConversion([](Type type) { return type; });
-  converter.addConversion(
-      [](QTensorType type, SmallVectorImpl<Type> &results) -> std::optional<LogicalResult> {
-        for (const auto &component : type.getStorageComponents())
-          results.push_back(component.type);
-        return success();
-      });
-}
 
 namespace {
 
@@ -60,50 +50,18 @@ struct ConvertTesseraToLoopsPass
   using Base::Base;
 
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
-
-    // Say plainly why an op cannot be lowered, once, rather than "failed to legalize".
-    WalkResult unsupported = module.walk([&](Operation *op) {
-      if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) &&
-          failed(checkLowerable(op)))
-        return WalkResult::interrupt();
-      return WalkResult::advance();
-    });
-    if (unsupported.wasInterrupted())
-      return signalPassFailure();
-
-    TypeConverter converter;
-    populateTesseraToLoopsTypeConversions(converter);
     LoopLoweringOptions options;
     options.vectorWidth = vectorWidth;
     if (options.vectorWidth < 1) {
-      module.emitError() << "vector-width (" << vectorWidth << ") must be positive";
+      getOperation().emitError() << "vector-width (" << vectorWidth << ") must be positive";
       return signalPassFailure();
     }
-
-    RewritePatternSet patterns(ctx);
-    populateAttentionToLoopsPatterns(converter, patterns, options);
-    populateHadamardToLoopsPatterns(converter, patterns, options);
-    populateQuantToLoopsPatterns(converter, patterns, options);
-    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
-    populateCallOpTypeConversionPattern(patterns, converter);
-    populateReturnOpTypeConversionPattern(patterns, converter);
-
-    ConversionTarget target(*ctx);
-    target.addIllegalDialect<TesseraDialect>();
-    target.addLegalDialect<arith::ArithDialect, bufferization::BufferizationDialect,
-                           math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
-                           tensor::TensorDialect, vector::VectorDialect>();
-    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
-      return converter.isSignatureLegal(op.getFunctionType()) &&
-             converter.isLegal(&op.getBody());
-    });
-    target.addDynamicallyLegalOp<func::CallOp, func::ReturnOp>(
-        [&](Operation *op) { return converter.isLegal(op); });
-    target.markUnknownOpDynamicallyLegal([&](Operation *op) { return converter.isLegal(op); });
-
-    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+    auto populate = [&](const TypeConverter &converter, RewritePatternSet &patterns) {
+      populateAttentionToLoopsPatterns(converter, patterns, options);
+      populateHadamardToLoopsPatterns(converter, patterns, options);
+      populateQuantToLoopsPatterns(converter, patterns, options);
+    };
+    if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
       signalPassFailure();
   }
 };
