@@ -24,6 +24,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include <cmath>
@@ -34,6 +35,13 @@ using namespace mlir::tessera;
 namespace {
 
 constexpr int64_t kWarps = 4, kRowsPerWarp = 16, kBlockQ = 64, kBlockK = 64;
+/// Shared-memory row padding in 32-bit words. The S loop reads K words (row 8j+g, column
+/// 8sl+t) and the PV loop V words (row 8sl+t, column 8jd+g); with rows of D/2 + 4 and Dv + 8
+/// words the 32 lanes of a warp hit 32 different banks (4g+t and 8t+g mod 32), where
+/// unpadded rows of 64 or 128 words would put 8 (K) or 4 (V) lanes on one bank.
+constexpr int64_t kKeyPad = 4, kValuePad = 8;
+/// Elements of a half-precision type per 16-byte global load.
+constexpr int64_t kChunk = 8;
 
 /// Builds the kernel body; `e` inserts into the gpu.func.
 class KernelBuilder {
@@ -240,6 +248,50 @@ private:
     });
   }
 
+  /// 16 bytes (kChunk halves) of K or V: row `key` of the current (batch, KV head) from
+  /// column `col`, as i16 lanes; zeros past Skv.
+  Value loadChunk(Value mem, Value key, Value col) {
+    auto halves = VectorType::get({kChunk}, halfType());
+    auto bits = VectorType::get({kChunk}, b.getI16Type());
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
+    Value safe = e.minsi(key, e.idx(p.keyLen - 1));
+    Value x = vector::LoadOp::create(b, halves, mem, ValueRange{bi, kvh, safe, col},
+                                     /*nontemporal=*/false, llvm::Align(16));
+    Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(bits, APInt(16, 0)));
+    return e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
+  }
+
+  /// Plain K: one 16-byte load and one 16-byte shared store per chunk; the words (two
+  /// adjacent halves along D) are K's own memory layout.
+  void stageKeys(Value tid, Value k0) {
+    int64_t chunks = p.headDim / kChunk;
+    e.forLoop(tid, e.idx(kBlockK * chunks), kWarps * 32, [&](Value w) {
+      Value row = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
+      Value x = loadChunk(k, e.add(k0, row), e.mul(c, e.idx(kChunk)));
+      Value words =
+          vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), x);
+      vector::StoreOp::create(b, words, kSmem, ValueRange{row, e.mul(c, e.idx(kChunk / 2))},
+                              /*nontemporal=*/false, llvm::Align(16));
+    });
+  }
+
+  /// Plain V: two 16-byte loads (keys 2kp and 2kp+1, the same 8 columns) interleaved into 8
+  /// words of (V[2kp][c], V[2kp+1][c]), the pairs along keys that the B-fragments read.
+  void stageValues(Value tid, Value k0) {
+    int64_t chunks = p.valueDim / kChunk;
+    auto words = VectorType::get({kChunk}, b.getI32Type());
+    e.forLoop(tid, e.idx(kBlockK / 2 * chunks), kWarps * 32, [&](Value w) {
+      Value kp = e.divui(w, e.idx(chunks)), col = e.mul(e.remui(w, e.idx(chunks)), e.idx(kChunk));
+      Value key = e.add(k0, e.mul(kp, e.idx(2)));
+      Value lo = arith::ExtUIOp::create(b, words, loadChunk(v, key, col));
+      Value hi = arith::ExtUIOp::create(b, words, loadChunk(v, e.add(key, e.idx(1)), col));
+      Value sixteen = arith::ConstantOp::create(b, DenseElementsAttr::get(words, APInt(32, 16)));
+      Value word = arith::OrIOp::create(b, lo, arith::ShLIOp::create(b, hi, sixteen));
+      vector::StoreOp::create(b, word, vSmem, ValueRange{kp, col}, /*nontemporal=*/false,
+                              llvm::Align(16));
+    });
+  }
+
   /// Stages the key block and returns the updated state.
   SmallVector<Value> keyBlock(Value kb, ArrayRef<SmallVector<Value>> qFrag,
                               SmallVector<Value> state) {
@@ -251,27 +303,11 @@ private:
     if (kPacked.codec)
       stagePackedKeys(tid, k0, kWords);
     else
-      e.forLoop(tid, e.idx(kBlockK * kWords), kWarps * 32, [&](Value w) {
-        Value row = e.divui(w, e.idx(kWords)), col = e.remui(w, e.idx(kWords));
-        Value word = pairRow(k, {bi, kvh}, e.add(k0, row), p.keyLen, e.mul(col, e.idx(2)));
-        memref::StoreOp::create(b, word, kSmem, ValueRange{row, col});
-      });
+      stageKeys(tid, k0);
     if (vPacked.codec)
       stagePackedValues(tid, k0);
     else
-      e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), kWarps * 32, [&](Value w) {
-        Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
-        Value key = e.add(k0, e.mul(kp, e.idx(2)));
-        auto elem = [&](Value kk) {
-          Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
-          Value safe = e.minsi(kk, e.idx(p.keyLen - 1));
-          Value x = memref::LoadOp::create(b, v, ValueRange{bi, kvh, safe, col});
-          return e.select(valid, bitsOf(x), e.i32(0));
-        };
-        Value word = arith::OrIOp::create(
-            b, elem(key), arith::ShLIOp::create(b, elem(e.add(key, e.idx(1))), e.i32(16)));
-        memref::StoreOp::create(b, word, vSmem, ValueRange{kp, col});
-      });
+      stageValues(tid, k0);
     NVVM::Barrier0Op::create(b);
 
     // S = Q K^T, scaled and masked, as 8 tiles of 16 x 8.
@@ -441,8 +477,10 @@ public:
     if (op.getMask())
       argTypes.push_back(memrefOf(op.getMask()));
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2}, b.getI32Type(), nullptr, wg);
-    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim}, b.getI32Type(), nullptr, wg);
+    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2 + kKeyPad}, b.getI32Type(),
+                                     nullptr, wg);
+    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim + kValuePad}, b.getI32Type(),
+                                     nullptr, wg);
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);

@@ -1,16 +1,23 @@
 // RUN: tessera-opt %s --convert-tessera-to-gpu | FileCheck %s
 
 // Attention becomes a launch of a 4-warp CTA per (query block, head, batch) and a kernel
-// that stages K/V blocks in shared memory as packed words and multiplies on tensor cores.
+// that stages K/V blocks in shared memory as packed words (16-byte global loads; rows padded
+// by 4 and 8 words so the fragment reads are free of bank conflicts) and multiplies on
+// tensor cores.
 // CHECK: module attributes {gpu.container_module}
 // CHECK-LABEL: func.func @attn
 // CHECK: %[[OUT:.+]] = memref.alloc() : memref<1x8x100x64xbf16>
 // CHECK: gpu.launch_func @tessera_kernels::@tessera_attention_0 blocks in (%{{.+}}, %{{.+}}, %{{.+}}) threads in (%{{.+}}, %{{.+}}, %{{.+}}) args(
 // CHECK: bufferization.to_tensor %[[OUT]]
 // CHECK: gpu.module @tessera_kernels
-// CHECK: gpu.func @tessera_attention_0({{.*}}) workgroup(%{{.+}} : memref<64x32xi32, #gpu.address_space<workgroup>>, %{{.+}} : memref<32x64xi32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.func @tessera_attention_0({{.*}}) workgroup(%{{.+}} : memref<64x36xi32, #gpu.address_space<workgroup>>, %{{.+}} : memref<32x72xi32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: gpu.block_id  y
 // CHECK: scf.for
+// CHECK: nvvm.barrier0
+// CHECK: vector.load %{{.+}} {alignment = 16 : i64} : memref<1x2x100x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.+}} {alignment = 16 : i64} : memref<64x36xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+// CHECK: vector.load %{{.+}} {alignment = 16 : i64} : memref<1x2x100x64xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.+}} {alignment = 16 : i64} : memref<32x72xi32, #gpu.address_space<workgroup>>, vector<8xi32>
 // CHECK: nvvm.barrier0
 // CHECK: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>
 // CHECK: nvvm.shfl.sync  bfly
