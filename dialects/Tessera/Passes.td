@@ -91,6 +91,34 @@ def TesseraSparsify : Pass<"tessera-sparsify"> {
   }];
 }
 
+def TesseraTileAttention : Pass<"tessera-tile-attention"> {
+  let summary = "Choose each attention's work decomposition for a target";
+  let description = [{
+    Decides, per `tessera.attention` with static shapes and no `tile` yet, how many query
+    rows one work item owns, and records it as `tile = #tessera.tile<...>`; the lowerings
+    build their loop nest (CPU) or grid and CTA (GPU) from it. Query tiles always divide
+    `block_q`, so mask rows and topology rows stay whole per work item.
+
+    * `target=cpu`: the largest query tile among `block_q`, `block_q / 2`, ... (multiples of
+      8, the register-block height) that still gives at least `4 x threads` tasks
+      (B x Hq x query tiles), so the OpenMP loop balances; the smallest such tile otherwise.
+    * `target=gpu`: 4 warps (64 rows per CTA) by default; 2 warps (32 rows) when 64-row CTAs
+      would not cover the `sms` streaming multiprocessors once (short prefill, small batch),
+      which doubles the CTAs. Packed K/V keeps 4 warps (its staging uses threads 64-95).
+
+    Ops that already carry a `tile` are checked against the target instead: a tile the
+    target cannot run is an error located at the op.
+
+    Input: any IR. Output: the same IR with `tile` set on every static attention.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", "\"cpu\"", "cpu or gpu">,
+    Option<"threads", "threads", "int64_t", "0",
+           "CPU threads to balance over (0: this machine's hardware threads)">,
+    Option<"sms", "sms", "int64_t", "132", "GPU streaming multiprocessors to fill">
+  ];
+}
+
 def TesseraExpandMath : Pass<"tessera-expand-math"> {
   let summary = "Expand math and bf16 ops that the CPU backend would turn into libm calls";
   let description = [{

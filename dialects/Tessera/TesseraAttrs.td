@@ -231,4 +231,24 @@ def Tessera_BlockTopologyAttr : Tessera_Attr<"BlockTopology", "block_topology"> 
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// #tessera.tile
+//===----------------------------------------------------------------------===//
+
+def Tessera_TileAttr : Tessera_Attr<"Tile", "tile"> {
+  let summary = "How an attention's query rows are split into work items";
+  let description = [{
+    Set by `--tessera-tile-attention` and followed by the lowerings: each work item (a CPU
+    task of the parallel loop, a GPU CTA) owns `query` consecutive query rows of one
+    (batch, query head) and runs the online softmax over its key blocks. `query` divides
+    the op's `block_q`, so a work item never straddles two rows of the block mask or
+    topology. `warps` (GPU only; 0 on the CPU) is the number of warps per CTA, each owning
+    16 rows, so `query = 16 * warps` there.
+
+    Example: `#tessera.tile<query = 32, warps = 2>`, `#tessera.tile<query = 16>`.
+  }];
+  let parameters = (ins "int64_t":$query, DefaultValuedParameter<"int64_t", "0">:$warps);
+  let assemblyFormat = "`<` struct(params) `>`";
+}
+
 #endif // TESSERA_ATTRS_TD

@@ -97,7 +97,7 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query, Value 
   build(b, state, oType, lseType, query, key, value, mask, causal,
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
         scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64, /*block_k=*/64,
-        /*topology=*/BlockTopologyAttr());
+        /*topology=*/BlockTopologyAttr(), /*tile=*/TileAttr());
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -167,6 +167,16 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "block sizes (block_q = " << bq << ", block_k = " << bk
                          << ") must be positive";
 
+  if (TileAttr tile = getTileAttr()) {
+    int64_t rows = tile.getQuery(), warps = tile.getWarps();
+    if (rows <= 0 || bq % rows)
+      return emitOpError() << "tile query rows (" << rows << ") must be positive and divide block_q ("
+                           << bq << ")";
+    if (warps < 0 || (warps > 0 && rows != 16 * warps))
+      return emitOpError() << "tile warps (" << warps
+                           << ") must be 0 (CPU) or own 16 query rows each (query = " << rows
+                           << ")";
+  }
   if (BlockTopologyAttr topology = getTopologyAttr()) {
     if (getMask())
       return emitOpError() << "takes a mask operand or a static topology, not both";

@@ -81,7 +81,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
     OptionalAttr<F32Attr>:$scale,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k,
-    OptionalAttr<Tessera_BlockTopologyAttr>:$topology
+    OptionalAttr<Tessera_BlockTopologyAttr>:$topology,
+    OptionalAttr<Tessera_TileAttr>:$tile
   );
   let results = (outs Tessera_FloatTensor:$output, Tessera_F32Tensor:$lse);
   let assemblyFormat = [{

@@ -26,7 +26,12 @@ struct GPUPipelineOptions {
   std::string features = "+ptx80";
   /// "isa" (PTX; no CUDA toolkit needed), "bin" (cubin, through ptxas) or "fatbin".
   std::string format = "isa";
+  /// Streaming multiprocessors --tessera-tile-attention sizes the grid for (0: from `chip`).
+  int64_t sms = 0;
 };
+
+/// Streaming multiprocessors of the flagship part of `chip` (sm_80: 108, sm_90: 132, ...).
+int64_t streamingMultiprocessors(llvm::StringRef chip);
 
 /// tessera -> GPU kernels (convert-tessera-to-gpu) -> NVVM -> gpu.binary holding PTX or cubin
 /// for `chip`. Host code stays at the tensor/memref level with gpu.launch_func (the schedule

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringSwitch.h"
 
 using namespace mlir;
 
@@ -29,6 +30,10 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   ConvertTesseraToLoopsOptions loops;
   loops.vectorWidth = options.vectorWidth;
   pm.addPass(tessera::createTesseraSparsify());
+  TesseraTileAttentionOptions tile;
+  tile.target = "cpu";
+  tile.threads = options.parallel ? 0 : 1;
+  pm.addPass(tessera::createTesseraTileAttention(tile));
   pm.addPass(createConvertTesseraToLoops(loops));
   pm.addPass(createCanonicalizerPass());
 
@@ -68,6 +73,18 @@ void mlir::tessera::buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions
   pm.addPass(createCanonicalizerPass());
 }
 
+int64_t mlir::tessera::streamingMultiprocessors(StringRef chip) {
+  // The flagship part of each architecture: A100, RTX 30xx (GA102), L4/RTX 40xx (AD102),
+  // H100 SXM, B200.
+  return llvm::StringSwitch<int64_t>(chip)
+      .Case("sm_80", 108)
+      .Case("sm_86", 84)
+      .Case("sm_89", 128)
+      .Cases({"sm_90", "sm_90a"}, 132)
+      .Cases({"sm_100", "sm_100a"}, 148)
+      .Default(132);
+}
+
 void mlir::tessera::buildGPUKernelPipeline(OpPassManager &pm,
                                            const GPUPipelineOptions &options) {
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
@@ -86,6 +103,10 @@ void mlir::tessera::buildGPUKernelPipeline(OpPassManager &pm,
 
 void mlir::tessera::buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options) {
   pm.addPass(tessera::createTesseraSparsify());
+  TesseraTileAttentionOptions tile;
+  tile.target = "gpu";
+  tile.sms = options.sms > 0 ? options.sms : streamingMultiprocessors(options.chip);
+  pm.addPass(tessera::createTesseraTileAttention(tile));
   pm.addPass(createConvertTesseraToGPU());
   buildGPUKernelPipeline(pm, options);
 }
@@ -99,6 +120,10 @@ struct GPUPipelineCLOptions : public PassPipelineOptions<GPUPipelineCLOptions> {
   Option<std::string> format{*this, "format",
                              llvm::cl::desc("isa (PTX), bin (cubin via ptxas) or fatbin"),
                              llvm::cl::init("isa")};
+  Option<int64_t> sms{*this, "sms",
+                      llvm::cl::desc("Streaming multiprocessors the attention grid should fill "
+                                     "(0: the chip's flagship part)"),
+                      llvm::cl::init(0)};
 };
 
 struct CPUPipelineCLOptions : public PassPipelineOptions<CPUPipelineCLOptions> {
@@ -121,6 +146,7 @@ void mlir::tessera::registerTesseraPipelines() {
         options.chip = cl.chip;
         options.features = cl.features;
         options.format = cl.format;
+        options.sms = cl.sms;
         buildGPUPipeline(pm, options);
       });
   PassPipelineRegistration<CPUPipelineCLOptions>(

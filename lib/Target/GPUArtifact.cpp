@@ -135,9 +135,13 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
 
 } // namespace
 
-FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module) {
+FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms) {
   PassManager pm(module.getContext());
   pm.addPass(createTesseraSparsify());
+  TesseraTileAttentionOptions tile;
+  tile.target = "gpu";
+  tile.sms = sms;
+  pm.addPass(createTesseraTileAttention(tile));
   pm.addPass(createConvertTesseraToGPU());
   if (failed(pm.run(module)))
     return failure();

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "tessera/InitAll.h"
 #include "tessera/Passes.h"
+#include "tessera/Pipelines.h"
 #include "tessera/Target/GPUArtifact.h"
 #include "tessera-runtime/artifact.h"
 
@@ -72,7 +73,11 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  FailureOr<std::string> manifest = mlir::tessera::lowerToGPUAndDescribe(*module);
+  // One conversion serves every target: size the grids for the largest of them.
+  int64_t sms = 0;
+  for (const std::string &chip : chips)
+    sms = std::max(sms, mlir::tessera::streamingMultiprocessors(chip));
+  FailureOr<std::string> manifest = mlir::tessera::lowerToGPUAndDescribe(*module, sms);
   if (failed(manifest))
     return 1;
   if (printManifest)

@@ -23,6 +23,12 @@ struct AttentionProblem {
   int64_t blockQ, blockK;  ///< tile sizes = the block-mask grid
   int64_t numQueryBlocks;  ///< ceil(Sq / blockQ)
   int64_t numKeyBlocks;    ///< ceil(Skv / blockK)
+  /// Query rows per work item (the op's `tile`, else blockQ); divides blockQ.
+  int64_t tileQ;
+  int64_t numQueryTiles;   ///< ceil(Sq / tileQ)
+  int64_t warps;           ///< GPU warps per CTA from the `tile` (0: not chosen)
+  /// The mask/topology query block of query tile `qt`.
+  int64_t tilesPerBlock() const { return blockQ / tileQ; }
   bool causal;
   std::optional<int64_t> window;
   float scale;

@@ -14,9 +14,11 @@
 
 namespace mlir::tessera {
 
-/// Runs convert-tessera-to-gpu on `module` and returns the manifest text of its entries
-/// (docs/tsr-format.md). Fails with a diagnostic on what the schedule cannot express.
-FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module);
+/// Runs tessera-sparsify, tessera-tile-attention (grids sized for `sms` streaming
+/// multiprocessors) and convert-tessera-to-gpu on `module` and returns the manifest text of
+/// its entries (docs/tsr-format.md). Fails with a diagnostic on what the schedule cannot
+/// express.
+FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module, int64_t sms = 132);
 
 /// Lowers the kernels of an already converted module (a clone is made) for `chip`
 /// (e.g. "sm_80", "sm_90a") and returns their PTX (`format` "isa") or cubin ("bin", which

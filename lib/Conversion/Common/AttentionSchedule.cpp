@@ -28,6 +28,10 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   p.blockK = op.getBlockK();
   p.numQueryBlocks = (p.queryLen + p.blockQ - 1) / p.blockQ;
   p.numKeyBlocks = (p.keyLen + p.blockK - 1) / p.blockK;
+  TileAttr tile = op.getTileAttr();
+  p.tileQ = tile ? tile.getQuery() : p.blockQ;
+  p.warps = tile ? tile.getWarps() : 0;
+  p.numQueryTiles = (p.queryLen + p.tileQ - 1) / p.tileQ;
   p.causal = op.getCausal();
   p.window = op.getWindow();
   p.scale = op.getEffectiveScale();

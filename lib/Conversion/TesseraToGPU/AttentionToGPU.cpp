@@ -1,7 +1,7 @@
 //===- AttentionToGPU.cpp - tessera.attention -> a tensor-core FA2 kernel --===//
 //
-// One CTA of 4 warps per (query block of 64 rows, query head, batch); each warp owns 16 query
-// rows. Q stays in registers as mma A-fragments for the whole kernel. For each visible key
+// One CTA per (query tile, query head, batch): 4 warps and 64 rows, or 2 warps and 32 rows
+// when the op's `tile` (--tessera-tile-attention) says so; each warp owns 16 query rows. Q stays in registers as mma A-fragments for the whole kernel. For each visible key
 // block of 64 keys (AttentionSchedule: causal/window range, mask bit), K and V are staged in
 // shared memory as 32-bit words of two bf16/f16 (K pairs along D, V pairs along keys, which
 // is what the B-fragments read), then:
@@ -34,7 +34,10 @@ using namespace mlir::tessera;
 
 namespace {
 
-constexpr int64_t kWarps = 4, kRowsPerWarp = 16, kBlockQ = 64, kBlockK = 64;
+constexpr int64_t kRowsPerWarp = 16, kBlockK = 64;
+
+/// Warps per CTA: the op's `tile` (2 or 4, checked before conversion), else 4.
+int64_t warpsOf(const AttentionProblem &p) { return p.warps ? p.warps : 4; }
 /// Shared-memory row padding in 32-bit words. The S loop reads K words (row 8j+g, column
 /// 8sl+t) and the PV loop V words (row 8sl+t, column 8jd+g); with rows of D/2 + 4 and Dv + 8
 /// words the 32 lanes of a warp hit 32 different banks (4g+t and 8t+g mod 32), where
@@ -62,7 +65,7 @@ public:
   void build() {
     Type i32 = b.getI32Type();
     Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
-    qb = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+    qt = gpu::BlockIdOp::create(b, gpu::Dimension::x);
     h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
     bi = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     kvh = e.divui(h, e.idx(p.group));
@@ -70,7 +73,9 @@ public:
     g = e.divui(lane, e.idx(4));
     t = e.remui(lane, e.idx(4));
     tid32 = arith::IndexCastOp::create(b, i32, tid);
-    q0 = e.mul(qb, e.idx(kBlockQ));
+    q0 = e.mul(qt, e.idx(p.tileQ));
+    // The mask/topology row of this CTA's query tile.
+    qb = p.tilesPerBlock() == 1 ? qt : e.divui(qt, e.idx(p.tilesPerBlock()));
     rowA = e.add(e.add(q0, e.mul(warp, e.idx(kRowsPerWarp))), g);
     rowB = e.add(rowA, e.idx(8));
 
@@ -88,7 +93,7 @@ public:
     int64_t nOut = p.valueDim / 8;
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
-    Value rows = e.minsi(e.idx(kBlockQ), e.sub(e.idx(p.queryLen), q0));
+    Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
     if (p.topology) {
       // A static topology lists this query block's key blocks (causal/window applied at
       // compile time): the loop runs over the list, with no mask reads.
@@ -265,7 +270,7 @@ private:
   /// adjacent halves along D) are K's own memory layout.
   void stageKeys(Value tid, Value k0) {
     int64_t chunks = p.headDim / kChunk;
-    e.forLoop(tid, e.idx(kBlockK * chunks), kWarps * 32, [&](Value w) {
+    e.forLoop(tid, e.idx(kBlockK * chunks), warpsOf(p) * 32, [&](Value w) {
       Value row = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
       Value x = loadChunk(k, e.add(k0, row), e.mul(c, e.idx(kChunk)));
       Value words =
@@ -280,7 +285,7 @@ private:
   void stageValues(Value tid, Value k0) {
     int64_t chunks = p.valueDim / kChunk;
     auto words = VectorType::get({kChunk}, b.getI32Type());
-    e.forLoop(tid, e.idx(kBlockK / 2 * chunks), kWarps * 32, [&](Value w) {
+    e.forLoop(tid, e.idx(kBlockK / 2 * chunks), warpsOf(p) * 32, [&](Value w) {
       Value kp = e.divui(w, e.idx(chunks)), col = e.mul(e.remui(w, e.idx(chunks)), e.idx(kChunk));
       Value key = e.add(k0, e.mul(kp, e.idx(2)));
       Value lo = arith::ExtUIOp::create(b, words, loadChunk(v, key, col));
@@ -430,7 +435,7 @@ public:
   /// Where a static topology's tables live (the kernels' gpu.module).
   Operation *tableScope = nullptr;
 
-  Value qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
+  Value qt, qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
 };
 
 class AttentionToGPU : public OpConversionPattern<AttentionOp> {
@@ -494,7 +499,7 @@ public:
       kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
                                       TypeRange{kSmemType, vSmemType}, privates);
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kWarps * 32, 1, 1}));
+      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
       Block &entry = kernel.getBody().front();
       b.setInsertionPointToStart(&entry);
       Emitter e(b);
@@ -531,8 +536,8 @@ public:
     if (op.getMask())
       operands.push_back(emitToBuffer(b, b.getLoc(), adaptor.getMask().front()));
     auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
-    gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{idx(p.numQueryBlocks), idx(p.queryHeads), idx(p.batch)},
-                              gpu::KernelDim3{idx(kWarps * 32), idx(1), idx(1)},
+    gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{idx(p.numQueryTiles), idx(p.queryHeads), idx(p.batch)},
+                              gpu::KernelDim3{idx(warpsOf(p) * 32), idx(1), idx(1)},
                               /*dynamicSharedMemorySize=*/Value(), operands);
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
     return success();

@@ -48,6 +48,18 @@ LogicalResult checkLowerable(Operation *op) {
   if (p->blockQ != 64 || p->blockK != 64)
     return op->emitOpError() << "GPU attention tiles 64 x 64; block_q (" << p->blockQ
                              << ") and block_k (" << p->blockK << ") must be 64";
+  if (p->warps == 0 && p->tileQ != 64)
+    return op->emitOpError() << "tile of " << p->tileQ
+                             << " query rows has no warp count: a CPU tile cannot run on the "
+                                "GPU (run --tessera-tile-attention=target=gpu)";
+  if (p->warps != 0 && p->warps != 2 && p->warps != 4)
+    return op->emitOpError() << "GPU attention runs 2 or 4 warps per CTA; tile has "
+                             << p->warps;
+  bool packed = isa<QTensorType>(attention.getKey().getType()) ||
+                isa<QTensorType>(attention.getValue().getType());
+  if (packed && p->warps == 2)
+    return op->emitOpError() << "packed K/V needs 4 warps per CTA (threads 64-95 unpack V); "
+                                "tile has 2";
   return success();
 }
 

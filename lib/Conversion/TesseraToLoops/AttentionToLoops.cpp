@@ -72,7 +72,7 @@ public:
 
     auto par = scf::ParallelOp::create(
         b, ValueRange{e.idx(0), e.idx(0), e.idx(0)},
-        ValueRange{e.idx(p.batch), e.idx(p.queryHeads), e.idx(p.numQueryBlocks)},
+        ValueRange{e.idx(p.batch), e.idx(p.queryHeads), e.idx(p.numQueryTiles)},
         ValueRange{e.idx(1), e.idx(1), e.idx(1)});
     {
       OpBuilder::InsertionGuard guard(b);
@@ -191,7 +191,7 @@ private:
 
   /// Per-iteration scratch of one query block.
   struct Tile {
-    int64_t paddedRows; ///< blockQ rounded up to 8
+    int64_t paddedRows; ///< tileQ rounded up to 8
     int64_t paddedKeys; ///< blockK rounded up to the vector width
     Value qs;           ///< [paddedRows, D] pre-scaled query rows (f32)
     Value kt;           ///< [D, paddedKeys] packed keys of the block, unpacked, transposed
@@ -201,18 +201,20 @@ private:
     Value acc;          ///< [paddedRows, Dv] output accumulator
   };
 
-  void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h, Value qb,
+  /// One work item: query tile `qt` (tileQ rows, inside mask/topology query block qb).
+  void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h, Value qt,
                       Value q, KVSource &key, KVSource &value, Value mask, Value out,
                       Value lse) const {
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type();
     int64_t vw = options.vectorWidth;
     Value kvh = e.divui(h, e.idx(p.group));
-    Value q0 = e.mul(qb, e.idx(p.blockQ));
-    Value rows = e.minsi(e.idx(p.blockQ), e.sub(e.idx(p.queryLen), q0));
+    Value q0 = e.mul(qt, e.idx(p.tileQ));
+    Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
+    Value qb = p.tilesPerBlock() == 1 ? qt : e.divui(qt, e.idx(p.tilesPerBlock()));
 
     Tile t;
-    t.paddedRows = (p.blockQ + 7) / 8 * 8;
+    t.paddedRows = (p.tileQ + 7) / 8 * 8;
     t.paddedKeys = (p.blockK + vw - 1) / vw * vw;
     auto stackBuffer = [&](ArrayRef<int64_t> shape) {
       return memref::AllocaOp::create(b, MemRefType::get(shape, f32)).getResult();

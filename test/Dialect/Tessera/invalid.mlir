@@ -1431,3 +1431,29 @@ func.func @f(%x: tensor<4xf32>) {
   tessera.yield %x : tensor<4xf32>
   return
 }
+
+// -----
+
+// A work item never straddles two mask rows: the tile divides block_q.
+func.func @f(%q: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op tile query rows (24) must be positive and divide block_q (64)}}
+  %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 24>} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return
+}
+
+// -----
+
+// GPU warps own 16 rows each.
+func.func @f(%q: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op tile warps (4) must be 0 (CPU) or own 16 query rows each (query = 32)}}
+  %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 32, warps = 4>} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x2x100x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op tile query rows (0) must be positive and divide block_q (64)}}
+  %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 0>} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return
+}

@@ -190,3 +190,13 @@ func.func @attention_topology(%q: tensor<1x2x128x32xf32>) -> tensor<1x2x128x32xf
   %o2, %l2 = tessera.attention %q, %q, %q {topology = #tessera.block_topology<batch = 1, heads = 2, query_blocks = 2, key_blocks = 2, offsets = [0, 0, 0, 0, 0], indices = []>} : tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32>, tensor<1x2x128x32xf32> -> tensor<1x2x128x32xf32>, tensor<1x2x128xf32>
   return %o2 : tensor<1x2x128x32xf32>
 }
+
+// The work decomposition tessera-tile-attention records round-trips.
+// CHECK-LABEL: func.func @tiled
+// CHECK: tile = #tessera.tile<query = 32, warps = 2>
+// CHECK: tile = #tessera.tile<query = 16>}
+func.func @tiled(%q: tensor<1x2x100x64xbf16>) -> tensor<1x2x100x64xbf16> {
+  %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 32, warps = 2>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
+  %o2, %l2 = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 16, warps = 0>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
+  return %o2 : tensor<1x2x100x64xbf16>
+}

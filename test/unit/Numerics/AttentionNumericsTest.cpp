@@ -33,7 +33,17 @@ struct Case {
   int64_t maskHeads = 1;
   double density = 0.5; ///< fraction of enabled mask blocks
   std::optional<double> scale = std::nullopt;
+  /// Query rows per work item (`tile = #tessera.tile<query = N>`); 0 leaves the choice to
+  /// tessera-tile-attention.
+  int64_t tileQ = 0;
 };
+
+/// `c` with an explicit query tile of `rows` (a divisor of its block_q), renamed.
+Case tiled(Case c, int64_t rows, const std::string &name) {
+  c.tileQ = rows;
+  c.name = name;
+  return c;
+}
 
 std::ostream &operator<<(std::ostream &os, const Case &c) { return os << c.name; }
 
@@ -88,6 +98,8 @@ std::string moduleFor(const Case &c, const std::vector<uint8_t> &bits = {}) {
   }
   attrs.push_back("block_q = " + std::to_string(c.blockQ));
   attrs.push_back("block_k = " + std::to_string(c.blockK));
+  if (c.tileQ)
+    attrs.push_back("tile = #tessera.tile<query = " + std::to_string(c.tileQ) + ">");
   std::string a;
   for (size_t i = 0; i < attrs.size(); ++i)
     a += (i ? ", " : "") + attrs[i];
@@ -221,7 +233,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"bf16_causal_gqa_d128", 1, 8, 2, 77, 133, 128, 128, true, std::nullopt,
              DType::BF16},
         Case{"bf16_window_sq1", 2, 8, 1, 1, 300, 128, 128, true, 64, DType::BF16},
-        Case{"f16_dense_d64", 1, 4, 4, 65, 65, 64, 64, false, std::nullopt, DType::F16}),
+        Case{"f16_dense_d64", 1, 4, 4, 65, 65, 64, 64, false, std::nullopt, DType::F16},
+        // Work items smaller than the mask blocks (tessera-tile-attention's CPU choice for
+        // small problems): causal/window/mask/topology stay per mask block, rows per tile.
+        tiled(Case{"", 1, 8, 2, 133, 200, 64, 64, true, 90}, 16,
+              "tile16_of_block64_causal_window_gqa"),
+        tiled(Case{"", 1, 2, 2, 200, 77, 64, 64, true}, 8, "tile8_causal_sq_gt_skv_masked_rows"),
+        tiled(Case{"", 1, 8, 2, 130, 300, 64, 64, true, std::nullopt, DType::F32, 32, 32,
+                   MaskKind::Bool, 2},
+              8, "tile8_of_block32_bool_mask_kv_heads"),
+        tiled(Case{"", 1, 4, 2, 150, 333, 64, 64, true, 120, DType::F32, 32, 32,
+                   MaskKind::Constant, 4, 0.5},
+              16, "tile16_of_block32_static_topology"),
+        tiled(Case{"", 1, 8, 2, 77, 133, 128, 128, true, std::nullopt, DType::BF16}, 32,
+              "tile32_bf16_causal_gqa_d128")),
     [](const ::testing::TestParamInfo<Case> &info) { return info.param.name; });
 
 // A block mask with every bit set visits exactly the dense blocks in the same order, so it

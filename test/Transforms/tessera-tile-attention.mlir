@@ -1,0 +1,60 @@
+// tessera-tile-attention picks each attention's query rows per work item for a target.
+// RUN: tessera-opt %s --tessera-tile-attention='target=cpu threads=1' | FileCheck %s --check-prefix=CPU1
+// RUN: tessera-opt %s --tessera-tile-attention='target=cpu threads=16' | FileCheck %s --check-prefix=CPU16
+// RUN: tessera-opt %s --tessera-tile-attention='target=gpu sms=132' | FileCheck %s --check-prefix=GPU
+// RUN: tessera-opt %s --tessera-tile-attention='target=gpu sms=4' | FileCheck %s --check-prefix=FEW
+// RUN: not tessera-opt %s --tessera-tile-attention='target=tpu' 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: unknown target 'tpu' (expected cpu or gpu)
+
+// 2 x 8 x 4 = 64 tasks of 64 rows: enough for 1 thread and for 16 (4 per thread). On the
+// GPU, 64 CTAs of 4 warps leave SMs of a 132-SM part idle, so 2 warps (128 CTAs); 4 SMs
+// are filled by 4-warp CTAs.
+// CPU1-LABEL: func.func @prefill
+// CPU1: tile = #tessera.tile<query = 64>
+// CPU16-LABEL: func.func @prefill
+// CPU16: tile = #tessera.tile<query = 64>
+// GPU-LABEL: func.func @prefill
+// GPU: tile = #tessera.tile<query = 32, warps = 2>
+// FEW-LABEL: func.func @prefill
+// FEW: tile = #tessera.tile<query = 64, warps = 4>
+func.func @prefill(%q: tensor<2x8x256x128xbf16>, %k: tensor<2x2x256x128xbf16>, %v: tensor<2x2x256x128xbf16>) -> tensor<2x8x256x128xbf16> {
+  %o, %l = tessera.attention %q, %k, %v {causal} : tensor<2x8x256x128xbf16>, tensor<2x2x256x128xbf16>, tensor<2x2x256x128xbf16> -> tensor<2x8x256x128xbf16>, tensor<2x8x256xf32>
+  return %o : tensor<2x8x256x128xbf16>
+}
+
+// 1 x 2 x 2 = 4 tasks of 64 rows: one thread is content, 16 threads get the smallest
+// tile (8 rows, 32 tasks).
+// CPU1-LABEL: func.func @small
+// CPU1: tile = #tessera.tile<query = 64>
+// CPU16-LABEL: func.func @small
+// CPU16: tile = #tessera.tile<query = 8>
+func.func @small(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o, %l = tessera.attention %q, %q, %q : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
+
+// Many CTAs already: 4 warps. Packed K/V: always 4 warps on the GPU.
+// GPU-LABEL: func.func @large
+// GPU: tile = #tessera.tile<query = 64, warps = 4>
+func.func @large(%q: tensor<4x16x1024x128xbf16>) -> tensor<4x16x1024x128xbf16> {
+  %o, %l = tessera.attention %q, %q, %q {causal} : tensor<4x16x1024x128xbf16>, tensor<4x16x1024x128xbf16>, tensor<4x16x1024x128xbf16> -> tensor<4x16x1024x128xbf16>, tensor<4x16x1024xf32>
+  return %o : tensor<4x16x1024x128xbf16>
+}
+
+// GPU-LABEL: func.func @packed
+// GPU: tile = #tessera.tile<query = 64, warps = 4>
+func.func @packed(%q: tensor<1x2x40x64xbf16>, %k: !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>, %v: tensor<1x2x40x64xbf16>) -> tensor<1x2x40x64xbf16> {
+  %o, %l = tessera.attention %q, %k, %v : tensor<1x2x40x64xbf16>, !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>, tensor<1x2x40x64xbf16> -> tensor<1x2x40x64xbf16>, tensor<1x2x40xf32>
+  return %o : tensor<1x2x40x64xbf16>
+}
+
+// A tile already chosen is kept.
+// CPU16-LABEL: func.func @chosen
+// CPU16: tile = #tessera.tile<query = 32, warps = 2>
+// FEW-LABEL: func.func @chosen
+// FEW: tile = #tessera.tile<query = 32, warps = 2>
+func.func @chosen(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 32, warps = 2>} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
