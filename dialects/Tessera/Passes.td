@@ -104,7 +104,7 @@ def TesseraTileAttention : Pass<"tessera-tile-attention"> {
       (B x Hq x query tiles), so the OpenMP loop balances; the smallest such tile otherwise.
     * `target=gpu`: 4 warps (64 rows per CTA) by default; 2 warps (32 rows) when 64-row CTAs
       would not cover the `sms` streaming multiprocessors once (short prefill, small batch),
-      which doubles the CTAs. Packed K/V keeps 4 warps (its staging uses threads 64-95).
+      which doubles the CTAs.
 
     Ops that already carry a `tile` are checked against the target instead: a tile the
     target cannot run is an error located at the op.

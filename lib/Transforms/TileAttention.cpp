@@ -27,10 +27,6 @@ constexpr int64_t kRowsPerWarp = 16;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-bool hasPackedKV(AttentionOp op) {
-  return isa<QTensorType>(op.getKey().getType()) || isa<QTensorType>(op.getValue().getType());
-}
-
 /// CPU: the largest tile among block_q, block_q / 2, ... (multiples of 8, the register-block
 /// height) that still gives 4 tasks per thread; the smallest candidate otherwise.
 TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
@@ -49,7 +45,7 @@ TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms) {
     return {};
   int64_t warps = 4;
   int64_t ctas = p.batch * p.queryHeads * ceilDiv(p.queryLen, 4 * kRowsPerWarp);
-  if (!hasPackedKV(op) && (ctas < sms || p.queryLen <= 2 * kRowsPerWarp))
+  if (ctas < sms || p.queryLen <= 2 * kRowsPerWarp)
     warps = 2;
   return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps);
 }
@@ -62,9 +58,6 @@ LogicalResult checkExisting(AttentionOp op, TileAttr tile, bool gpu) {
   if (warps != 2 && warps != 4)
     return op.emitOpError() << "has tile " << tile
                             << ", which the GPU cannot run: CTAs have 2 or 4 warps";
-  if (warps == 2 && hasPackedKV(op))
-    return op.emitOpError() << "has tile " << tile
-                            << ", but packed K/V needs 4 warps per CTA on the GPU";
   return success();
 }
 

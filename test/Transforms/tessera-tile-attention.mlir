@@ -34,7 +34,8 @@ func.func @small(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
   return %o : tensor<1x2x100x64xf32>
 }
 
-// Many CTAs already: 4 warps. Packed K/V: always 4 warps on the GPU.
+// Many CTAs already: 4 warps. Packed int K/V decodes element by element, so a small
+// problem gets 2-warp CTAs as well.
 // GPU-LABEL: func.func @large
 // GPU: tile = #tessera.tile<query = 64, warps = 4>
 func.func @large(%q: tensor<4x16x1024x128xbf16>) -> tensor<4x16x1024x128xbf16> {
@@ -43,7 +44,7 @@ func.func @large(%q: tensor<4x16x1024x128xbf16>) -> tensor<4x16x1024x128xbf16> {
 }
 
 // GPU-LABEL: func.func @packed
-// GPU: tile = #tessera.tile<query = 64, warps = 4>
+// GPU: tile = #tessera.tile<query = 32, warps = 2>
 func.func @packed(%q: tensor<1x2x40x64xbf16>, %k: !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>, %v: tensor<1x2x40x64xbf16>) -> tensor<1x2x40x64xbf16> {
   %o, %l = tessera.attention %q, %k, %v : tensor<1x2x40x64xbf16>, !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>, tensor<1x2x40x64xbf16> -> tensor<1x2x40x64xbf16>, tensor<1x2x40xf32>
   return %o : tensor<1x2x40x64xbf16>

@@ -31,6 +31,16 @@ public:
   /// order of QTensorType::getStorageComponents.
   virtual void emitUnpackRow(Emitter &e, ValueRange parts, ValueRange lead, Value dst,
                              ValueRange dstPrefix) const = 0;
+  /// Whether each element decodes on its own through emitUnpackElement (so many threads can
+  /// share a row). Codecs whose elements depend on the whole row (a rotation applied after
+  /// decoding) return false and implement emitUnpackRow only.
+  virtual bool isElementwise() const { return false; }
+  /// Element `d` of the row at leading indices `lead`, as f32. Only called when
+  /// isElementwise() is true; the default returns a null Value.
+  virtual Value emitUnpackElement(Emitter &e, ValueRange parts, ValueRange lead,
+                                  Value d) const {
+    return Value();
+  }
   /// Packs `src[srcPrefix..., 0:D]` (f32) into the row at leading indices `lead`.
   virtual void emitPackRow(Emitter &e, Value src, ValueRange srcPrefix, ValueRange parts,
                            ValueRange lead) const = 0;

@@ -87,36 +87,41 @@ public:
 
   void emitUnpackRow(Emitter &e, ValueRange parts, ValueRange lead, Value dst,
                      ValueRange dstPrefix) const override {
+    e.forLoop(e.idx(0), e.idx(dim), 1, [&](Value d) {
+      memref::StoreOp::create(e.builder(), emitUnpackElement(e, parts, lead, d), dst,
+                              concat(dstPrefix, {d}));
+    });
+  }
+
+  bool isElementwise() const override { return true; }
+
+  Value emitUnpackElement(Emitter &e, ValueRange parts, ValueRange lead,
+                          Value d) const override {
     ImplicitLocOpBuilder &b = e.builder();
     Value codes = parts[0], scales = parts[1], zeros = symmetric ? Value() : parts[2];
     Type i32 = b.getI32Type();
-    e.forLoop(e.idx(0), e.idx(dim), 1, [&](Value d) {
-      Value bitPos = e.mul(d, e.idx(bits));
-      Value byte = e.divui(bitPos, e.idx(8));
-      Value shift = arith::IndexCastOp::create(b, i32, e.remui(bitPos, e.idx(8)));
-      Value lo = arith::ExtUIOp::create(
-          b, i32, memref::LoadOp::create(b, codes, concat(lead, {byte})));
-      // Read the next byte only where the code spills into it (clamped to stay in bounds).
-      Value next = e.minsi(e.add(byte, e.idx(1)), e.idx(numBytes - 1));
-      Value hi = arith::ShLIOp::create(
-          b, arith::ExtUIOp::create(b, i32, memref::LoadOp::create(b, codes, concat(lead, {next}))),
-          e.i32(8));
-      Value spills = e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits));
-      Value word = arith::OrIOp::create(b, lo, e.select(spills, hi, e.i32(0)));
-      Value code = arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift),
-                                         e.i32((int64_t{1} << bits) - 1));
-      Value g = e.divui(d, e.idx(group));
-      Value scale = memref::LoadOp::create(b, scales, concat(lead, {g}));
-      Value x;
-      if (symmetric) {
-        Value q = arith::SubIOp::create(b, code, e.i32(int64_t{1} << (bits - 1)));
-        x = e.mul(arith::SIToFPOp::create(b, b.getF32Type(), q), scale);
-      } else {
-        Value zero = memref::LoadOp::create(b, zeros, concat(lead, {g}));
-        x = e.add(e.mul(arith::UIToFPOp::create(b, b.getF32Type(), code), scale), zero);
-      }
-      memref::StoreOp::create(b, x, dst, concat(dstPrefix, {d}));
-    });
+    Value bitPos = e.mul(d, e.idx(bits));
+    Value byte = e.divui(bitPos, e.idx(8));
+    Value shift = arith::IndexCastOp::create(b, i32, e.remui(bitPos, e.idx(8)));
+    Value lo =
+        arith::ExtUIOp::create(b, i32, memref::LoadOp::create(b, codes, concat(lead, {byte})));
+    // Read the next byte only where the code spills into it (clamped to stay in bounds).
+    Value next = e.minsi(e.add(byte, e.idx(1)), e.idx(numBytes - 1));
+    Value hi = arith::ShLIOp::create(
+        b, arith::ExtUIOp::create(b, i32, memref::LoadOp::create(b, codes, concat(lead, {next}))),
+        e.i32(8));
+    Value spills = e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits));
+    Value word = arith::OrIOp::create(b, lo, e.select(spills, hi, e.i32(0)));
+    Value code = arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift),
+                                       e.i32((int64_t{1} << bits) - 1));
+    Value g = e.divui(d, e.idx(group));
+    Value scale = memref::LoadOp::create(b, scales, concat(lead, {g}));
+    if (symmetric) {
+      Value q = arith::SubIOp::create(b, code, e.i32(int64_t{1} << (bits - 1)));
+      return e.mul(arith::SIToFPOp::create(b, b.getF32Type(), q), scale);
+    }
+    Value zero = memref::LoadOp::create(b, zeros, concat(lead, {g}));
+    return e.add(e.mul(arith::UIToFPOp::create(b, b.getF32Type(), code), scale), zero);
   }
 
 private:
@@ -155,3 +160,4 @@ QuantCodec::get(QTensorType type, function_ref<InFlightDiagnostic()> emitError) 
                      << stringifyQuantScheme(type.getScheme().getScheme())
                      << "' has no lowering yet (supported: int)";
 }
+

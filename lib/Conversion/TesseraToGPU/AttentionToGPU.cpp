@@ -49,7 +49,7 @@ constexpr int64_t kChunk = 8;
 /// Builds the kernel body; `e` inserts into the gpu.func.
 class KernelBuilder {
 public:
-  /// A packed K or V: its codec, its component memrefs, and a per-thread f32 row buffer.
+  /// A packed K or V: its (elementwise) codec and its component memrefs.
   struct Packed {
     const QuantCodec *codec = nullptr;
     SmallVector<Value> parts;
@@ -57,10 +57,10 @@ public:
 
   KernelBuilder(Emitter &e, const AttentionProblem &p, bool f16, Value q, Value k, Value v,
                 Value out, Value lse, Value mask, Value kSmem, Value vSmem, Packed kPacked,
-                Packed vPacked, Value rowA, Value rowB)
+                Packed vPacked)
       : e(e), b(e.builder()), p(p), f16(f16), q(q), k(k), v(v), out(out), lse(lse),
         mask(mask), kSmem(kSmem), vSmem(vSmem), kPacked(std::move(kPacked)),
-        vPacked(std::move(vPacked)), unpackA(rowA), unpackB(rowB) {}
+        vPacked(std::move(vPacked)) {}
 
   void build() {
     Type i32 = b.getI32Type();
@@ -213,46 +213,6 @@ private:
                 arith::TruncFOp::create(b, halfType(), hi));
   }
 
-  /// Packed K: threads 0..63 each unpack one key row of the block (any QuantCodec) into their
-  /// private row and write it to shared memory as pairs along D; keys past Skv read zeros.
-  void stagePackedKeys(Value tid, Value k0, int64_t kWords) {
-    e.ifThen(e.cmpi(arith::CmpIPredicate::ult, tid, e.idx(kBlockK)), [&] {
-      Value key = e.add(k0, tid);
-      Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
-      Value safe = e.minsi(key, e.idx(p.keyLen - 1));
-      kPacked.codec->emitUnpackRow(e, kPacked.parts, {bi, kvh, safe}, unpackA, {});
-      e.forLoop(e.idx(0), e.idx(kWords), 1, [&](Value c) {
-        Value lo = memref::LoadOp::create(b, unpackA, ValueRange{e.mul(c, e.idx(2))});
-        Value hi = memref::LoadOp::create(b, unpackA, ValueRange{e.add(e.mul(c, e.idx(2)), e.idx(1))});
-        memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)), kSmem,
-                                ValueRange{tid, c});
-      });
-    });
-  }
-
-  /// Packed V: threads 64..95 each unpack one pair of key rows and write the pairs along keys.
-  void stagePackedValues(Value tid, Value k0) {
-    Value first = e.idx(kBlockK);
-    Value inRange = arith::AndIOp::create(
-        b, e.cmpi(arith::CmpIPredicate::uge, tid, first),
-        e.cmpi(arith::CmpIPredicate::ult, tid, e.idx(kBlockK + kBlockK / 2)));
-    e.ifThen(inRange, [&] {
-      Value kp = e.sub(tid, first);
-      Value key = e.add(k0, e.mul(kp, e.idx(2))), next = e.add(key, e.idx(1));
-      Value validA = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
-      Value validB = e.cmpi(arith::CmpIPredicate::slt, next, e.idx(p.keyLen));
-      vPacked.codec->emitUnpackRow(e, vPacked.parts, {bi, kvh, e.minsi(key, e.idx(p.keyLen - 1))},
-                                   unpackA, {});
-      vPacked.codec->emitUnpackRow(e, vPacked.parts,
-                                   {bi, kvh, e.minsi(next, e.idx(p.keyLen - 1))}, unpackB, {});
-      e.forLoop(e.idx(0), e.idx(p.valueDim), 1, [&](Value col) {
-        Value lo = e.select(validA, memref::LoadOp::create(b, unpackA, ValueRange{col}), e.f32(0));
-        Value hi = e.select(validB, memref::LoadOp::create(b, unpackB, ValueRange{col}), e.f32(0));
-        memref::StoreOp::create(b, packF32(lo, hi), vSmem, ValueRange{kp, col});
-      });
-    });
-  }
-
   /// 16 bytes (kChunk halves) of K or V: row `key` of the current (batch, KV head) from
   /// column `col`, as i16 lanes; zeros past Skv.
   Value loadChunk(Value mem, Value key, Value col) {
@@ -294,6 +254,40 @@ private:
       Value word = arith::OrIOp::create(b, lo, arith::ShLIOp::create(b, hi, sixteen));
       vector::StoreOp::create(b, word, vSmem, ValueRange{kp, col}, /*nontemporal=*/false,
                               llvm::Align(16));
+    });
+  }
+
+  /// Packed K, elementwise codec: every thread decodes whole shared words (two elements along
+  /// D of one key row), adjacent threads adjacent words, so the packed bytes are read
+  /// coalesced and no per-thread row buffer is needed.
+  void stagePackedKeys(Value tid, Value k0, int64_t kWords) {
+    e.forLoop(tid, e.idx(kBlockK * kWords), warpsOf(p) * 32, [&](Value w) {
+      Value row = e.divui(w, e.idx(kWords)), c = e.remui(w, e.idx(kWords));
+      Value key = e.add(k0, row);
+      Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
+      SmallVector<Value> lead{bi, kvh, e.minsi(key, e.idx(p.keyLen - 1))};
+      Value d0 = e.mul(c, e.idx(2));
+      Value lo = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, d0);
+      Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, e.add(d0, e.idx(1)));
+      memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)), kSmem,
+                              ValueRange{row, c});
+    });
+  }
+
+  /// Packed V, elementwise codec: one shared word (keys 2kp and 2kp+1 of one column) per
+  /// thread and iteration.
+  void stagePackedValues(Value tid, Value k0) {
+    e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), warpsOf(p) * 32, [&](Value w) {
+      Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
+      Value key = e.add(k0, e.mul(kp, e.idx(2)));
+      auto elem = [&](Value kk) {
+        Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
+        SmallVector<Value> lead{bi, kvh, e.minsi(kk, e.idx(p.keyLen - 1))};
+        return e.select(valid, vPacked.codec->emitUnpackElement(e, vPacked.parts, lead, col),
+                        e.f32(0));
+      };
+      memref::StoreOp::create(b, packF32(elem(key), elem(e.add(key, e.idx(1)))), vSmem,
+                              ValueRange{kp, col});
     });
   }
 
@@ -430,7 +424,6 @@ private:
   bool f16;
   Value q, k, v, out, lse, mask, kSmem, vSmem;
   Packed kPacked, vPacked;
-  Value unpackA, unpackB; ///< per-thread f32 rows (private memory) for unpacking K/V
 public:
   /// Where a static topology's tables live (the kernels' gpu.module).
   Operation *tableScope = nullptr;
@@ -490,14 +483,8 @@ public:
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(gpuModule.getBody());
-      auto priv = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Private);
-      auto rowType = MemRefType::get({std::max(p.headDim, p.valueDim)}, b.getF32Type(),
-                                     nullptr, priv);
-      SmallVector<Type> privates;
-      if (kCodec || vCodec)
-        privates = {rowType, rowType};
       kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
-                                      TypeRange{kSmemType, vSmemType}, privates);
+                                      TypeRange{kSmemType, vSmemType});
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
       kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
       Block &entry = kernel.getBody().front();
@@ -513,13 +500,11 @@ public:
         vPacked.codec = vCodec.get();
         vPacked.parts.assign(args.begin() + 1 + nK, args.begin() + 1 + nK + nV);
       }
-      Value rowA = (kCodec || vCodec) ? Value(kernel.getPrivateAttributions()[0]) : Value();
-      Value rowB = (kCodec || vCodec) ? Value(kernel.getPrivateAttributions()[1]) : Value();
       KernelBuilder kb(e, p, elt.isF16(), args[0], kCodec ? Value() : args[1],
                        vCodec ? Value() : args[1 + nK], args[outIndex], args[outIndex + 1],
                        op.getMask() ? args[outIndex + 2] : Value(),
                        kernel.getWorkgroupAttributions()[0], kernel.getWorkgroupAttributions()[1],
-                       kPacked, vPacked, rowA, rowB);
+                       kPacked, vPacked);
       kb.tableScope = gpuModule;
       kb.build();
       gpu::ReturnOp::create(b);

@@ -38,9 +38,19 @@ LogicalResult checkLowerable(Operation *op) {
   if (!elt.isBF16() && !elt.isF16())
     return op->emitOpError() << "GPU attention runs on bf16 or f16 tensor cores; got " << elt;
   for (Value kv : {attention.getKey(), attention.getValue()})
-    if (auto packed = dyn_cast<QTensorType>(kv.getType()))
-      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
+    if (auto packed = dyn_cast<QTensorType>(kv.getType())) {
+      FailureOr<std::unique_ptr<QuantCodec>> codec =
+          QuantCodec::get(packed, [&] { return op->emitOpError(); });
+      if (failed(codec))
         return failure();
+      // Threads share a key block's rows word by word; a codec that can only decode whole
+      // rows (a rotation after decoding) needs a cooperative row transform first.
+      if (!(*codec)->isElementwise())
+        return op->emitOpError() << "GPU attention decodes packed K/V element by element; "
+                                    "scheme '"
+                                 << stringifyQuantScheme(packed.getScheme().getScheme())
+                                 << "' decodes whole rows";
+    }
   if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 || p->valueDim > 128)
     return op->emitOpError() << "GPU attention needs head dims that are multiples of 16 and "
                                 "at most 128; got D = "
@@ -55,11 +65,6 @@ LogicalResult checkLowerable(Operation *op) {
   if (p->warps != 0 && p->warps != 2 && p->warps != 4)
     return op->emitOpError() << "GPU attention runs 2 or 4 warps per CTA; tile has "
                              << p->warps;
-  bool packed = isa<QTensorType>(attention.getKey().getType()) ||
-                isa<QTensorType>(attention.getValue().getType());
-  if (packed && p->warps == 2)
-    return op->emitOpError() << "packed K/V needs 4 warps per CTA (threads 64-95 unpack V); "
-                                "tile has 2";
   return success();
 }
 

@@ -46,11 +46,3 @@ func.func @cpu_tile(%q: tensor<1x2x100x64xbf16>) {
   %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 16>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
   return
 }
-
-// -----
-
-func.func @packed_two_warps(%q: tensor<1x2x40x64xbf16>, %k: !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>) {
-  // expected-error @+1 {{'tessera.attention' op packed K/V needs 4 warps per CTA (threads 64-95 unpack V); tile has 2}}
-  %o, %l = tessera.attention %q, %k, %q {tile = #tessera.tile<query = 32, warps = 2>} : tensor<1x2x40x64xbf16>, !tessera.qtensor<1x2x40x64xbf16, #tessera.quant<int, bits = 4, group = 32>>, tensor<1x2x40x64xbf16> -> tensor<1x2x40x64xbf16>, tensor<1x2x40xf32>
-  return
-}

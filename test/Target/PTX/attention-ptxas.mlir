@@ -2,7 +2,8 @@
 // instruction for both products, and ptxas accepts them for sm_80 and sm_90 with no spills:
 // causal + window with GQA 8:2 (lengths not multiples of the 64-row tiles), and block-sparse
 // with a bit-packed mask, and with packed K (int4, groups of 32) and V (int8, asymmetric)
-// unpacked per key block by the same QuantCodec the CPU path uses, and with a constant mask
+// decoded per key block, element by element by all threads, with the same QuantCodec the CPU
+// path uses, and with a constant mask
 // that tessera-sparsify turns into compile-time block lists (global tables, no mask reads).
 // REQUIRES: ptxas
 // RUN: rm -rf %t && mkdir -p %t
@@ -30,13 +31,13 @@
 // PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX: .entry tessera_attention_3(
 // PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
-// All four kernels, and no spills in any (the packed kernel's stack frame holds its two
-// per-thread unpack rows).
+// All four kernels, and no spills and no stack frame in any (packed K/V is decoded straight
+// into shared words, with no per-thread row buffer).
 // NAMES-DAG: Compiling entry function 'tessera_attention_0'
 // NAMES-DAG: Compiling entry function 'tessera_attention_1'
 // NAMES-DAG: Compiling entry function 'tessera_attention_2'
 // NAMES-DAG: Compiling entry function 'tessera_attention_3'
-// PTXAS-COUNT-4: bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// PTXAS-COUNT-4: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
 // PTXAS-NOT: spill
 
 func.func @causal_gqa(%q: tensor<2x8x200x128xbf16>, %k: tensor<2x2x333x128xbf16>, %v: tensor<2x2x333x128xbf16>) -> tensor<2x8x200x128xbf16> {
