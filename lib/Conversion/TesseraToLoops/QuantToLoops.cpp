@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/QuantCodec.h"
+#include "tessera/Conversion/RowOps.h"
 #include "tessera/Conversion/TesseraToLoops.h"
 
 #include "Tessera/TesseraOps.h"
@@ -15,12 +16,6 @@ using namespace mlir;
 using namespace mlir::tessera;
 
 namespace {
-
-SmallVector<Value> withLast(ValueRange lead, Value last) {
-  SmallVector<Value> out(lead.begin(), lead.end());
-  out.push_back(last);
-  return out;
-}
 
 class QuantizeLowering : public OpConversionPattern<QuantizeOp> {
 public:
@@ -43,11 +38,7 @@ public:
     int64_t d = packed.getShape().back();
     e.parallelRows(packed.getShape().drop_back(), [&](ValueRange lead) {
       Value row = memref::AllocaOp::create(b, MemRefType::get({d}, b.getF32Type()));
-      e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
-        Value x = e.toF32(memref::LoadOp::create(b, in, withLast(lead, j)));
-        memref::StoreOp::create(b, x, row, ValueRange{j});
-      });
-      codec->emitPackRow(e, row, {}, parts, lead);
+      emitQuantizeRow(e, *codec, in, parts, lead, row);
     });
     SmallVector<Value> tensors;
     for (Value part : parts)
@@ -78,12 +69,7 @@ public:
     int64_t d = packed.getShape().back();
     e.parallelRows(packed.getShape().drop_back(), [&](ValueRange lead) {
       Value row = memref::AllocaOp::create(b, MemRefType::get({d}, b.getF32Type()));
-      codec->emitUnpackRow(e, parts, lead, row, {});
-      e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
-        Value x = memref::LoadOp::create(b, row, ValueRange{j});
-        memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out,
-                                withLast(lead, j));
-      });
+      emitDequantizeRow(e, *codec, parts, out, lead, row);
     });
     rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
     return success();
