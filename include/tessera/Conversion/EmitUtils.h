@@ -42,6 +42,13 @@ public:
   /// ceil(x / d) for non-negative index x and a positive constant d.
   Value ceilDiv(Value x, int64_t d) { return divui(add(x, idx(d - 1)), idx(d)); }
 
+  /// |x| for an f32 scalar, in arith ops only (no math dialect: on the GPU, math ops become
+  /// libdevice calls that a self-contained PTX module cannot resolve).
+  Value absF32(Value x);
+  /// x rounded to the nearest integer, halves away from zero (C's roundf), for an f32
+  /// scalar, in arith ops only; exact for every f32 (|x| >= 2^23 and NaN pass through).
+  Value roundF32(Value x);
+
   /// Converts a float scalar or vector to f32 (no-op for f32).
   Value toF32(Value v);
   /// Converts an f32 scalar or vector to `elt` (no-op for f32).

@@ -4,13 +4,24 @@
 
 #include "tessera/Conversion/EmitUtils.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::tessera {
 
+/// The module's `tessera_kernels` gpu.module, created on first use (and the module marked
+/// gpu.container_module).
+gpu::GPUModuleOp getOrCreateKernelModule(OpBuilder &b, ModuleOp module);
+/// `<stem>_<n>` with n the number of kernels already in `kernels` (unique in it).
+std::string uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem);
+
 /// tessera.attention -> a tensor-core FlashAttention-2 kernel in the module's
 /// `tessera_kernels` gpu.module and a gpu.launch_func on the host (AttentionToGPU.cpp).
 void populateAttentionToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns);
+
+/// tessera.hadamard, quantize and dequantize -> kernels running one row per thread, with the
+/// row bodies the CPU lowering uses (RowOpsToGPU.cpp).
+void populateRowOpsToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns);
 
 } // namespace mlir::tessera
 

@@ -27,6 +27,27 @@ Value Emitter::mul(Value x, Value y) {
   return arith::MulIOp::create(b, x, y);
 }
 
+Value Emitter::absF32(Value x) {
+  // Clear the sign bit.
+  Value bits = arith::BitcastOp::create(b, b.getI32Type(), x);
+  Value cleared = arith::AndIOp::create(b, bits, i32(0x7fffffff));
+  return arith::BitcastOp::create(b, b.getF32Type(), cleared);
+}
+
+Value Emitter::roundF32(Value x) {
+  // Below 2^23 an f32 fits an i32 and x - trunc(x) is exact; at or above it (and for NaN)
+  // x is already integral and passes through.
+  Value ax = absF32(x);
+  Value small = cmpf(arith::CmpFPredicate::OLT, ax, f32(8388608.0));
+  Value t = arith::SIToFPOp::create(
+      b, b.getF32Type(),
+      arith::FPToSIOp::create(b, b.getI32Type(), select(small, x, f32(0))));
+  Value frac = absF32(sub(x, t));
+  Value away = select(cmpf(arith::CmpFPredicate::OLT, x, f32(0)), f32(-1), f32(1));
+  Value r = select(cmpf(arith::CmpFPredicate::OGE, frac, f32(0.5)), add(t, away), t);
+  return select(small, r, x);
+}
+
 Value Emitter::toF32(Value v) {
   Type elt = getElementTypeOrSelf(v.getType());
   if (elt.isF32())

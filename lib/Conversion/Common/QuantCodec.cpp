@@ -1,7 +1,6 @@
 //===- QuantCodec.cpp - Row-wise packing and unpacking of qtensors ---------===//
 #include "tessera/Conversion/QuantCodec.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
 
 using namespace mlir;
 using namespace mlir::tessera;
@@ -51,7 +50,7 @@ public:
           lo, hi, 1, {e.negInf(), e.f32(std::numeric_limits<double>::infinity())},
           [&](Value d, ValueRange it) -> SmallVector<Value> {
             Value x = memref::LoadOp::create(b, src, concat(srcPrefix, {d}));
-            Value v = symmetric ? Value(math::AbsFOp::create(b, x)) : x;
+            Value v = symmetric ? e.absF32(x) : x;
             return {e.maxf(it[0], v), arith::MinimumFOp::create(b, it[1], x)};
           });
       Value scale = symmetric ? arith::DivFOp::create(b, range[0], e.f32(qmax)).getResult()
@@ -65,7 +64,7 @@ public:
       Value inv = e.select(positive, arith::DivFOp::create(b, e.f32(1), scale), e.f32(0));
       e.forLoop(lo, hi, 1, [&](Value d) {
         Value x = memref::LoadOp::create(b, src, concat(srcPrefix, {d}));
-        Value q = math::RoundOp::create(b, e.mul(e.sub(x, zero), inv));
+        Value q = e.roundF32(e.mul(e.sub(x, zero), inv));
         double qmin = symmetric ? -qmax : 0.0;
         q = arith::MinimumFOp::create(b, e.maxf(q, e.f32(qmin)), e.f32(qmax));
         if (symmetric)

@@ -446,8 +446,8 @@ public:
     Type elt = op.getQuery().getType().getElementType();
 
     // The kernel, in the module's gpu.module.
-    auto gpuModule = getOrCreateKernelModule(b, module);
-    std::string name = "tessera_attention_" + std::to_string(kernelCounter(gpuModule));
+    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
+    std::string name = uniqueKernelName(gpuModule, "tessera_attention");
     SmallVector<Type> argTypes;
     auto memrefOf = [](Value v) {
       auto t = cast<RankedTensorType>(v.getType());
@@ -526,20 +526,6 @@ public:
                               /*dynamicSharedMemorySize=*/Value(), operands);
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
     return success();
-  }
-
-private:
-  static gpu::GPUModuleOp getOrCreateKernelModule(ImplicitLocOpBuilder &b, ModuleOp module) {
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
-    if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>("tessera_kernels"))
-      return existing;
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
-    return gpu::GPUModuleOp::create(b, "tessera_kernels");
-  }
-  static int64_t kernelCounter(gpu::GPUModuleOp m) {
-    return std::distance(m.getBody()->getOps<gpu::GPUFuncOp>().begin(),
-                         m.getBody()->getOps<gpu::GPUFuncOp>().end());
   }
 };
 

@@ -25,9 +25,25 @@ func.func @tiles(%q: tensor<1x2x64x64xbf16>) {
 
 // -----
 
-func.func @other(%x: tensor<4x64xbf16>) {
-  // expected-error @+1 {{'tessera.hadamard' op has no GPU lowering yet}}
-  %y = tessera.hadamard %x : tensor<4x64xbf16>
+func.func @other(%x: tensor<2x4x64xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op has no GPU lowering yet}}
+  %y = tessera.bit_allocate %x : tensor<2x4x64xf32> -> tensor<2x4x64xi32>
+  return
+}
+
+// -----
+
+func.func @row_op_scheme(%x: tensor<4x64xbf16>) {
+  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'lattice' has no lowering yet (supported: int)}}
+  %p = tessera.quantize %x : tensor<4x64xbf16> -> !tessera.qtensor<4x64xbf16, #tessera.quant<lattice, lattice = e8, alpha = 1.0, rotation = none, seed = 0>>
+  return
+}
+
+// -----
+
+func.func @row_op_dynamic(%x: tensor<?x64xbf16>) {
+  // expected-error @+1 {{'tessera.hadamard' op needs static shapes to be lowered}}
+  %y = tessera.hadamard %x : tensor<?x64xbf16>
   return
 }
 

@@ -57,7 +57,7 @@ func.func @attention_packed_k(%q: tensor<1x2x8x64xf32>, %k: !tessera.qtensor<1x2
 // CHECK-LABEL: func.func @quantize
 // CHECK-SAME: -> (tensor<3x24xi8>, tensor<3x2xf32>, tensor<3x2xf32>)
 // CHECK: scf.parallel
-// CHECK: math.round
+// CHECK: arith.fptosi {{.*}} : f32 to i32
 // CHECK: arith.shli
 // CHECK: arith.ori
 // CHECK: return %{{.+}}, %{{.+}}, %{{.+}} : tensor<3x24xi8>, tensor<3x2xf32>, tensor<3x2xf32>

@@ -87,6 +87,27 @@ INSTANTIATE_TEST_SUITE_P(BitsGroups, IntQuant,
                                   (info.param.symmetric ? "_sym" : "_asym");
                          });
 
+// Rounding is C's roundf (halves away from zero), done in integer-free arith by the lowering
+// (no libm/libdevice call): with min 0 and max 255 the 8-bit asymmetric scale is exactly 1, so
+// the codes are round(x) of the values themselves, halves and their neighbours included.
+TEST(IntQuantRounding, HalvesGoAwayFromZero) {
+  std::string qt = "!tessera.qtensor<1x16xf32, #tessera.quant<int, bits = 8, asymmetric>>";
+  auto m = compileOrFail("func.func @q(%x: tensor<1x16xf32>) -> " + qt + " {\n"
+                         "  %p = tessera.quantize %x : tensor<1x16xf32> -> " + qt + "\n"
+                         "  return %p : " + qt + "\n}\n");
+  ASSERT_TRUE(m);
+  const float below = std::nextafter(0.5f, 0.0f), above = std::nextafter(1.5f, 2.0f);
+  std::vector<double> x{0,     255,   0.5,   1.5,    2.5,   126.5, 253.5, below,
+                        above, 2.25f, 3.75f, 254.5f, 7.0f,  0.75f, 99.5f, 100.5f};
+  std::vector<uint8_t> expected{0, 255, 1, 2, 3, 127, 254, 0, 2, 2, 4, 255, 7, 1, 100, 101};
+  std::vector<HostTensor> in;
+  in.push_back(makeTensor(DType::F32, {1, 16}, x));
+  std::vector<HostTensor> out = run(*m, in);
+  const auto *codes = static_cast<const uint8_t *>(out[0].data());
+  EXPECT_EQ(std::vector<uint8_t>(codes, codes + 16), expected);
+  EXPECT_EQ(static_cast<const float *>(out[1].data())[0], 1.0f) << "scale";
+}
+
 // Known bytes: 4-bit codes go two per byte, low nibble first; 3-bit codes 8 per 3 bytes.
 TEST(IntQuantLayout, NibbleAndThreeBitPacking) {
   std::vector<float> ramp{-7, -6, -5, -4, -3, -2, -1, 0};
