@@ -16,11 +16,16 @@ KIT=${KIT:-kit}
 rm -rf "$KIT" && mkdir -p "$KIT/artifacts" "$KIT/mlir" "$KIT/checks"
 
 # --- correctness checks: name, then the module text.
-check() {
-  local name=$1 text=$2 dir="$KIT/checks/$1"
+check() { # name, module text[, extra tessera-compile flags: then the check needs sm_90a]
+  local name=$1 text=$2 dir="$KIT/checks/$1" flags=${3:-}
   mkdir -p "$dir"
   printf '%s\n' "$text" > "$dir/module.mlir"
-  "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" --target=sm_80,sm_90
+  if [ -n "$flags" ]; then
+    echo sm_90a > "$dir/requires"
+    "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" $flags
+  else
+    "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" --target=sm_80,sm_90
+  fi
   # Reference outputs: the CPU path on the same seeded inputs.
   "$BUILD_DIR/bin/tessera-run" "$dir/module.mlir" --random-inputs=7 --save-inputs="$dir/in" \
     --output="$dir/cpu0.npy" --output="$dir/cpu1.npy" > "$dir/cpu.log"
@@ -47,6 +52,9 @@ check block_mask_runtime "$(attn "$(t 1x4x300x128xbf16)" "$(t 1x4x300x128xbf16)"
 check block_mask_constant "$(attn "$(t 1x4x300x128xbf16)" "$(t 1x4x300x128xbf16)" "$(t 1x4x300x128xbf16)" "" "causal" "$(t 1x4x300x128xbf16)" "$(t 1x4x300xf32)" "  %m = arith.constant dense<[[[true, false, true, false, true], [false, true, true, true, false], [true, true, false, false, true], [false, false, true, true, true], [true, false, false, true, true]]]> : tensor<1x5x5xi1>
 " " mask(%m : tensor<1x5x5xi1>)")"
 check composed_kv_int4 "$(cat ../../examples/kv_int4_attention_gpu.mlir)"
+# sm_90a: attention scores on warpgroup MMA.
+check wgmma_causal_window_gqa "$(attn "$(t 1x8x200x128xbf16)" "$(t 1x2x300x128xbf16)" "$(t 1x2x300x128xbf16)" "" "causal, window = 100" "$(t 1x8x200x128xbf16)" "$(t 1x8x200xf32)" "" "")" "--target=sm_90a --wgmma"
+check wgmma_packed_kv "$(attn "$(t 1x8x100x128xbf16)" "$KQ" "$VQ" "" "causal" "$(t 1x8x100x128xbf16)" "$(t 1x8x100xf32)" "" "")" "--target=sm_90a --wgmma"
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"

@@ -66,6 +66,13 @@ def ConvertTesseraToGPU : Pass<"convert-tessera-to-gpu", "::mlir::ModuleOp"> {
     Input: tessera ops on static shapes. Output: host code with `gpu.launch_func`, kernels in
     `gpu.func`s using `nvvm` ops; ops or shapes this lowering does not handle are reported.
   }];
+  let options = [
+    Option<"wgmma", "wgmma", "bool", "false",
+           "sm_90a only: S = Q K^T on warpgroup MMA (wgmma.mma_async, Q and K as shared-memory "
+           "core matrices) instead of mma.sync; needs 4-warp tiles">,
+    Option<"chip", "chip", "std::string", "\"\"",
+           "Target the kernels are for (checked against wgmma: it needs sm_90a)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::gpu::GPUDialect", "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect",
@@ -115,7 +122,9 @@ def TesseraTileAttention : Pass<"tessera-tile-attention"> {
     Option<"target", "target", "std::string", "\"cpu\"", "cpu or gpu">,
     Option<"threads", "threads", "int64_t", "0",
            "CPU threads to balance over (0: this machine's hardware threads)">,
-    Option<"sms", "sms", "int64_t", "132", "GPU streaming multiprocessors to fill">
+    Option<"sms", "sms", "int64_t", "132", "GPU streaming multiprocessors to fill">,
+    Option<"wgmma", "wgmma", "bool", "false",
+           "GPU: the kernel will use wgmma, so every CTA is one 4-warp warpgroup">
   ];
 }
 

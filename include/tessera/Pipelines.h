@@ -28,6 +28,8 @@ struct GPUPipelineOptions {
   std::string format = "isa";
   /// Streaming multiprocessors --tessera-tile-attention sizes the grid for (0: from `chip`).
   int64_t sms = 0;
+  /// S = Q K^T on warpgroup MMA; the kernels then need chip sm_90a.
+  bool wgmma = false;
 };
 
 /// Streaming multiprocessors of the flagship part of `chip` (sm_80: 108, sm_90: 132, ...).

@@ -6,6 +6,7 @@
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -92,6 +93,8 @@ void mlir::tessera::buildGPUKernelPipeline(OpPassManager &pm,
   ConvertGpuOpsToNVVMOpsOptions nvvm;
   nvvm.useBarePtrCallConv = true;
   kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  // NVVM ops that are PTX templates (wgmma.mma_async, fence.proxy) become inline assembly.
+  kernels.addPass(createConvertNVVMToLLVMPass());
   GpuNVVMAttachTargetOptions target;
   target.chip = options.chip;
   target.features = options.features;
@@ -106,8 +109,12 @@ void mlir::tessera::buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions
   TesseraTileAttentionOptions tile;
   tile.target = "gpu";
   tile.sms = options.sms > 0 ? options.sms : streamingMultiprocessors(options.chip);
+  tile.wgmma = options.wgmma;
   pm.addPass(tessera::createTesseraTileAttention(tile));
-  pm.addPass(createConvertTesseraToGPU());
+  ConvertTesseraToGPUOptions convert;
+  convert.wgmma = options.wgmma;
+  convert.chip = options.chip;
+  pm.addPass(createConvertTesseraToGPU(convert));
   buildGPUKernelPipeline(pm, options);
 }
 
@@ -120,6 +127,9 @@ struct GPUPipelineCLOptions : public PassPipelineOptions<GPUPipelineCLOptions> {
   Option<std::string> format{*this, "format",
                              llvm::cl::desc("isa (PTX), bin (cubin via ptxas) or fatbin"),
                              llvm::cl::init("isa")};
+  Option<bool> wgmma{*this, "wgmma",
+                     llvm::cl::desc("S = Q K^T on warpgroup MMA (chip=sm_90a only)"),
+                     llvm::cl::init(false)};
   Option<int64_t> sms{*this, "sms",
                       llvm::cl::desc("Streaming multiprocessors the attention grid should fill "
                                      "(0: the chip's flagship part)"),
@@ -147,6 +157,7 @@ void mlir::tessera::registerTesseraPipelines() {
         options.features = cl.features;
         options.format = cl.format;
         options.sms = cl.sms;
+        options.wgmma = cl.wgmma;
         buildGPUPipeline(pm, options);
       });
   PassPipelineRegistration<CPUPipelineCLOptions>(

@@ -135,14 +135,19 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
 
 } // namespace
 
-FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms) {
+FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms,
+                                                             bool wgmma) {
   PassManager pm(module.getContext());
   pm.addPass(createTesseraSparsify());
   TesseraTileAttentionOptions tile;
   tile.target = "gpu";
   tile.sms = sms;
+  tile.wgmma = wgmma;
   pm.addPass(createTesseraTileAttention(tile));
-  pm.addPass(createConvertTesseraToGPU());
+  ConvertTesseraToGPUOptions convert;
+  convert.wgmma = wgmma;
+  convert.chip = wgmma ? "sm_90a" : "";
+  pm.addPass(createConvertTesseraToGPU(convert));
   if (failed(pm.run(module)))
     return failure();
   std::ostringstream out;

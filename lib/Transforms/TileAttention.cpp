@@ -40,12 +40,12 @@ TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
 /// GPU: 4 warps (64 rows); 2 warps (32 rows) when 64-row CTAs would leave streaming
 /// multiprocessors idle or the query is at most 32 rows. Needs block_q = 64 (the lowering
 /// diagnoses other block sizes).
-TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms) {
+TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms, bool wgmma) {
   if (p.blockQ != 4 * kRowsPerWarp)
     return {};
   int64_t warps = 4;
   int64_t ctas = p.batch * p.queryHeads * ceilDiv(p.queryLen, 4 * kRowsPerWarp);
-  if (ctas < sms || p.queryLen <= 2 * kRowsPerWarp)
+  if (!wgmma && (ctas < sms || p.queryLen <= 2 * kRowsPerWarp))
     warps = 2;
   return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps);
 }
@@ -89,7 +89,7 @@ struct TesseraTileAttentionPass
       FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
       if (failed(problem))
         return WalkResult::interrupt();
-      TileAttr tile = gpu ? chooseGPU(op, *problem, sms) : chooseCPU(op, *problem, nThreads);
+      TileAttr tile = gpu ? chooseGPU(op, *problem, sms, wgmma) : chooseCPU(op, *problem, nThreads);
       if (tile)
         op.setTileAttr(tile);
       return WalkResult::advance();

@@ -33,6 +33,11 @@
 // ELF: 177   E   L   F
 // RUN: not tessera-compile %s -o %t/bad.tsr --target=gfx90a 2>&1 | FileCheck %s --check-prefix=TARGET
 // TARGET: tessera-compile: error: unknown target 'gfx90a' (expected sm_XY, e.g. sm_80, sm_90a)
+// RUN: not tessera-compile %tessera_src_root/examples/attention_causal_gqa.mlir -o %t/bad.tsr --wgmma --target=sm_90a,sm_80 2>&1 | FileCheck %s --check-prefix=WGMMA
+// WGMMA: tessera-compile: error: --wgmma kernels run on sm_90a only; target 'sm_80' cannot take them (use --target=sm_90a)
+// RUN: tessera-compile %tessera_src_root/examples/attention_causal_gqa.mlir -o %t/wg.ptx --emit=ptx --wgmma --target=sm_90a
+// RUN: FileCheck %s --check-prefix=WGPTX < %t/wg.sm_90a.ptx
+// WGPTX: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // RUN: not tessera-compile %s -o %t/bad.tsr 2>&1 | FileCheck %s --check-prefix=F32
 // F32: tessera-compile.mlir:[[# @LINE + 3]]:12: error: 'tessera.attention' op GPU attention runs on bf16 or f16 tensor cores; got 'f32'
 

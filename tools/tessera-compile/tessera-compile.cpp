@@ -36,6 +36,10 @@ static cl::list<std::string> targets("target", cl::desc("GPU targets (default: s
                                      cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> emit("emit", cl::desc("tsr (default), ptx, cubin or header"),
                                  cl::init("tsr"), cl::cat(category));
+static cl::opt<bool> useWgmma("wgmma",
+                              cl::desc("Attention scores on sm_90a warpgroup MMA (every "
+                                       "--target must be sm_90a)"),
+                              cl::cat(category));
 static cl::opt<bool> printManifest("print-manifest",
                                    cl::desc("Print the manifest to stdout as well"),
                                    cl::cat(category));
@@ -57,6 +61,11 @@ int main(int argc, char **argv) {
   for (const std::string &chip : chips)
     if (chip.rfind("sm_", 0) != 0)
       return fail("unknown target '" + chip + "' (expected sm_XY, e.g. sm_80, sm_90a)");
+  if (useWgmma)
+    for (const std::string &chip : chips)
+      if (chip != "sm_90a")
+        return fail("--wgmma kernels run on sm_90a only; target '" + chip +
+                    "' cannot take them (use --target=sm_90a)");
 
   DialectRegistry registry;
   ::tessera::registerAllDialects(registry);
@@ -77,7 +86,7 @@ int main(int argc, char **argv) {
   int64_t sms = 0;
   for (const std::string &chip : chips)
     sms = std::max(sms, mlir::tessera::streamingMultiprocessors(chip));
-  FailureOr<std::string> manifest = mlir::tessera::lowerToGPUAndDescribe(*module, sms);
+  FailureOr<std::string> manifest = mlir::tessera::lowerToGPUAndDescribe(*module, sms, useWgmma);
   if (failed(manifest))
     return 1;
   if (printManifest)

@@ -17,7 +17,9 @@ std::string uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem);
 
 /// tessera.attention -> a tensor-core FlashAttention-2 kernel in the module's
 /// `tessera_kernels` gpu.module and a gpu.launch_func on the host (AttentionToGPU.cpp).
-void populateAttentionToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns);
+/// `wgmma`: S = Q K^T on sm_90a warpgroup MMA (4-warp tiles only) instead of mma.sync.
+void populateAttentionToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+                                    bool wgmma = false);
 
 /// tessera.hadamard, quantize and dequantize -> kernels running one row per thread, with the
 /// row bodies the CPU lowering uses (RowOpsToGPU.cpp).

@@ -18,7 +18,9 @@ namespace mlir::tessera {
 /// multiprocessors) and convert-tessera-to-gpu on `module` and returns the manifest text of
 /// its entries (docs/tsr-format.md). Fails with a diagnostic on what the schedule cannot
 /// express.
-FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module, int64_t sms = 132);
+/// With `wgmma`, attention scores use sm_90a warpgroup MMA (the kernels are then sm_90a-only).
+FailureOr<std::string> lowerToGPUAndDescribe(ModuleOp module, int64_t sms = 132,
+                                             bool wgmma = false);
 
 /// Lowers the kernels of an already converted module (a clone is made) for `chip`
 /// (e.g. "sm_80", "sm_90a") and returns their PTX (`format` "isa") or cubin ("bin", which

@@ -35,6 +35,8 @@ using namespace mlir::tessera;
 namespace {
 
 constexpr int64_t kRowsPerWarp = 16, kBlockK = 64;
+/// Query rows of a wgmma tile (one warpgroup, m64).
+constexpr int64_t kBlockQTile = 64;
 
 /// Warps per CTA: the op's `tile` (2 or 4, checked before conversion), else 4.
 int64_t warpsOf(const AttentionProblem &p) { return p.warps ? p.warps : 4; }
@@ -79,9 +81,12 @@ public:
     rowA = e.add(e.add(q0, e.mul(warp, e.idx(kRowsPerWarp))), g);
     rowB = e.add(rowA, e.idx(8));
 
-    // Q fragments for every k-slice of D, zero past Sq.
+    // Q fragments for every k-slice of D, zero past Sq (mma.sync); with wgmma, Q goes to
+    // shared memory once instead.
     SmallVector<SmallVector<Value>> qFrag;
-    for (int64_t s = 0; s < p.headDim / 16; ++s) {
+    if (wgmma)
+      stageQueryTile(tid);
+    for (int64_t s = 0; s < (wgmma ? 0 : p.headDim / 16); ++s) {
       Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))), c1 = e.add(c0, e.idx(8));
       qFrag.push_back({pairRow(q, {bi, h}, rowA, p.queryLen, c0),
                        pairRow(q, {bi, h}, rowB, p.queryLen, c0),
@@ -226,6 +231,93 @@ private:
     return e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
   }
 
+  /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives. mma.sync: at
+  /// (row, c). wgmma: the canonical no-swizzle K-major layout of 8 x 8 core matrices (8 rows
+  /// of 16 bytes, 128 contiguous bytes each): core matrices adjacent along D are LBO = 128
+  /// bytes apart, those adjacent along rows SBO = D/8 x 128 bytes.
+  std::pair<Value, Value> wordPos(Value row, Value c) {
+    if (!wgmma)
+      return {row, c};
+    int64_t words = p.headDim / 2;
+    Value flat = e.add(e.add(e.mul(e.divui(row, e.idx(8)), e.idx(sboBytes() / 4)),
+                             e.mul(e.divui(c, e.idx(4)), e.idx(32))),
+                       e.add(e.mul(e.remui(row, e.idx(8)), e.idx(4)), e.remui(c, e.idx(4))));
+    return {e.divui(flat, e.idx(words)), e.remui(flat, e.idx(words))};
+  }
+  int64_t sboBytes() const { return p.headDim / 8 * 128; }
+
+  /// wgmma: the 64 x D query tile into shared memory as core matrices (zeros past Sq), made
+  /// visible to the async proxy that wgmma reads through.
+  void stageQueryTile(Value tid) {
+    int64_t chunks = p.headDim / kChunk;
+    auto halves = VectorType::get({kChunk}, halfType());
+    auto bits = VectorType::get({kChunk}, b.getI16Type());
+    e.forLoop(tid, e.idx(kBlockQTile * chunks), warpsOf(p) * 32, [&](Value w) {
+      Value m = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
+      Value row = e.add(q0, m);
+      Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen));
+      Value safe = e.minsi(row, e.idx(p.queryLen - 1));
+      Value x = vector::LoadOp::create(b, halves, q, ValueRange{bi, h, safe, e.mul(c, e.idx(kChunk))},
+                                       /*nontemporal=*/false, llvm::Align(16));
+      Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(bits, APInt(16, 0)));
+      Value v = e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
+      Value words =
+          vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
+      auto [i, j] = wordPos(m, e.mul(c, e.idx(kChunk / 2)));
+      vector::StoreOp::create(b, words, qSmem, ValueRange{i, j}, /*nontemporal=*/false,
+                              llvm::Align(16));
+    });
+    asyncProxyFence();
+    NVVM::Barrier0Op::create(b);
+  }
+
+  /// Generic-proxy shared-memory writes become visible to wgmma's async-proxy reads.
+  void asyncProxyFence() {
+    NVVM::FenceProxyOp::create(b, NVVM::ProxyKind::async_shared,
+                               NVVM::SharedSpaceAttr::get(b.getContext(),
+                                                          NVVM::SharedSpace::shared_cta));
+  }
+
+  /// A wgmma shared-memory matrix descriptor for the core-matrix tile at `mem` + `offset`
+  /// bytes: start address >> 4 (bits 0-13), LBO >> 4 (16-29), SBO >> 4 (32-45), no swizzle.
+  Value descriptor(Value mem, int64_t offset) {
+    Type i64 = b.getI64Type();
+    Value base = arith::IndexCastOp::create(
+        b, i64, memref::ExtractAlignedPointerAsIndexOp::create(b, mem));
+    Value addr = arith::AddIOp::create(b, base, arith::ConstantOp::create(b, b.getI64IntegerAttr(offset)));
+    Value field = arith::ShRUIOp::create(
+        b, arith::AndIOp::create(b, addr, arith::ConstantOp::create(b, b.getI64IntegerAttr(0x3FFFF))),
+        arith::ConstantOp::create(b, b.getI64IntegerAttr(4)));
+    int64_t fixed = (int64_t{128 >> 4} << 16) | (int64_t{sboBytes() >> 4} << 32);
+    return arith::OrIOp::create(b, field, arith::ConstantOp::create(b, b.getI64IntegerAttr(fixed)));
+  }
+
+  /// S = Q K^T for the 64 x 64 block on wgmma.m64n64k16 (D/16 k-slices, f32 accumulate);
+  /// returns the 32 accumulator values per thread: value 4j + x is the mma.sync C fragment
+  /// x of key tile j (rows g and g + 8 of the warp's 16, keys 8j + 2t, 8j + 2t + 1).
+  SmallVector<Value> wgmmaScores() {
+    SmallVector<Type> fields(32, f32());
+    auto accType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+    Value acc = LLVM::UndefOp::create(b, accType);
+    for (int64_t i = 0; i < 32; ++i)
+      acc = LLVM::InsertValueOp::create(b, acc, e.f32(0), i);
+    auto halfKind = f16 ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+    NVVM::WgmmaFenceAlignedOp::create(b);
+    for (int64_t sl = 0; sl < p.headDim / 16; ++sl)
+      acc = NVVM::WgmmaMmaAsyncOp::create(
+          b, accType, acc, descriptor(qSmem, 256 * sl), descriptor(kSmem, 256 * sl),
+          NVVM::MMAShapeAttr::get(b.getContext(), 64, 64, 16), halfKind, halfKind,
+          NVVM::WGMMATypes::f32, sl == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
+          NVVM::MMALayout::col, /*satfinite=*/nullptr);
+    NVVM::WgmmaGroupSyncAlignedOp::create(b);
+    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+    SmallVector<Value> out;
+    for (int64_t i = 0; i < 32; ++i)
+      out.push_back(LLVM::ExtractValueOp::create(b, acc, i));
+    return out;
+  }
+
   /// Plain K: one 16-byte load and one 16-byte shared store per chunk; the words (two
   /// adjacent halves along D) are K's own memory layout.
   void stageKeys(Value tid, Value k0) {
@@ -235,8 +327,9 @@ private:
       Value x = loadChunk(k, e.add(k0, row), e.mul(c, e.idx(kChunk)));
       Value words =
           vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), x);
-      vector::StoreOp::create(b, words, kSmem, ValueRange{row, e.mul(c, e.idx(kChunk / 2))},
-                              /*nontemporal=*/false, llvm::Align(16));
+      auto [i, j] = wordPos(row, e.mul(c, e.idx(kChunk / 2)));
+      vector::StoreOp::create(b, words, kSmem, ValueRange{i, j}, /*nontemporal=*/false,
+                              llvm::Align(16));
     });
   }
 
@@ -269,8 +362,9 @@ private:
       Value d0 = e.mul(c, e.idx(2));
       Value lo = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, d0);
       Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, e.add(d0, e.idx(1)));
+      auto [i, j] = wordPos(row, c);
       memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)), kSmem,
-                              ValueRange{row, c});
+                              ValueRange{i, j});
     });
   }
 
@@ -307,16 +401,21 @@ private:
       stagePackedValues(tid, k0);
     else
       stageValues(tid, k0);
+    if (wgmma)
+      asyncProxyFence();
     NVVM::Barrier0Op::create(b);
 
     // S = Q K^T, scaled and masked, as 8 tiles of 16 x 8.
     int64_t off = p.keyLen - p.queryLen;
     SmallVector<SmallVector<Value>> s;
     Value mxA = e.negInf(), mxB = e.negInf();
+    SmallVector<Value> wg = wgmma ? wgmmaScores() : SmallVector<Value>();
     for (int64_t j = 0; j < kBlockK / 8; ++j) {
       SmallVector<Value> c(4, e.f32(0));
+      if (wgmma)
+        c.assign(wg.begin() + 4 * j, wg.begin() + 4 * j + 4);
       Value keyRow = e.add(e.idx(8 * j), g);
-      for (int64_t sl = 0; sl < p.headDim / 16; ++sl) {
+      for (int64_t sl = 0; sl < (wgmma ? 0 : p.headDim / 16); ++sl) {
         Value w0 = e.add(e.idx(8 * sl), t), w1 = e.add(w0, e.idx(4));
         Value b0 = memref::LoadOp::create(b, kSmem, ValueRange{keyRow, w0});
         Value b1 = memref::LoadOp::create(b, kSmem, ValueRange{keyRow, w1});
@@ -429,11 +528,15 @@ public:
   Operation *tableScope = nullptr;
 
   Value qt, qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
+  /// sm_90a: S = Q K^T on wgmma (Q and K in shared memory as core matrices).
+  bool wgmma = false;
+  Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
 };
 
 class AttentionToGPU : public OpConversionPattern<AttentionOp> {
 public:
-  using OpConversionPattern::OpConversionPattern;
+  AttentionToGPU(const TypeConverter &converter, MLIRContext *ctx, bool wgmma)
+      : OpConversionPattern(converter, ctx), wgmma(wgmma) {}
 
   LogicalResult matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
@@ -475,16 +578,21 @@ public:
     if (op.getMask())
       argTypes.push_back(memrefOf(op.getMask()));
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2 + kKeyPad}, b.getI32Type(),
+    // wgmma reads K as core matrices (no padding: no bank conflicts to avoid).
+    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2 + (wgmma ? 0 : kKeyPad)}, b.getI32Type(),
                                      nullptr, wg);
-    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim + kValuePad}, b.getI32Type(),
+    // With wgmma, Q's 16 KiB tile joins K and V: V goes unpadded so the three fit the 48 KiB
+    // of static shared memory at D = Dv = 128.
+    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim + (wgmma ? 0 : kValuePad)}, b.getI32Type(),
                                      nullptr, wg);
+    auto qSmemType = MemRefType::get({kBlockQTile, p.headDim / 2}, b.getI32Type(), nullptr, wg);
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(gpuModule.getBody());
       kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
-                                      TypeRange{kSmemType, vSmemType});
+                                      wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
+                                            : TypeRange{kSmemType, vSmemType});
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
       kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
       Block &entry = kernel.getBody().front();
@@ -506,6 +614,9 @@ public:
                        kernel.getWorkgroupAttributions()[0], kernel.getWorkgroupAttributions()[1],
                        kPacked, vPacked);
       kb.tableScope = gpuModule;
+      kb.wgmma = wgmma;
+      if (wgmma)
+        kb.qSmem = kernel.getWorkgroupAttributions()[2];
       kb.build();
       gpu::ReturnOp::create(b);
     }
@@ -527,11 +638,14 @@ public:
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
     return success();
   }
+
+private:
+  bool wgmma;
 };
 
 } // namespace
 
 void mlir::tessera::populateAttentionToGPUPatterns(const TypeConverter &converter,
-                                                   RewritePatternSet &patterns) {
-  patterns.add<AttentionToGPU>(converter, patterns.getContext());
+                                                   RewritePatternSet &patterns, bool wgmma) {
+  patterns.add<AttentionToGPU>(converter, patterns.getContext(), wgmma);
 }

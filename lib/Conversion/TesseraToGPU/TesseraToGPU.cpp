@@ -39,7 +39,7 @@ LogicalResult checkRowOp(Operation *op) {
   return success();
 }
 
-LogicalResult checkLowerable(Operation *op) {
+LogicalResult checkLowerable(Operation *op, bool wgmma) {
   if (isa<HadamardOp, QuantizeOp, DequantizeOp>(op))
     return checkRowOp(op);
   auto attention = dyn_cast<AttentionOp>(op);
@@ -79,17 +79,31 @@ LogicalResult checkLowerable(Operation *op) {
   if (p->warps != 0 && p->warps != 2 && p->warps != 4)
     return op->emitOpError() << "GPU attention runs 2 or 4 warps per CTA; tile has "
                              << p->warps;
+  if (wgmma && p->warps == 2)
+    return op->emitOpError() << "wgmma needs a warpgroup (4 warps, 64 query rows) per CTA; "
+                                "tile has 2 warps";
   return success();
 }
 
 struct ConvertTesseraToGPUPass
     : public tessera::impl::ConvertTesseraToGPUBase<ConvertTesseraToGPUPass> {
+  using Base::Base;
+
   void runOnOperation() override {
-    auto populate = [](const TypeConverter &converter, RewritePatternSet &patterns) {
-      populateAttentionToGPUPatterns(converter, patterns);
+    bool useWgmma = wgmma;
+    if (useWgmma && chip != "sm_90a") {
+      mlir::emitError(getOperation().getLoc())
+          << "convert-tessera-to-gpu: wgmma needs chip=sm_90a (warpgroup MMA exists only there); "
+             "got chip='"
+          << chip << "'";
+      return signalPassFailure();
+    }
+    auto populate = [&](const TypeConverter &converter, RewritePatternSet &patterns) {
+      populateAttentionToGPUPatterns(converter, patterns, useWgmma);
       populateRowOpsToGPUPatterns(converter, patterns);
     };
-    if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
+    auto check = [&](Operation *op) { return checkLowerable(op, useWgmma); };
+    if (failed(lowerTesseraOps(getOperation(), check, populate)))
       signalPassFailure();
   }
 };
