@@ -594,6 +594,11 @@ public:
                                       wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
                                             : TypeRange{kSmemType, vSmemType});
       kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+      // 16-byte vector stores and wgmma core matrices need 16-byte aligned shared tiles (the
+      // default is the element's 4); 128 keeps them cache-line aligned.
+      for (unsigned i = 0, n = kernel.getNumWorkgroupAttributions(); i < n; ++i)
+        kernel.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                           b.getI64IntegerAttr(128));
       kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
       Block &entry = kernel.getBody().front();
       b.setInsertionPointToStart(&entry);

@@ -10,7 +10,7 @@
 // CHECK: gpu.launch_func @tessera_kernels::@tessera_attention_0 blocks in (%{{.+}}, %{{.+}}, %{{.+}}) threads in (%{{.+}}, %{{.+}}, %{{.+}}) args(
 // CHECK: bufferization.to_tensor %[[OUT]]
 // CHECK: gpu.module @tessera_kernels
-// CHECK: gpu.func @tessera_attention_0({{.*}}) workgroup(%{{.+}} : memref<64x36xi32, #gpu.address_space<workgroup>>, %{{.+}} : memref<32x72xi32, #gpu.address_space<workgroup>>) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: gpu.func @tessera_attention_0({{.*}}) workgroup(%{{.+}} : memref<64x36xi32, #gpu.address_space<workgroup>> {llvm.align = 128 : i64}, %{{.+}} : memref<32x72xi32, #gpu.address_space<workgroup>> {llvm.align = 128 : i64}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // CHECK: gpu.block_id  y
 // CHECK: scf.for
 // CHECK: nvvm.barrier0

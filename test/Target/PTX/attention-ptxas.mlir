@@ -20,7 +20,9 @@
 
 // PTX: .global .align {{[0-9]+}} .b8 __tessera_topology_{{[0-9]+}}_indices
 // PTX: .entry tessera_attention_0(
-// K and V arrive in 16-byte loads and land in shared memory in 16-byte stores.
+// K and V arrive in 16-byte loads and land in shared memory in 16-byte stores, into tiles
+// aligned for them.
+// PTX: .shared .align 128 .b8 __wg_tessera_attention_0_0
 // PTX: ld.global.v4.b32
 // PTX: st.shared.v4.b32
 // PTX-COUNT-128: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32

@@ -12,6 +12,9 @@
 
 // CHECK: .entry tessera_attention_0(
 // CHECK: .maxntid 128, 1, 1
+// Shared tiles 128-byte aligned (core matrices and 16-byte stores need 16).
+// CHECK: .shared .align 128 .b8 __wg_tessera_attention_0_0[16384];
+// CHECK: .shared .align 128 .b8 __wg_tessera_attention_0_2[16384];
 // CHECK: fence.proxy.async.shared::cta;
 // CHECK: wgmma.fence.sync.aligned;
 // CHECK-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
