@@ -27,8 +27,6 @@ struct AttentionProblem {
   int64_t tileQ;
   int64_t numQueryTiles;   ///< ceil(Sq / tileQ)
   int64_t warps;           ///< GPU warps per CTA from the `tile` (0: not chosen)
-  /// The mask/topology query block of query tile `qt`.
-  int64_t tilesPerBlock() const { return blockQ / tileQ; }
   bool causal;
   std::optional<int64_t> window;
   float scale;
@@ -54,6 +52,9 @@ struct AttentionProblem {
 /// is empty (begin >= end) when no key is visible.
 std::pair<Value, Value> emitKeyBlockRange(Emitter &e, const AttentionProblem &p, Value q0,
                                           Value rows);
+
+/// The mask/topology query block that query tile `qt` (tileQ rows) lies in.
+Value emitMaskRowOfTile(Emitter &e, const AttentionProblem &p, Value qt);
 
 /// Emits an i1: whether key block `kb` of query block `qb` is enabled in the block mask
 /// `mask` (a memref in the op's mask layout), for batch `bi`, query head `h`, KV head `kvh`.

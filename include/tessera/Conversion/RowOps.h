@@ -12,7 +12,30 @@
 #include "tessera/Conversion/EmitUtils.h"
 #include "tessera/Conversion/QuantCodec.h"
 
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <functional>
+
 namespace mlir::tessera {
+
+/// The per-row body a row op hands its target: `args` are the operands as the body sees
+/// them, `row` an f32 scratch row of the op's last dim.
+using RowBody = function_ref<void(Emitter &e, ValueRange lead, ValueRange args, Value row)>;
+/// How a target runs `body` for every index tuple `lead` of `leadShape` over `operands`
+/// (memrefs): the CPU in an scf.parallel, the GPU as a kernel with a thread per row. `stem`
+/// names the kernel where there is one.
+using RowRunner = std::function<void(ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
+                                     ArrayRef<int64_t> leadShape, int64_t rowLen,
+                                     ArrayRef<Value> operands, RowBody body)>;
+
+/// tessera.hadamard, quantize and dequantize, each one pattern for every target: operands to
+/// buffers, outputs allocated, the row body run by `runner`, tensors out. `vectorWidth` is
+/// the Hadamard butterflies' lane count.
+void populateRowOpPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+                           RowRunner runner, int64_t vectorWidth);
+
+/// One fresh buffer (memref.alloc) per storage component of `packed`, in component order.
+SmallVector<Value> allocateComponents(OpBuilder &b, Location loc, QTensorType packed);
 
 /// The random signs of (seed, dim) as a constant memref.global in `symbolTable` (the module,
 /// or the kernels' gpu.module), created once; returns a memref.get_global of it.

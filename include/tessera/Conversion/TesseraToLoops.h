@@ -18,13 +18,10 @@ struct LoopLoweringOptions {
 void populateAttentionToLoopsPatterns(const TypeConverter &converter,
                                       RewritePatternSet &patterns,
                                       const LoopLoweringOptions &options);
-/// tessera.hadamard -> fast Walsh-Hadamard loops (HadamardToLoops.cpp).
-void populateHadamardToLoopsPatterns(const TypeConverter &converter,
-                                     RewritePatternSet &patterns,
-                                     const LoopLoweringOptions &options);
-/// tessera.quantize / tessera.dequantize -> codec loops (QuantToLoops.cpp).
-void populateQuantToLoopsPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
-                                  const LoopLoweringOptions &options);
+/// tessera.hadamard (fast Walsh-Hadamard butterflies), quantize and dequantize (codec
+/// loops): rows in an scf.parallel (RowOpsToLoops.cpp, bodies in Common/RowOps.cpp).
+void populateRowOpsToLoopsPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+                                   const LoopLoweringOptions &options);
 
 
 } // namespace mlir::tessera

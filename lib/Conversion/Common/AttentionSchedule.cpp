@@ -83,6 +83,11 @@ std::pair<Value, Value> mlir::tessera::emitKeyBlockRange(Emitter &e, const Atten
   return {kbBegin, kbEnd};
 }
 
+Value mlir::tessera::emitMaskRowOfTile(Emitter &e, const AttentionProblem &p, Value qt) {
+  int64_t tiles = p.blockQ / p.tileQ;
+  return tiles == 1 ? qt : e.divui(qt, e.idx(tiles));
+}
+
 Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p, Value mask, Value bi,
                                  Value h, Value kvh, Value qb, Value kb) {
   assert(p.mask && "op has no mask");

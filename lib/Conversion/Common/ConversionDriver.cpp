@@ -1,11 +1,26 @@
 //===- ConversionDriver.cpp - What every tessera lowering pass does --------===//
 #include "tessera/Conversion/ConversionDriver.h"
 
+#include "tessera/Conversion/QuantCodec.h"
+
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 
 using namespace mlir;
+using namespace mlir::tessera;
+
+LogicalResult mlir::tessera::checkShapesAndSchemes(Operation *op) {
+  for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+    auto shaped = dyn_cast<ShapedType>(t);
+    if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op))
+      return op->emitOpError() << "needs static shapes to be lowered";
+    if (auto packed = dyn_cast<QTensorType>(t))
+      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
+        return failure();
+  }
+  return success();
+}
 using namespace mlir::tessera;
 
 void mlir::tessera::populateQTensorTypeConversions(TypeConverter &converter) {

@@ -8,6 +8,9 @@
 #include "tessera/Conversion/RowOps.h"
 #include "tessera/Support/RandomSigns.h"
 
+#include "Tessera/TesseraOps.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -23,6 +26,15 @@ SmallVector<Value> withLast(ValueRange lead, Value last) {
   return out;
 }
 } // namespace
+
+SmallVector<Value> mlir::tessera::allocateComponents(OpBuilder &b, Location loc,
+                                                     QTensorType packed) {
+  SmallVector<Value> parts;
+  for (const auto &c : packed.getStorageComponents())
+    parts.push_back(memref::AllocOp::create(
+        b, loc, MemRefType::get(c.type.getShape(), c.type.getElementType())));
+  return parts;
+}
 
 Value mlir::tessera::emitHadamardSigns(Emitter &e, Operation *symbolTable, int64_t seed,
                                        int64_t dim) {
@@ -108,4 +120,117 @@ void mlir::tessera::emitDequantizeRow(Emitter &e, const QuantCodec &codec, Value
     Value x = memref::LoadOp::create(b, buf, ValueRange{j});
     memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out, withLast(lead, j));
   });
+}
+
+namespace {
+
+MemRefType memrefOf(Type tensorType) {
+  auto t = cast<RankedTensorType>(tensorType);
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+/// The symbol table the code being emitted lives in (the module, or a kernel's gpu.module).
+Operation *enclosingSymbolTable(OpBuilder &b) {
+  return SymbolTable::getNearestSymbolTable(b.getInsertionBlock()->getParentOp());
+}
+
+class HadamardRows : public OpConversionPattern<HadamardOp> {
+public:
+  HadamardRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner,
+               int64_t vectorWidth)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)),
+        vectorWidth(vectorWidth) {}
+
+  LogicalResult matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    // Static shapes were checked, with a diagnostic, before the conversion started.
+    auto type = op.getInput().getType();
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
+    Value out = memref::AllocOp::create(b, memrefOf(type));
+    int64_t d = type.getShape().back();
+    std::optional<int64_t> seed = op.getSeed();
+    bool inverse = op.getInverse();
+    runner(b, op, "tessera_hadamard", type.getShape().drop_back(), d, {in, out},
+           [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
+             Value signs = seed ? emitHadamardSigns(e, enclosingSymbolTable(e.builder()),
+                                                    *seed, d)
+                                : Value();
+             emitHadamardRow(e, args[0], args[1], lead, row, signs, inverse, vectorWidth);
+           });
+    rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
+    return success();
+  }
+
+private:
+  RowRunner runner;
+  int64_t vectorWidth;
+};
+
+class QuantizeRows : public OpConversionPattern<QuantizeOp> {
+public:
+  QuantizeRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)) {}
+
+  LogicalResult matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    QTensorType packed = op.getOutput().getType();
+    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
+    if (!codec)
+      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    SmallVector<Value> operands{emitToBuffer(b, b.getLoc(), adaptor.getInput())};
+    llvm::append_range(operands, allocateComponents(b, b.getLoc(), packed));
+    runner(b, op, "tessera_quantize", packed.getShape().drop_back(), packed.getShape().back(),
+           operands, [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
+             emitQuantizeRow(e, *codec, args[0], args.drop_front(), lead, row);
+           });
+    SmallVector<Value> tensors;
+    for (Value part : ArrayRef<Value>(operands).drop_front())
+      tensors.push_back(emitToTensor(b, b.getLoc(), part));
+    rewriter.replaceOpWithMultiple(op, {tensors});
+    return success();
+  }
+
+private:
+  RowRunner runner;
+};
+
+class DequantizeRows : public OpConversionPattern<DequantizeOp> {
+public:
+  DequantizeRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)) {}
+
+  LogicalResult matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    QTensorType packed = op.getInput().getType();
+    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
+    if (!codec)
+      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    SmallVector<Value> operands;
+    for (Value part : adaptor.getInput())
+      operands.push_back(emitToBuffer(b, b.getLoc(), part));
+    Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()));
+    operands.push_back(out);
+    runner(b, op, "tessera_dequantize", packed.getShape().drop_back(), packed.getShape().back(),
+           operands, [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
+             emitDequantizeRow(e, *codec, args.drop_back(), args.back(), lead, row);
+           });
+    rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
+    return success();
+  }
+
+private:
+  RowRunner runner;
+};
+
+} // namespace
+
+void mlir::tessera::populateRowOpPatterns(const TypeConverter &converter,
+                                          RewritePatternSet &patterns, RowRunner runner,
+                                          int64_t vectorWidth) {
+  MLIRContext *ctx = patterns.getContext();
+  patterns.add<HadamardRows>(converter, ctx, runner, vectorWidth);
+  patterns.add<QuantizeRows, DequantizeRows>(converter, ctx, runner);
 }

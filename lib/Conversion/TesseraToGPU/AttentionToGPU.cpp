@@ -77,7 +77,7 @@ public:
     tid32 = arith::IndexCastOp::create(b, i32, tid);
     q0 = e.mul(qt, e.idx(p.tileQ));
     // The mask/topology row of this CTA's query tile.
-    qb = p.tilesPerBlock() == 1 ? qt : e.divui(qt, e.idx(p.tilesPerBlock()));
+    qb = emitMaskRowOfTile(e, p, qt);
     rowA = e.add(e.add(q0, e.mul(warp, e.idx(kRowsPerWarp))), g);
     rowB = e.add(rowA, e.idx(8));
 

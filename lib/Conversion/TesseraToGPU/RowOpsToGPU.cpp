@@ -36,18 +36,12 @@ namespace {
 
 constexpr int64_t kThreads = 128;
 
-MemRefType memrefOf(Type tensorType) {
-  auto t = cast<RankedTensorType>(tensorType);
-  return MemRefType::get(t.getShape(), t.getElementType());
-}
-
 /// Emits a kernel `stem_N` taking `operands` (memrefs, in order) with one private f32 row of
 /// `rowLen`; thread i of the grid runs `body(e, lead, args, row)` for row i of `leadShape`
 /// (row-major), and launches it with ceil(rows / 128) blocks of 128 threads.
 void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
                    ArrayRef<int64_t> leadShape, int64_t rowLen, ArrayRef<Value> operands,
-                   function_ref<void(Emitter &, ValueRange, ValueRange, Value)> body,
-                   function_ref<void(Emitter &, gpu::GPUModuleOp)> prologue = nullptr) {
+                   RowBody body) {
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(b, module);
   int64_t rows = 1;
   for (int64_t d : leadShape)
@@ -92,89 +86,15 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
                             /*dynamicSharedMemorySize=*/Value(), operands);
 }
 
-class HadamardToGPU : public OpConversionPattern<HadamardOp> {
-public:
-  using OpConversionPattern::OpConversionPattern;
-
-  LogicalResult matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    auto type = op.getInput().getType();
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
-    Value out = memref::AllocOp::create(b, memrefOf(type));
-    int64_t d = type.getShape().back();
-    std::optional<int64_t> seed = op.getSeed();
-    bool inverse = op.getInverse();
-    ModuleOp module = op->getParentOfType<ModuleOp>();
-    gpu::GPUModuleOp kernels = getOrCreateKernelModule(b, module);
-    emitRowKernel(b, module, "tessera_hadamard", type.getShape().drop_back(), d, {in, out},
-                  [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
-                    Value signs = seed ? emitHadamardSigns(e, kernels, *seed, d) : Value();
-                    emitHadamardRow(e, args[0], args[1], lead, row, signs, inverse,
-                                    /*vectorWidth=*/1);
-                  });
-    rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
-    return success();
-  }
-};
-
-class QuantizeToGPU : public OpConversionPattern<QuantizeOp> {
-public:
-  using OpConversionPattern::OpConversionPattern;
-
-  LogicalResult matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    QTensorType packed = op.getOutput().getType();
-    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
-    if (!codec)
-      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    SmallVector<Value> operands{emitToBuffer(b, b.getLoc(), adaptor.getInput())};
-    for (const auto &c : packed.getStorageComponents())
-      operands.push_back(memref::AllocOp::create(
-          b, MemRefType::get(c.type.getShape(), c.type.getElementType())));
-    emitRowKernel(b, op->getParentOfType<ModuleOp>(), "tessera_quantize",
-                  packed.getShape().drop_back(), packed.getShape().back(), operands,
-                  [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
-                    emitQuantizeRow(e, *codec, args[0], args.drop_front(), lead, row);
-                  });
-    SmallVector<Value> tensors;
-    for (Value part : ArrayRef<Value>(operands).drop_front())
-      tensors.push_back(emitToTensor(b, b.getLoc(), part));
-    rewriter.replaceOpWithMultiple(op, {tensors});
-    return success();
-  }
-};
-
-class DequantizeToGPU : public OpConversionPattern<DequantizeOp> {
-public:
-  using OpConversionPattern::OpConversionPattern;
-
-  LogicalResult matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    QTensorType packed = op.getInput().getType();
-    std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
-    if (!codec)
-      return rewriter.notifyMatchFailure(op, "no codec for the scheme");
-    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    SmallVector<Value> operands;
-    for (Value part : adaptor.getInput())
-      operands.push_back(emitToBuffer(b, b.getLoc(), part));
-    Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()));
-    operands.push_back(out);
-    emitRowKernel(b, op->getParentOfType<ModuleOp>(), "tessera_dequantize",
-                  packed.getShape().drop_back(), packed.getShape().back(), operands,
-                  [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
-                    emitDequantizeRow(e, *codec, args.drop_back(), args.back(), lead, row);
-                  });
-    rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
-    return success();
-  }
-};
-
 } // namespace
 
 void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
-  patterns.add<HadamardToGPU, QuantizeToGPU, DequantizeToGPU>(converter, patterns.getContext());
+  RowRunner gpuRows = [](ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
+                         ArrayRef<int64_t> leadShape, int64_t rowLen, ArrayRef<Value> operands,
+                         RowBody body) {
+    emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape, rowLen, operands, body);
+  };
+  // Scalar butterflies: the scratch row is private (local) memory.
+  populateRowOpPatterns(converter, patterns, gpuRows, /*vectorWidth=*/1);
 }

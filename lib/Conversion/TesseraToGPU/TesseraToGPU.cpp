@@ -27,21 +27,9 @@ using namespace mlir::tessera;
 namespace {
 
 /// One diagnostic for what the GPU lowering cannot handle yet.
-LogicalResult checkRowOp(Operation *op) {
-  for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
-    auto shaped = dyn_cast<ShapedType>(t);
-    if (shaped && !shaped.hasStaticShape())
-      return op->emitOpError() << "needs static shapes to be lowered";
-    if (auto packed = dyn_cast<QTensorType>(t))
-      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
-        return failure();
-  }
-  return success();
-}
-
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
   if (isa<HadamardOp, QuantizeOp, DequantizeOp>(op))
-    return checkRowOp(op);
+    return checkShapesAndSchemes(op);
   auto attention = dyn_cast<AttentionOp>(op);
   if (!attention)
     return op->emitOpError() << "has no GPU lowering yet";

@@ -211,7 +211,7 @@ private:
     Value kvh = e.divui(h, e.idx(p.group));
     Value q0 = e.mul(qt, e.idx(p.tileQ));
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
-    Value qb = p.tilesPerBlock() == 1 ? qt : e.divui(qt, e.idx(p.tilesPerBlock()));
+    Value qb = emitMaskRowOfTile(e, p, qt);
 
     Tile t;
     t.paddedRows = (p.tileQ + 7) / 8 * 8;

@@ -34,15 +34,7 @@ LogicalResult checkLowerable(Operation *op) {
   if (auto attention = dyn_cast<AttentionOp>(op))
     if (failed(AttentionProblem::get(attention)))
       return failure();
-  for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
-    auto shaped = dyn_cast<ShapedType>(t);
-    if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op))
-      return op->emitOpError() << "needs static shapes to be lowered";
-    if (auto packed = dyn_cast<QTensorType>(t))
-      if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
-        return failure();
-  }
-  return success();
+  return checkShapesAndSchemes(op);
 }
 
 struct ConvertTesseraToLoopsPass
@@ -58,8 +50,7 @@ struct ConvertTesseraToLoopsPass
     }
     auto populate = [&](const TypeConverter &converter, RewritePatternSet &patterns) {
       populateAttentionToLoopsPatterns(converter, patterns, options);
-      populateHadamardToLoopsPatterns(converter, patterns, options);
-      populateQuantToLoopsPatterns(converter, patterns, options);
+      populateRowOpsToLoopsPatterns(converter, patterns, options);
     };
     if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
       signalPassFailure();
