@@ -218,17 +218,21 @@ private:
                 arith::TruncFOp::create(b, halfType(), hi));
   }
 
-  /// 16 bytes (kChunk halves) of K or V: row `key` of the current (batch, KV head) from
-  /// column `col`, as i16 lanes; zeros past Skv.
-  Value loadChunk(Value mem, Value key, Value col) {
+  /// 16 bytes (kChunk halves) of row `row` of mem[prefix..., :, :] from column `col`, as i16
+  /// lanes; zeros past `rows`.
+  Value loadChunk(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows, Value col) {
     auto halves = VectorType::get({kChunk}, halfType());
     auto bits = VectorType::get({kChunk}, b.getI16Type());
-    Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
-    Value safe = e.minsi(key, e.idx(p.keyLen - 1));
-    Value x = vector::LoadOp::create(b, halves, mem, ValueRange{bi, kvh, safe, col},
-                                     /*nontemporal=*/false, llvm::Align(16));
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
+    SmallVector<Value> at(prefix);
+    at.append({e.minsi(row, e.idx(rows - 1)), col});
+    Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false, llvm::Align(16));
     Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(bits, APInt(16, 0)));
     return e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
+  }
+  /// The same for row `key` of K or V of this CTA's (batch, KV head).
+  Value loadChunk(Value mem, Value key, Value col) {
+    return loadChunk(mem, {bi, kvh}, key, p.keyLen, col);
   }
 
   /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives. mma.sync: at
@@ -250,17 +254,9 @@ private:
   /// visible to the async proxy that wgmma reads through.
   void stageQueryTile(Value tid) {
     int64_t chunks = p.headDim / kChunk;
-    auto halves = VectorType::get({kChunk}, halfType());
-    auto bits = VectorType::get({kChunk}, b.getI16Type());
     e.forLoop(tid, e.idx(kBlockQTile * chunks), warpsOf(p) * 32, [&](Value w) {
       Value m = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
-      Value row = e.add(q0, m);
-      Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen));
-      Value safe = e.minsi(row, e.idx(p.queryLen - 1));
-      Value x = vector::LoadOp::create(b, halves, q, ValueRange{bi, h, safe, e.mul(c, e.idx(kChunk))},
-                                       /*nontemporal=*/false, llvm::Align(16));
-      Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(bits, APInt(16, 0)));
-      Value v = e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
+      Value v = loadChunk(q, {bi, h}, e.add(q0, m), p.queryLen, e.mul(c, e.idx(kChunk)));
       Value words =
           vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
       auto [i, j] = wordPos(m, e.mul(c, e.idx(kChunk / 2)));
