@@ -4,11 +4,11 @@ LLVM_PREFIX ?= /usr/lib/llvm-22
 BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 
-# clang-22 + lld when installed (faster, leaner builds); the system compiler otherwise.
-CC_PICK := $(shell command -v clang-22 >/dev/null 2>&1 && echo clang-22 || echo cc)
-CXX_PICK := $(shell command -v clang++-22 >/dev/null 2>&1 && echo clang++-22 || echo c++)
-LINKER_FLAGS := $(shell command -v ld.lld-22 >/dev/null 2>&1 && echo -DLLVM_USE_LINKER=lld-22)
-LAUNCHER := $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# The toolchain is pinned, not guessed from what is installed when make starts (a fresh
+# machine gets clang-22 only from `deps`): clang = clang-22 + lld-22, gcc = the system
+# gcc/g++ with GNU ld (--as-needed). scripts/configure.sh runs after deps and fails clearly
+# when the pinned compiler is missing.
+TOOLCHAIN ?= clang
 
 .PHONY: all deps configure build test demo docs bench sanitize clean
 
@@ -17,18 +17,11 @@ all: build
 deps:
 	@./scripts/install-deps.sh
 
-$(BUILD_DIR)/build.ninja:
-	@$(MAKE) --no-print-directory deps
-	cmake -G Ninja -S . -B $(BUILD_DIR) \
-	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-	  -DCMAKE_C_COMPILER=$(CC_PICK) -DCMAKE_CXX_COMPILER=$(CXX_PICK) $(LINKER_FLAGS) $(LAUNCHER) \
-	  -DMLIR_DIR=$(LLVM_PREFIX)/lib/cmake/mlir \
-	  -DLLVM_EXTERNAL_LIT=$(LLVM_PREFIX)/bin/lit \
-	  $(CMAKE_FLAGS)
+# Always runs: configure.sh does nothing when the tree already has these settings.
+configure: deps
+	@./scripts/configure.sh "$(BUILD_DIR)" "$(BUILD_TYPE)" "$(TOOLCHAIN)" "$(LLVM_PREFIX)" $(CMAKE_FLAGS)
 
-configure: $(BUILD_DIR)/build.ninja
-
-build: deps configure
+build: configure
 	cmake --build $(BUILD_DIR)
 
 test: build

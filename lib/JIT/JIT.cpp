@@ -23,6 +23,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -41,6 +42,9 @@ using namespace tessera::jit;
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
+#endif
+#ifndef TESSERA_LIBOMP_PATH
+#error "the build must define TESSERA_LIBOMP_PATH (lib/CMakeLists.txt finds Debian's libomp)"
 #endif
 
 const char *tessera::jit::version() { return TESSERA_VERSION; }
@@ -136,6 +140,99 @@ bool addInvokeWrapper(llvm::Module &module, const std::string &name, size_t numA
   }
   b.CreateCall(callee, args);
   b.CreateRetVoid();
+  return true;
+}
+
+/// A library that compiled kernels call into, loaded into its own JITDylib so that the
+/// JIT resolves its symbols by construction: a process need not (and the tools do not) link
+/// it, so a linker's --as-needed or link order cannot take it away.
+struct HostRuntimeLibrary {
+  /// Shown in diagnostics.
+  const char *what;
+  /// Environment variable that overrides `defaultPath`.
+  const char *envOverride;
+  /// Found at configure time (an absolute path, resolved through symlinks).
+  const char *defaultPath;
+  /// The Debian package that ships it.
+  const char *package;
+  /// Whether the library defines `symbol`, as compiled code names it.
+  bool (*provides)(llvm::StringRef symbol);
+};
+
+const HostRuntimeLibrary kHostRuntimeLibraries[] = {
+    {"the OpenMP runtime", "TESSERA_LIBOMP", TESSERA_LIBOMP_PATH, "libomp5-22",
+     [](llvm::StringRef symbol) {
+       return symbol.starts_with("__kmpc_") || symbol.starts_with("omp_");
+     }},
+};
+
+/// The undefined symbols of an object file, or an error if it cannot be read.
+llvm::Expected<std::vector<std::string>> undefinedSymbols(const llvm::MemoryBuffer &object) {
+  auto file = llvm::object::ObjectFile::createObjectFile(object.getMemBufferRef());
+  if (!file)
+    return file.takeError();
+  std::vector<std::string> names;
+  for (const llvm::object::SymbolRef &sym : (*file)->symbols()) {
+    llvm::Expected<uint32_t> flags = sym.getFlags();
+    if (!flags)
+      return flags.takeError();
+    if (!(*flags & llvm::object::SymbolRef::SF_Undefined))
+      continue;
+    llvm::Expected<llvm::StringRef> name = sym.getName();
+    if (!name)
+      return name.takeError();
+    if (!name->empty())
+      names.push_back(name->str());
+  }
+  return names;
+}
+
+/// Gives `jit` a JITDylib per host runtime library that `object` calls, linked into the
+/// main JITDylib's search order ahead of the process. A library that cannot be loaded is an
+/// error naming it, the symbols that need it and how to provide it.
+bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit, const llvm::MemoryBuffer &object,
+                             const DiagnosticFn &diag) {
+  auto undefined = undefinedSymbols(object);
+  if (!undefined) {
+    diag("error", "", "cannot read the compiled object: " + llvm::toString(undefined.takeError()));
+    return false;
+  }
+  char prefix = jit.getDataLayout().getGlobalPrefix();
+  for (const HostRuntimeLibrary &lib : kHostRuntimeLibraries) {
+    std::vector<std::string> needed;
+    for (const std::string &name : *undefined) {
+      llvm::StringRef symbol(name);
+      if (prefix && symbol.starts_with(llvm::StringRef(&prefix, 1)))
+        symbol = symbol.drop_front();
+      if (lib.provides(symbol))
+        needed.push_back(symbol.str());
+    }
+    if (needed.empty())
+      continue;
+    std::string path = lib.defaultPath;
+    if (const char *env = std::getenv(lib.envOverride); env && *env)
+      path = env;
+    auto generator = llvm::orc::DynamicLibrarySearchGenerator::Load(path.c_str(), prefix);
+    if (!generator) {
+      std::string list;
+      for (size_t i = 0; i < needed.size() && i < 3; ++i)
+        list += (i ? ", " : "") + needed[i];
+      if (needed.size() > 3)
+        list += ", ...";
+      diag("error", "", std::string("the compiled code calls ") + lib.what + " (" + list +
+                            ") but " + path + " cannot be loaded (" +
+                            llvm::toString(generator.takeError()) + "); install Debian's " +
+                            lib.package + " or point " + lib.envOverride + " at the library");
+      return false;
+    }
+    auto dylib = jit.getExecutionSession().createJITDylib(std::string("tessera.") + lib.what);
+    if (!dylib) {
+      diag("error", "", "cannot create a JITDylib: " + llvm::toString(dylib.takeError()));
+      return false;
+    }
+    dylib->addGenerator(std::move(*generator));
+    jit.getMainJITDylib().addToLinkOrder(*dylib);
+  }
   return true;
 }
 
@@ -372,6 +469,9 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     diag("error", "", "cannot resolve process symbols: " + llvm::toString(generator.takeError()));
     return nullptr;
   }
+  // Runtime libraries first, then the process (libc, libm) as the fallback.
+  if (!addHostRuntimeLibraries(**jit, *object, diag))
+    return nullptr;
   (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
   if (llvm::Error err = (*jit)->addObjectFile(std::move(object))) {
     diag("error", "", "cannot load the compiled object: " + llvm::toString(std::move(err)));

@@ -16,9 +16,8 @@
 // RUN: cmp %t/o1.npy %t/o2.npy
 // RUN: cmp %t/l1.npy %t/l2.npy
 // The second compile of the same module came from the cache.
-// RUN: ls %t/cache | FileCheck %s --check-prefix=CACHE
-// CACHE: {{^[0-9a-f]{64}\.o$}}
-// CACHE-NOT: .tmp
+// RUN: ls %t/cache | grep -E '^[0-9a-f]{64}\.o$' | count 1
+// RUN: ls %t/cache | not grep -F .tmp
 // RUN: tessera-run %s --cache-dir=%t/cache --random-inputs=7 --bench=3 | FileCheck %s --check-prefix=BENCH
 // BENCH: bench @decode: 3 runs, median {{[0-9.]+}} ms, min {{[0-9.]+}} ms, max {{[0-9.]+}} ms, {{[0-9.]+}} GFLOP/s, {{[0-9.]+}} GB/s
 
