@@ -38,3 +38,15 @@ config.substitutions.append(("%python", "/usr/bin/python3"))
 for tool, feature in [("ldd", "ldd"), ("nm", "nm")]:
     if shutil.which(tool):
         config.available_features.add(feature)
+
+# The formatting check runs clang-format-22 (never an older clang-format on PATH) over the
+# files git tracks; outside a git checkout (a source tarball) there is nothing to list.
+clang_format = shutil.which("clang-format-22") or (
+    "/usr/lib/llvm-22/bin/clang-format"
+    if os.path.exists("/usr/lib/llvm-22/bin/clang-format") else None)
+if clang_format:
+    config.available_features.add("clang-format")
+    config.substitutions.append(("%clang_format", clang_format))
+if os.path.isdir(os.path.join(config.tessera_src_root, ".git")) or os.path.isfile(
+        os.path.join(config.tessera_src_root, ".git")):
+    config.available_features.add("git-checkout")

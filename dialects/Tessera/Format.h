@@ -1,6 +1,7 @@
 //===- Format.h - Shortest round-trip formatting of doubles -----*- C++ -*-===//
 //
-// Internal to the dialect: how verifier messages and attribute printers spell numbers.
+// Internal to the dialect: how verifier messages and attribute printers spell
+// numbers.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_DIALECT_TESSERA_FORMAT_H
@@ -19,7 +20,8 @@ inline std::string formatDouble(double value) {
   return ec == std::errc() ? std::string(buffer, end) : std::string("nan");
 }
 
-/// As formatDouble, but always a valid MLIR float literal, which needs a '.' ("1.0e-08").
+/// As formatDouble, but always a valid MLIR float literal, which needs a '.'
+/// ("1.0e-08").
 inline std::string formatFloatLiteral(double value) {
   std::string text = formatDouble(value);
   if (text.find_first_of(".ni") == std::string::npos) {

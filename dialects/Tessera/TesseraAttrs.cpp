@@ -1,7 +1,7 @@
 //===- TesseraAttrs.cpp - Tessera attributes: parsing, printing, verifying ===//
 #include "Tessera/TesseraAttrs.h"
-#include "Tessera/TesseraDialect.h"
 #include "Tessera/Format.h"
+#include "Tessera/TesseraDialect.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -27,18 +27,21 @@ void TesseraDialect::registerAttributes() {
       >();
 }
 
-/// Prints a float parameter in the shortest form that parses back to the same value.
-static void printShortestFloat(AsmPrinter &printer, const llvm::APFloat &value) {
+/// Prints a float parameter in the shortest form that parses back to the same
+/// value.
+static void printShortestFloat(AsmPrinter &printer,
+                               const llvm::APFloat &value) {
   printer << format::formatFloatLiteral(value.convertToDouble());
 }
 
-/// Parses `key = value` fields and flag keywords after the leading keyword of an attribute,
-/// rejecting duplicates and keys the caller does not allow. `parseField` is called with the
-/// parser positioned after the key; it parses `= value` (or nothing, for flags).
-static ParseResult
-parseFields(AsmParser &parser, StringRef owner, ArrayRef<StringRef> allowed,
-            function_ref<ParseResult(StringRef key, SMLoc loc)> parseField,
-            function_ref<std::optional<std::string>(StringRef key)> rejectReason = {}) {
+/// Parses `key = value` fields and flag keywords after the leading keyword of
+/// an attribute, rejecting duplicates and keys the caller does not allow.
+/// `parseField` is called with the parser positioned after the key; it parses
+/// `= value` (or nothing, for flags).
+static ParseResult parseFields(
+    AsmParser &parser, StringRef owner, ArrayRef<StringRef> allowed,
+    function_ref<ParseResult(StringRef key, SMLoc loc)> parseField,
+    function_ref<std::optional<std::string>(StringRef key)> rejectReason = {}) {
   llvm::StringSet<> seen;
   while (succeeded(parser.parseOptionalComma())) {
     SMLoc loc = parser.getCurrentLocation();
@@ -49,8 +52,8 @@ parseFields(AsmParser &parser, StringRef owner, ArrayRef<StringRef> allowed,
       if (std::optional<std::string> why = rejectReason(key))
         return parser.emitError(loc) << *why;
     if (!llvm::is_contained(allowed, key)) {
-      auto diag = parser.emitError(loc) << "unknown field '" << key << "' for " << owner
-                                        << " (expected one of: ";
+      auto diag = parser.emitError(loc) << "unknown field '" << key << "' for "
+                                        << owner << " (expected one of: ";
       llvm::interleaveComma(allowed, diag);
       return diag << ")";
     }
@@ -67,9 +70,11 @@ parseFields(AsmParser &parser, StringRef owner, ArrayRef<StringRef> allowed,
 //===----------------------------------------------------------------------===//
 
 static ArrayRef<StringRef> quantFields(QuantScheme scheme) {
-  static const StringRef intFields[] = {"bits", "group", "symmetric", "asymmetric"};
+  static const StringRef intFields[] = {"bits", "group", "symmetric",
+                                        "asymmetric"};
   static const StringRef tqFields[] = {"bits", "rotation", "seed", "norm"};
-  static const StringRef latticeFields[] = {"lattice", "alpha", "rice", "rotation", "seed"};
+  static const StringRef latticeFields[] = {"lattice", "alpha", "rice",
+                                            "rotation", "seed"};
   static const StringRef gradedFields[] = {"bits"};
   switch (scheme) {
   case QuantScheme::Int:
@@ -93,17 +98,19 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
     return {};
   std::optional<QuantScheme> scheme = symbolizeQuantScheme(schemeName);
   if (!scheme) {
-    parser.emitError(schemeLoc) << "unknown quantization scheme '" << schemeName
-                                << "' (expected int, tq_mse, block_gtq, lattice or graded)";
+    parser.emitError(schemeLoc)
+        << "unknown quantization scheme '" << schemeName
+        << "' (expected int, tq_mse, block_gtq, lattice or graded)";
     return {};
   }
 
   SmallVector<int64_t> bits;
   int64_t group = 0, seed = 0;
   bool symmetric = true, rice = false;
-  Rotation rotation = (*scheme == QuantScheme::Int || *scheme == QuantScheme::Graded)
-                          ? Rotation::None
-                          : Rotation::Hadamard;
+  Rotation rotation =
+      (*scheme == QuantScheme::Int || *scheme == QuantScheme::Graded)
+          ? Rotation::None
+          : Rotation::Hadamard;
   LatticeKind lattice = LatticeKind::E8;
   double alpha = 1.0;
   Type normType = Float32Type::get(ctx);
@@ -112,7 +119,8 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
   auto parseField = [&](StringRef key, SMLoc loc) -> ParseResult {
     if (key == "symmetric" || key == "asymmetric") {
       if (sawSymmetry)
-        return parser.emitError(loc) << "give one of 'symmetric' and 'asymmetric'";
+        return parser.emitError(loc)
+               << "give one of 'symmetric' and 'asymmetric'";
       sawSymmetry = true;
       symmetric = key == "symmetric";
       return success();
@@ -157,8 +165,9 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
     if (key == "rotation") {
       std::optional<Rotation> r = symbolizeRotation(value);
       if (!r)
-        return parser.emitError(valueLoc) << "unknown rotation '" << value
-                                          << "' (expected none, hadamard or haar)";
+        return parser.emitError(valueLoc)
+               << "unknown rotation '" << value
+               << "' (expected none, hadamard or haar)";
       rotation = *r;
       return success();
     }
@@ -172,15 +181,17 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
   };
 
   std::string owner = ("'" + schemeName + "' quantization").str();
-  if (parseFields(parser, owner, quantFields(*scheme), parseField) || parser.parseGreater())
+  if (parseFields(parser, owner, quantFields(*scheme), parseField) ||
+      parser.parseGreater())
     return {};
   if (*scheme != QuantScheme::Lattice && bits.empty()) {
-    parser.emitError(schemeLoc) << "'" << schemeName << "' quantization needs 'bits'";
+    parser.emitError(schemeLoc)
+        << "'" << schemeName << "' quantization needs 'bits'";
     return {};
   }
-  return parser.getChecked<QuantAttr>(schemeLoc, ctx, *scheme, bits, group, symmetric,
-                                      rotation, seed, lattice, llvm::APFloat(alpha), rice,
-                                      normType);
+  return parser.getChecked<QuantAttr>(schemeLoc, ctx, *scheme, bits, group,
+                                      symmetric, rotation, seed, lattice,
+                                      llvm::APFloat(alpha), rice, normType);
 }
 
 void QuantAttr::print(AsmPrinter &printer) const {
@@ -201,15 +212,17 @@ void QuantAttr::print(AsmPrinter &printer) const {
       llvm::interleaveComma(getBits(), printer);
       printer << "]";
     }
-    printer << ", rotation = " << stringifyRotation(getRotation()) << ", seed = " << getSeed()
-            << ", norm = " << getNormType();
+    printer << ", rotation = " << stringifyRotation(getRotation())
+            << ", seed = " << getSeed() << ", norm = " << getNormType();
     break;
   case QuantScheme::Lattice:
-    printer << ", lattice = " << stringifyLatticeKind(getLattice()) << ", alpha = ";
+    printer << ", lattice = " << stringifyLatticeKind(getLattice())
+            << ", alpha = ";
     printShortestFloat(printer, getAlpha());
     if (getRice())
       printer << ", rice";
-    printer << ", rotation = " << stringifyRotation(getRotation()) << ", seed = " << getSeed();
+    printer << ", rotation = " << stringifyRotation(getRotation())
+            << ", seed = " << getSeed();
     break;
   case QuantScheme::Graded:
     printer << ", bits = " << getUniformBits();
@@ -219,36 +232,43 @@ void QuantAttr::print(AsmPrinter &printer) const {
 }
 
 LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                QuantScheme scheme, ArrayRef<int64_t> bits, int64_t group,
-                                bool symmetric, Rotation rotation, int64_t seed,
-                                LatticeKind lattice, llvm::APFloat alpha, bool rice,
-                                Type normType) {
+                                QuantScheme scheme, ArrayRef<int64_t> bits,
+                                int64_t group, bool symmetric,
+                                Rotation rotation, int64_t seed,
+                                LatticeKind lattice, llvm::APFloat alpha,
+                                bool rice, Type normType) {
   StringRef name = stringifyQuantScheme(scheme);
   if (scheme == QuantScheme::Lattice) {
     if (!bits.empty())
-      return emitError() << "lattice quantization takes no 'bits' (its rate follows 'alpha')";
+      return emitError() << "lattice quantization takes no 'bits' (its rate "
+                            "follows 'alpha')";
     if (!(alpha.convertToDouble() > 0.0) || !alpha.isFinite())
-      return emitError() << "lattice scale alpha (" << format::formatDouble(alpha.convertToDouble())
+      return emitError() << "lattice scale alpha ("
+                         << format::formatDouble(alpha.convertToDouble())
                          << ") must be positive and finite";
   } else {
     if (bits.empty())
       return emitError() << "'" << name << "' quantization needs 'bits'";
     if (scheme != QuantScheme::BlockGtq && bits.size() != 1)
-      return emitError() << "'" << name << "' quantization takes one bit width, got "
+      return emitError() << "'" << name
+                         << "' quantization takes one bit width, got "
                          << bits.size();
     for (int64_t b : bits)
       if (b < 1 || b > 8)
         return emitError() << "bit width (" << b << ") must be in [1, 8]";
   }
   if (group < 0)
-    return emitError() << "quantization group (" << group << ") must be positive";
+    return emitError() << "quantization group (" << group
+                       << ") must be positive";
   if (scheme == QuantScheme::Int && symmetric && bits.front() < 2)
-    return emitError() << "symmetric int quantization needs at least 2 bits (1 bit leaves "
-                          "only the zero level); use asymmetric";
+    return emitError()
+           << "symmetric int quantization needs at least 2 bits (1 bit leaves "
+              "only the zero level); use asymmetric";
   if ((scheme == QuantScheme::TqMse || scheme == QuantScheme::BlockGtq) &&
       rotation == Rotation::None)
     return emitError() << "'" << name
-                       << "' quantization needs a random rotation (hadamard or haar), got none";
+                       << "' quantization needs a random rotation (hadamard or "
+                          "haar), got none";
   if (!normType.isF32() && !normType.isF16())
     return emitError() << "norm type (" << normType << ") must be f32 or f16";
   return success();
@@ -268,8 +288,9 @@ int64_t QuantAttr::getLatticeDim() const {
   llvm_unreachable("unhandled lattice");
 }
 
-LogicalResult QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emitError,
-                                          int64_t d) const {
+LogicalResult
+QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emitError,
+                            int64_t d) const {
   switch (getScheme()) {
   case QuantScheme::Int:
     if (getGroup() != 0 && d % getGroup() != 0)
@@ -278,10 +299,13 @@ LogicalResult QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emi
     break;
   case QuantScheme::BlockGtq:
     if (d % 2 != 0)
-      return emitError() << "block_gtq needs an even head dim (RoPE pairs), got " << d;
+      return emitError()
+             << "block_gtq needs an even head dim (RoPE pairs), got " << d;
     if (static_cast<int64_t>(getBits().size()) != d / 2)
-      return emitError() << "block_gtq needs one bit width per RoPE block: expected "
-                         << d / 2 << " (head dim " << d << " / 2), got " << getBits().size();
+      return emitError()
+             << "block_gtq needs one bit width per RoPE block: expected "
+             << d / 2 << " (head dim " << d << " / 2), got "
+             << getBits().size();
     break;
   case QuantScheme::Lattice:
     if (d % getLatticeDim() != 0)
@@ -293,8 +317,9 @@ LogicalResult QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emi
     break;
   }
   if (getRotation() == Rotation::Hadamard && !llvm::isPowerOf2_64(d))
-    return emitError() << "hadamard rotation needs a power-of-two quantized dim, got " << d
-                       << " (use rotation = haar)";
+    return emitError()
+           << "hadamard rotation needs a power-of-two quantized dim, got " << d
+           << " (use rotation = haar)";
   return success();
 }
 
@@ -305,23 +330,31 @@ LogicalResult QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emi
 static ArrayRef<StringRef> optimizerFields(OptimizerKind kind) {
   static const StringRef sgd[] = {"lr", "momentum", "dampening", "weight_decay",
                                   "stochastic_rounding"};
-  static const StringRef adam[] = {"lr",  "beta1",        "beta2",
-                                   "eps", "weight_decay", "stochastic_rounding"};
-  return kind == OptimizerKind::SGD ? ArrayRef<StringRef>(sgd) : ArrayRef<StringRef>(adam);
+  static const StringRef adam[] = {
+      "lr", "beta1", "beta2", "eps", "weight_decay", "stochastic_rounding"};
+  return kind == OptimizerKind::SGD ? ArrayRef<StringRef>(sgd)
+                                    : ArrayRef<StringRef>(adam);
 }
 
-/// Fields that users of unfused optimizers expect but that are not element-wise.
+/// Fields that users of unfused optimizers expect but that are not
+/// element-wise.
 static std::optional<std::string> nonElementwiseReason(StringRef key) {
-  if (key == "max_grad_norm" || key == "clip_grad_norm" || key == "clip_global_norm")
+  if (key == "max_grad_norm" || key == "clip_grad_norm" ||
+      key == "clip_global_norm")
     return ("'" + key +
-            "' is not supported: global-norm clipping needs the norm of the whole weight "
-            "gradient, which a fused update never materialises; clip dy before the backward "
+            "' is not supported: global-norm clipping needs the norm of the "
+            "whole weight "
+            "gradient, which a fused update never materialises; clip dy before "
+            "the backward "
             "or use an unfused update")
         .str();
-  if (key == "grad_accumulation" || key == "accumulate_steps" || key == "accumulation_steps")
+  if (key == "grad_accumulation" || key == "accumulate_steps" ||
+      key == "accumulation_steps")
     return ("'" + key +
-            "' is not supported: gradient accumulation keeps the weight gradient across "
-            "steps, which a fused update never materialises; accumulate dy instead")
+            "' is not supported: gradient accumulation keeps the weight "
+            "gradient across "
+            "steps, which a fused update never materialises; accumulate dy "
+            "instead")
         .str();
   return std::nullopt;
 }
@@ -329,7 +362,8 @@ static std::optional<std::string> nonElementwiseReason(StringRef key) {
 OptimizerAttr OptimizerAttr::getDefault(MLIRContext *ctx, OptimizerKind kind) {
   using llvm::APFloat;
   return get(ctx, kind, APFloat(1e-3), APFloat(0.0), APFloat(0.0), APFloat(0.9),
-             APFloat(0.999), APFloat(1e-8), APFloat(kind == OptimizerKind::AdamW ? 1e-2 : 0.0),
+             APFloat(0.999), APFloat(1e-8),
+             APFloat(kind == OptimizerKind::AdamW ? 1e-2 : 0.0),
              /*stochasticRounding=*/false);
 }
 
@@ -353,7 +387,8 @@ Attribute OptimizerAttr::parse(AsmParser &parser, Type) {
   }
   OptimizerAttr def = getDefault(ctx, *kind);
   double lr = def.getLr().convertToDouble(), momentum = 0, dampening = 0,
-         beta1 = def.getBeta1().convertToDouble(), beta2 = def.getBeta2().convertToDouble(),
+         beta1 = def.getBeta1().convertToDouble(),
+         beta2 = def.getBeta2().convertToDouble(),
          eps = def.getEps().convertToDouble(),
          weightDecay = def.getWeightDecay().convertToDouble();
   bool stochastic = false;
@@ -373,13 +408,15 @@ Attribute OptimizerAttr::parse(AsmParser &parser, Type) {
     return failure(parser.parseEqual() || parser.parseFloat(*slot));
   };
   std::string owner = ("optimizer '" + kindName + "'").str();
-  if (parseFields(parser, owner, optimizerFields(*kind), parseField, nonElementwiseReason) ||
+  if (parseFields(parser, owner, optimizerFields(*kind), parseField,
+                  nonElementwiseReason) ||
       parser.parseGreater())
     return {};
   using llvm::APFloat;
-  return parser.getChecked<OptimizerAttr>(kindLoc, ctx, *kind, APFloat(lr), APFloat(momentum),
-                                          APFloat(dampening), APFloat(beta1), APFloat(beta2),
-                                          APFloat(eps), APFloat(weightDecay), stochastic);
+  return parser.getChecked<OptimizerAttr>(
+      kindLoc, ctx, *kind, APFloat(lr), APFloat(momentum), APFloat(dampening),
+      APFloat(beta1), APFloat(beta2), APFloat(eps), APFloat(weightDecay),
+      stochastic);
 }
 
 void OptimizerAttr::print(AsmPrinter &printer) const {
@@ -403,19 +440,22 @@ void OptimizerAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                    OptimizerKind kind, llvm::APFloat lr,
-                                    llvm::APFloat momentum, llvm::APFloat dampening,
-                                    llvm::APFloat beta1, llvm::APFloat beta2,
-                                    llvm::APFloat eps, llvm::APFloat weightDecay, bool) {
+LogicalResult
+OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      OptimizerKind kind, llvm::APFloat lr,
+                      llvm::APFloat momentum, llvm::APFloat dampening,
+                      llvm::APFloat beta1, llvm::APFloat beta2,
+                      llvm::APFloat eps, llvm::APFloat weightDecay, bool) {
   double inf = std::numeric_limits<double>::max();
-  auto inRange = [&](StringRef name, const llvm::APFloat &v, double lo, double hi,
-                     bool hiOpen) -> LogicalResult {
+  auto inRange = [&](StringRef name, const llvm::APFloat &v, double lo,
+                     double hi, bool hiOpen) -> LogicalResult {
     double x = v.convertToDouble();
     if (!v.isFinite() || x < lo || x > hi || (hiOpen && x == hi))
-      return emitError() << "optimizer field '" << name << "' (" << format::formatDouble(x)
-                         << ") must be in [" << format::formatDouble(lo) << ", "
-                         << (hi == inf ? std::string("inf") : format::formatDouble(hi))
+      return emitError() << "optimizer field '" << name << "' ("
+                         << format::formatDouble(x) << ") must be in ["
+                         << format::formatDouble(lo) << ", "
+                         << (hi == inf ? std::string("inf")
+                                       : format::formatDouble(hi))
                          << (hiOpen ? ")" : "]");
     return success();
   };
@@ -429,7 +469,8 @@ LogicalResult OptimizerAttr::verify(function_ref<InFlightDiagnostic()> emitError
       failed(inRange("beta2", beta2, 0, 1, true)))
     return failure();
   if (!(eps.convertToDouble() > 0) || !eps.isFinite())
-    return emitError() << "optimizer field 'eps' (" << format::formatDouble(eps.convertToDouble())
+    return emitError() << "optimizer field 'eps' ("
+                       << format::formatDouble(eps.convertToDouble())
                        << ") must be positive";
   return success();
 }
@@ -442,68 +483,79 @@ Attribute BlockTopologyAttr::parse(AsmParser &parser, Type) {
   int64_t batch = 0, heads = 0, queryBlocks = 0, keyBlocks = 0;
   SmallVector<int32_t> offsets, indices;
   auto list = [&](SmallVectorImpl<int32_t> &out) {
-    return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&]() -> ParseResult {
-      int32_t v;
-      if (parser.parseInteger(v))
-        return failure();
-      out.push_back(v);
-      return success();
-    });
+    return parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                          [&]() -> ParseResult {
+                                            int32_t v;
+                                            if (parser.parseInteger(v))
+                                              return failure();
+                                            out.push_back(v);
+                                            return success();
+                                          });
   };
   SMLoc loc = parser.getCurrentLocation();
-  if (parser.parseLess() || parser.parseKeyword("batch") || parser.parseEqual() ||
-      parser.parseInteger(batch) || parser.parseComma() || parser.parseKeyword("heads") ||
-      parser.parseEqual() || parser.parseInteger(heads) || parser.parseComma() ||
-      parser.parseKeyword("query_blocks") || parser.parseEqual() ||
-      parser.parseInteger(queryBlocks) || parser.parseComma() ||
-      parser.parseKeyword("key_blocks") || parser.parseEqual() ||
-      parser.parseInteger(keyBlocks) || parser.parseComma() || parser.parseKeyword("offsets") ||
+  if (parser.parseLess() || parser.parseKeyword("batch") ||
+      parser.parseEqual() || parser.parseInteger(batch) ||
+      parser.parseComma() || parser.parseKeyword("heads") ||
+      parser.parseEqual() || parser.parseInteger(heads) ||
+      parser.parseComma() || parser.parseKeyword("query_blocks") ||
+      parser.parseEqual() || parser.parseInteger(queryBlocks) ||
+      parser.parseComma() || parser.parseKeyword("key_blocks") ||
+      parser.parseEqual() || parser.parseInteger(keyBlocks) ||
+      parser.parseComma() || parser.parseKeyword("offsets") ||
       parser.parseEqual() || list(offsets) || parser.parseComma() ||
       parser.parseKeyword("indices") || parser.parseEqual() || list(indices) ||
       parser.parseGreater())
     return {};
-  return parser.getChecked<BlockTopologyAttr>(loc, parser.getContext(), batch, heads,
-                                              queryBlocks, keyBlocks, offsets, indices);
+  return parser.getChecked<BlockTopologyAttr>(loc, parser.getContext(), batch,
+                                              heads, queryBlocks, keyBlocks,
+                                              offsets, indices);
 }
 
 void BlockTopologyAttr::print(AsmPrinter &printer) const {
   printer << "<batch = " << getBatch() << ", heads = " << getHeads()
-          << ", query_blocks = " << getQueryBlocks() << ", key_blocks = " << getKeyBlocks()
-          << ", offsets = [";
+          << ", query_blocks = " << getQueryBlocks()
+          << ", key_blocks = " << getKeyBlocks() << ", offsets = [";
   llvm::interleaveComma(getOffsets(), printer);
   printer << "], indices = [";
   llvm::interleaveComma(getIndices(), printer);
   printer << "]>";
 }
 
-LogicalResult BlockTopologyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                        int64_t batch, int64_t heads, int64_t queryBlocks,
-                                        int64_t keyBlocks, ArrayRef<int32_t> offsets,
-                                        ArrayRef<int32_t> indices) {
+LogicalResult
+BlockTopologyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          int64_t batch, int64_t heads, int64_t queryBlocks,
+                          int64_t keyBlocks, ArrayRef<int32_t> offsets,
+                          ArrayRef<int32_t> indices) {
   if (batch < 1 || heads < 1 || queryBlocks < 1 || keyBlocks < 1)
-    return emitError() << "block topology dims (batch " << batch << ", heads " << heads
-                       << ", query_blocks " << queryBlocks << ", key_blocks " << keyBlocks
-                       << ") must be positive";
+    return emitError() << "block topology dims (batch " << batch << ", heads "
+                       << heads << ", query_blocks " << queryBlocks
+                       << ", key_blocks " << keyBlocks << ") must be positive";
   int64_t rows = batch * heads * queryBlocks;
   if (static_cast<int64_t>(offsets.size()) != rows + 1)
-    return emitError() << "block topology needs " << rows + 1 << " offsets (one per row plus "
+    return emitError() << "block topology needs " << rows + 1
+                       << " offsets (one per row plus "
                        << "one), got " << offsets.size();
-  if (offsets.front() != 0 || offsets.back() != static_cast<int64_t>(indices.size()))
-    return emitError() << "block topology offsets must run from 0 to the number of indices ("
-                       << indices.size() << "), got " << offsets.front() << " .. "
-                       << offsets.back();
-  // All offsets first: the index walk below relies on them staying inside `indices`.
+  if (offsets.front() != 0 ||
+      offsets.back() != static_cast<int64_t>(indices.size()))
+    return emitError() << "block topology offsets must run from 0 to the "
+                          "number of indices ("
+                       << indices.size() << "), got " << offsets.front()
+                       << " .. " << offsets.back();
+  // All offsets first: the index walk below relies on them staying inside
+  // `indices`.
   for (int64_t r = 0; r < rows; ++r)
     if (offsets[r] > offsets[r + 1])
-      return emitError() << "block topology offsets must not decrease (row " << r << ")";
+      return emitError() << "block topology offsets must not decrease (row "
+                         << r << ")";
   for (int64_t r = 0; r < rows; ++r) {
     for (int32_t i = offsets[r]; i < offsets[r + 1]; ++i) {
       if (indices[i] < 0 || indices[i] >= keyBlocks)
-        return emitError() << "block topology index (" << indices[i] << ") must be in [0, "
-                           << keyBlocks << ")";
+        return emitError() << "block topology index (" << indices[i]
+                           << ") must be in [0, " << keyBlocks << ")";
       if (i > offsets[r] && indices[i] <= indices[i - 1])
-        return emitError() << "block topology indices must ascend within a row (row " << r
-                           << ")";
+        return emitError()
+               << "block topology indices must ascend within a row (row " << r
+               << ")";
     }
   }
   return success();

@@ -1,4 +1,4 @@
-//===- TesseraDialect.cpp - Tessera dialect registration -------------------===//
+//===- TesseraDialect.cpp - Tessera dialect registration ------------------===//
 #include "Tessera/TesseraDialect.h"
 #include "Tessera/TesseraOps.h"
 

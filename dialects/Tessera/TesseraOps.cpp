@@ -51,24 +51,26 @@ static int64_t ceilDiv(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) ? ShapedType::kDynamic : (a + b - 1) / b;
 }
 
-/// Checks that `v` has the given rank; `what` names the operand and `layout` its dims.
-static LogicalResult checkRank(Operation *op, ShapedType t, int64_t rank, StringRef what,
-                               StringRef layout) {
+/// Checks that `v` has the given rank; `what` names the operand and `layout`
+/// its dims.
+static LogicalResult checkRank(Operation *op, ShapedType t, int64_t rank,
+                               StringRef what, StringRef layout) {
   if (t.getRank() != rank)
-    return op->emitOpError() << what << " must have rank " << rank << " " << layout
-                             << ", got rank " << t.getRank();
+    return op->emitOpError() << what << " must have rank " << rank << " "
+                             << layout << ", got rank " << t.getRank();
   return success();
 }
 
 /// Checks that a result has the expected shape and element type.
-static LogicalResult checkResult(Operation *op, StringRef what, ShapedType actual,
-                                 ArrayRef<int64_t> shape, Type elt) {
+static LogicalResult checkResult(Operation *op, StringRef what,
+                                 ShapedType actual, ArrayRef<int64_t> shape,
+                                 Type elt) {
   if (!sameShape(actual.getShape(), shape))
-    return op->emitOpError() << what << " shape " << Shape{actual.getShape()} << " must be "
-                             << Shape{shape};
+    return op->emitOpError() << what << " shape " << Shape{actual.getShape()}
+                             << " must be " << Shape{shape};
   if (actual.getElementType() != elt)
-    return op->emitOpError() << what << " element type (" << actual.getElementType()
-                             << ") must be " << elt;
+    return op->emitOpError() << what << " element type ("
+                             << actual.getElementType() << ") must be " << elt;
   return success();
 }
 
@@ -85,25 +87,29 @@ static LogicalResult checkKVScheme(Operation *op, Type t, StringRef what) {
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-void AttentionOp::build(OpBuilder &b, OperationState &state, Value query, Value key,
-                        Value value, Value mask, bool causal, std::optional<int64_t> window,
+void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
+                        Value key, Value value, Value mask, bool causal,
+                        std::optional<int64_t> window,
                         std::optional<float> scale) {
   auto q = cast<RankedTensorType>(query.getType());
   auto v = cast<ShapedType>(value.getType());
   SmallVector<int64_t> oShape(q.getShape());
   oShape.back() = v.getShape().back();
   auto oType = RankedTensorType::get(oShape, q.getElementType());
-  auto lseType = RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
+  auto lseType =
+      RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
   build(b, state, oType, lseType, query, key, value, mask, causal,
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
-        scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64, /*block_k=*/64,
+        scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64,
+        /*block_k=*/64,
         /*topology=*/BlockTopologyAttr(), /*tile=*/TileAttr());
 }
 
 float AttentionOp::getEffectiveScale() {
   if (std::optional<APFloat> s = getScale())
     return s->convertToFloat();
-  return 1.0f / std::sqrt(static_cast<float>(getQuery().getType().getShape().back()));
+  return 1.0f /
+         std::sqrt(static_cast<float>(getQuery().getType().getShape().back()));
 }
 
 LogicalResult AttentionOp::verify() {
@@ -114,7 +120,8 @@ LogicalResult AttentionOp::verify() {
   if (failed(checkRank(op, q, 4, "query", "[B, Hq, Sq, D]")) ||
       failed(checkRank(op, k, 4, "key", "[B, Hkv, Skv, D]")) ||
       failed(checkRank(op, v, 4, "value", "[B, Hkv, Skv, Dv]")) ||
-      failed(checkKVScheme(op, k, "key")) || failed(checkKVScheme(op, v, "value")))
+      failed(checkKVScheme(op, k, "key")) ||
+      failed(checkKVScheme(op, v, "value")))
     return failure();
   Type elt = q.getElementType();
   if (k.getElementType() != elt)
@@ -128,16 +135,18 @@ LogicalResult AttentionOp::verify() {
           d = q.getDimSize(3);
   int64_t hkv = k.getDimSize(1), skv = k.getDimSize(2), dv = v.getDimSize(3);
   if (!same(k.getDimSize(0), b) || !same(v.getDimSize(0), b))
-    return emitOpError() << "batch sizes must agree: query " << Dim{b} << ", key "
-                         << Dim{k.getDimSize(0)} << ", value " << Dim{v.getDimSize(0)};
+    return emitOpError() << "batch sizes must agree: query " << Dim{b}
+                         << ", key " << Dim{k.getDimSize(0)} << ", value "
+                         << Dim{v.getDimSize(0)};
   if (!same(v.getDimSize(1), hkv))
     return emitOpError() << "value head count (" << Dim{v.getDimSize(1)}
                          << ") must equal key head count (" << Dim{hkv} << ")";
   if (!ShapedType::isDynamic(hkv) && hkv == 0)
     return emitOpError() << "key head count must be positive";
-  if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) && hq % hkv != 0)
-    return emitOpError() << "key head count (" << hkv << ") must divide query head count ("
-                         << hq << ")";
+  if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
+      hq % hkv != 0)
+    return emitOpError() << "key head count (" << hkv
+                         << ") must divide query head count (" << hq << ")";
   if (!same(k.getDimSize(3), d))
     return emitOpError() << "key head dim (" << Dim{k.getDimSize(3)}
                          << ") must equal query head dim (" << Dim{d} << ")";
@@ -145,7 +154,8 @@ LogicalResult AttentionOp::verify() {
     return emitOpError() << "value length (" << Dim{v.getDimSize(2)}
                          << ") must equal key length (" << Dim{skv} << ")";
 
-  if (failed(checkResult(op, "output", getOutput().getType(), {b, hq, sq, dv}, elt)) ||
+  if (failed(checkResult(op, "output", getOutput().getType(), {b, hq, sq, dv},
+                         elt)) ||
       failed(checkResult(op, "lse", getLse().getType(), {b, hq, sq},
                          Float32Type::get(getContext()))))
     return failure();
@@ -154,66 +164,80 @@ LogicalResult AttentionOp::verify() {
     if (*w <= 0)
       return emitOpError() << "window (" << *w << ") must be positive";
     if (!getCausal())
-      return emitOpError() << "window (" << *w
-                           << ") needs causal: the window bounds keys below the diagonal";
+      return emitOpError()
+             << "window (" << *w
+             << ") needs causal: the window bounds keys below the diagonal";
   }
   if (std::optional<APFloat> s = getScale()) {
     double x = s->convertToDouble();
     if (!(x > 0) || !std::isfinite(x))
-      return emitOpError() << "scale (" << format::formatDouble(x) << ") must be positive and finite";
+      return emitOpError() << "scale (" << format::formatDouble(x)
+                           << ") must be positive and finite";
   }
   int64_t bq = getBlockQ(), bk = getBlockK();
   if (bq <= 0 || bk <= 0)
-    return emitOpError() << "block sizes (block_q = " << bq << ", block_k = " << bk
-                         << ") must be positive";
+    return emitOpError() << "block sizes (block_q = " << bq
+                         << ", block_k = " << bk << ") must be positive";
 
   if (TileAttr tile = getTileAttr()) {
     int64_t rows = tile.getQuery(), warps = tile.getWarps();
     if (rows <= 0 || bq % rows)
-      return emitOpError() << "tile query rows (" << rows << ") must be positive and divide block_q ("
-                           << bq << ")";
-    if (warps < 0 || (warps > 0 && rows != 16 * warps))
-      return emitOpError() << "tile warps (" << warps
-                           << ") must be 0 (CPU) or own 16 query rows each (query = " << rows
+      return emitOpError() << "tile query rows (" << rows
+                           << ") must be positive and divide block_q (" << bq
                            << ")";
+    if (warps < 0 || (warps > 0 && rows != 16 * warps))
+      return emitOpError()
+             << "tile warps (" << warps
+             << ") must be 0 (CPU) or own 16 query rows each (query = " << rows
+             << ")";
   }
   if (BlockTopologyAttr topology = getTopologyAttr()) {
     if (getMask())
-      return emitOpError() << "takes a mask operand or a static topology, not both";
+      return emitOpError()
+             << "takes a mask operand or a static topology, not both";
     int64_t qb = ceilDiv(sq, bq), kb = ceilDiv(skv, bk);
-    if (!same(topology.getQueryBlocks(), qb) || !same(topology.getKeyBlocks(), kb))
-      return emitOpError() << "topology block grid [" << topology.getQueryBlocks() << ", "
-                           << topology.getKeyBlocks() << "] must be [" << Dim{qb} << ", "
-                           << Dim{kb} << "]";
+    if (!same(topology.getQueryBlocks(), qb) ||
+        !same(topology.getKeyBlocks(), kb))
+      return emitOpError() << "topology block grid ["
+                           << topology.getQueryBlocks() << ", "
+                           << topology.getKeyBlocks() << "] must be ["
+                           << Dim{qb} << ", " << Dim{kb} << "]";
     int64_t th = topology.getHeads(), tb = topology.getBatch();
     if (th != 1 && !same(th, hkv) && !same(th, hq))
-      return emitOpError() << "topology head count (" << th << ") must be 1, the key head count ("
-                           << Dim{hkv} << ") or the query head count (" << Dim{hq} << ")";
+      return emitOpError() << "topology head count (" << th
+                           << ") must be 1, the key head count (" << Dim{hkv}
+                           << ") or the query head count (" << Dim{hq} << ")";
     if (tb != 1 && !same(tb, b))
-      return emitOpError() << "topology batch (" << tb << ") must be 1 or the batch size ("
-                           << Dim{b} << ")";
+      return emitOpError() << "topology batch (" << tb
+                           << ") must be 1 or the batch size (" << Dim{b}
+                           << ")";
   }
   if (Value mask = getMask()) {
     auto m = cast<RankedTensorType>(mask.getType());
     if (m.getRank() != 3 && m.getRank() != 4)
-      return emitOpError() << "mask must have rank 3 [H, QB, KB] or 4 [B, H, QB, KB], got rank "
+      return emitOpError() << "mask must have rank 3 [H, QB, KB] or 4 [B, H, "
+                              "QB, KB], got rank "
                            << m.getRank();
     ArrayRef<int64_t> ms = m.getShape();
     int64_t mh = ms[ms.size() - 3], mqb = ms[ms.size() - 2], mkb = ms.back();
     if (m.getRank() == 4 && !same(ms[0], 1) && !same(ms[0], b))
-      return emitOpError() << "mask batch (" << ms[0] << ") must be 1 or the batch size ("
-                           << Dim{b} << ")";
-    if (!ShapedType::isDynamic(mh) && mh != 1 && !same(mh, hkv) && !same(mh, hq))
-      return emitOpError() << "mask head count (" << mh << ") must be 1, the key head count ("
-                           << Dim{hkv} << ") or the query head count (" << Dim{hq} << ")";
+      return emitOpError() << "mask batch (" << ms[0]
+                           << ") must be 1 or the batch size (" << Dim{b}
+                           << ")";
+    if (!ShapedType::isDynamic(mh) && mh != 1 && !same(mh, hkv) &&
+        !same(mh, hq))
+      return emitOpError() << "mask head count (" << mh
+                           << ") must be 1, the key head count (" << Dim{hkv}
+                           << ") or the query head count (" << Dim{hq} << ")";
     int64_t qb = ceilDiv(sq, bq), kb = ceilDiv(skv, bk);
     bool packed = m.getElementType().isInteger(32);
     int64_t kbw = packed ? ceilDiv(kb, 32) : kb;
     if (!same(mqb, qb) || !same(mkb, kbw)) {
-      auto diag = emitOpError() << "mask block grid [" << Dim{mqb} << ", " << Dim{mkb}
-                                << "] must be [" << Dim{qb} << ", " << Dim{kbw}
-                                << "] for Sq = " << Dim{sq} << ", Skv = " << Dim{skv}
-                                << ", block_q = " << bq << ", block_k = " << bk;
+      auto diag = emitOpError()
+                  << "mask block grid [" << Dim{mqb} << ", " << Dim{mkb}
+                  << "] must be [" << Dim{qb} << ", " << Dim{kbw}
+                  << "] for Sq = " << Dim{sq} << ", Skv = " << Dim{skv}
+                  << ", block_q = " << bq << ", block_k = " << bk;
       if (packed)
         diag << " (" << Dim{kb} << " key blocks packed 32 per i32 word)";
       return diag;
@@ -235,7 +259,8 @@ LogicalResult BlockSelectOp::verify() {
     return failure();
   if (k.getElementType() != q.getElementType())
     return emitOpError() << "key element type (" << k.getElementType()
-                         << ") must match query element type (" << q.getElementType() << ")";
+                         << ") must match query element type ("
+                         << q.getElementType() << ")";
   int64_t b = q.getDimSize(0), hq = q.getDimSize(1), sq = q.getDimSize(2),
           d = q.getDimSize(3);
   int64_t hkv = k.getDimSize(1), skv = k.getDimSize(2);
@@ -244,16 +269,16 @@ LogicalResult BlockSelectOp::verify() {
                          << ") must equal query batch (" << Dim{b} << ")";
   if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
       (hkv == 0 || hq % hkv != 0))
-    return emitOpError() << "key head count (" << hkv << ") must divide query head count ("
-                         << hq << ")";
+    return emitOpError() << "key head count (" << hkv
+                         << ") must divide query head count (" << hq << ")";
   if (!same(k.getDimSize(3), d))
     return emitOpError() << "key head dim (" << Dim{k.getDimSize(3)}
                          << ") must equal query head dim (" << Dim{d} << ")";
 
   int64_t bq = getBlockQ(), bk = getBlockK();
   if (bq <= 0 || bk <= 0)
-    return emitOpError() << "block sizes (block_q = " << bq << ", block_k = " << bk
-                         << ") must be positive";
+    return emitOpError() << "block sizes (block_q = " << bq
+                         << ", block_k = " << bk << ") must be positive";
   std::optional<int64_t> topK = getTopK();
   std::optional<APFloat> topP = getTopP(), layerP = getLayerTopP();
   if (topK.has_value() == topP.has_value())
@@ -263,24 +288,28 @@ LogicalResult BlockSelectOp::verify() {
   auto checkP = [&](StringRef name, const APFloat &p) -> LogicalResult {
     double x = p.convertToDouble();
     if (!(x > 0 && x <= 1))
-      return emitOpError() << name << " (" << format::formatDouble(x) << ") must be in (0, 1]";
+      return emitOpError() << name << " (" << format::formatDouble(x)
+                           << ") must be in (0, 1]";
     return success();
   };
   if ((topP && failed(checkP("top_p", *topP))) ||
       (layerP && failed(checkP("layer_top_p", *layerP))))
     return failure();
   if (layerP && !topP)
-    return emitOpError() << "layer_top_p needs top_p (dual top-p caps a per-query top-p)";
+    return emitOpError()
+           << "layer_top_p needs top_p (dual top-p caps a per-query top-p)";
   if (getSinkBlocks() < 0)
-    return emitOpError() << "sink_blocks (" << getSinkBlocks() << ") must be non-negative";
+    return emitOpError() << "sink_blocks (" << getSinkBlocks()
+                         << ") must be non-negative";
 
   bool concatPool = getPool() == BlockPool::MaxMinAvg;
   Value wq = getQueryProj(), wk = getKeyProj();
   if (static_cast<bool>(wq) != static_cast<bool>(wk))
     return emitOpError() << "query_proj and key_proj must be given together";
   if (concatPool && !wq)
-    return emitOpError() << "pool max_min_avg needs the query and key projections (the "
-                            "pooled key is 3*D wide)";
+    return emitOpError()
+           << "pool max_min_avg needs the query and key projections (the "
+              "pooled key is 3*D wide)";
   if (wq) {
     auto wqT = cast<RankedTensorType>(wq.getType());
     auto wkT = cast<RankedTensorType>(wk.getType());
@@ -291,19 +320,24 @@ LogicalResult BlockSelectOp::verify() {
     int64_t kd = ShapedType::isDynamic(d) ? d : c * d;
     if (!sameShape(wqT.getShape().drop_back(), {hkv, d}))
       return emitOpError() << "query projection shape " << Shape{wqT.getShape()}
-                           << " must be [" << Dim{hkv} << ", " << Dim{d} << ", P]";
+                           << " must be [" << Dim{hkv} << ", " << Dim{d}
+                           << ", P]";
     if (!sameShape(wkT.getShape().drop_back(), {hkv, kd}))
-      return emitOpError() << "key projection shape " << Shape{wkT.getShape()} << " must be ["
-                           << Dim{hkv} << ", " << Dim{kd} << ", P]";
+      return emitOpError() << "key projection shape " << Shape{wkT.getShape()}
+                           << " must be [" << Dim{hkv} << ", " << Dim{kd}
+                           << ", P]";
     if (!same(wqT.getDimSize(2), wkT.getDimSize(2)))
       return emitOpError() << "projection widths must agree: query "
-                           << Dim{wqT.getDimSize(2)} << ", key " << Dim{wkT.getDimSize(2)};
+                           << Dim{wqT.getDimSize(2)} << ", key "
+                           << Dim{wkT.getDimSize(2)};
   }
 
   int64_t qb = ceilDiv(sq, bq), kb = ceilDiv(skv, bk);
   Type i32 = IntegerType::get(getContext(), 32);
-  if (failed(checkResult(op, "mask", getMask().getType(), {b, hkv, qb, ceilDiv(kb, 32)}, i32)) ||
-      failed(checkResult(op, "counts", getCounts().getType(), {b, hkv, qb}, i32)))
+  if (failed(checkResult(op, "mask", getMask().getType(),
+                         {b, hkv, qb, ceilDiv(kb, 32)}, i32)) ||
+      failed(
+          checkResult(op, "counts", getCounts().getType(), {b, hkv, qb}, i32)))
     return failure();
   return success();
 }
@@ -312,35 +346,45 @@ LogicalResult BlockSelectOp::verify() {
 // QuantizeOp / DequantizeOp
 //===----------------------------------------------------------------------===//
 
-void QuantizeOp::build(OpBuilder &b, OperationState &state, Value input, QuantAttr scheme) {
+void QuantizeOp::build(OpBuilder &b, OperationState &state, Value input,
+                       QuantAttr scheme) {
   auto t = cast<RankedTensorType>(input.getType());
-  build(b, state, QTensorType::get(b.getContext(), t.getShape(), t.getElementType(), scheme),
+  build(b, state,
+        QTensorType::get(b.getContext(), t.getShape(), t.getElementType(),
+                         scheme),
         input);
 }
 
-/// A packed value and its logical tensor must have the same shape and element type.
+/// A packed value and its logical tensor must have the same shape and element
+/// type.
 static LogicalResult checkPackedMatches(Operation *op, RankedTensorType plain,
-                                        QTensorType packed, StringRef plainName) {
+                                        QTensorType packed,
+                                        StringRef plainName) {
   if (!sameShape(plain.getShape(), packed.getShape()))
-    return op->emitOpError() << plainName << " shape " << Shape{plain.getShape()}
-                             << " must equal the packed shape " << Shape{packed.getShape()};
+    return op->emitOpError()
+           << plainName << " shape " << Shape{plain.getShape()}
+           << " must equal the packed shape " << Shape{packed.getShape()};
   if (plain.getElementType() != packed.getElementType())
-    return op->emitOpError() << plainName << " element type (" << plain.getElementType()
-                             << ") must equal the packed element type ("
-                             << packed.getElementType() << ")";
+    return op->emitOpError()
+           << plainName << " element type (" << plain.getElementType()
+           << ") must equal the packed element type ("
+           << packed.getElementType() << ")";
   return success();
 }
 
 LogicalResult QuantizeOp::verify() {
-  return checkPackedMatches(*this, getInput().getType(), getOutput().getType(), "input");
+  return checkPackedMatches(*this, getInput().getType(), getOutput().getType(),
+                            "input");
 }
 
 void DequantizeOp::build(OpBuilder &b, OperationState &state, Value input) {
-  build(b, state, cast<QTensorType>(input.getType()).getLogicalTensorType(), input);
+  build(b, state, cast<QTensorType>(input.getType()).getLogicalTensorType(),
+        input);
 }
 
 LogicalResult DequantizeOp::verify() {
-  return checkPackedMatches(*this, getOutput().getType(), getInput().getType(), "output");
+  return checkPackedMatches(*this, getOutput().getType(), getInput().getType(),
+                            "output");
 }
 
 //===----------------------------------------------------------------------===//
@@ -350,12 +394,14 @@ LogicalResult DequantizeOp::verify() {
 LogicalResult HadamardOp::verify() {
   auto t = getInput().getType();
   if (t.getRank() < 1)
-    return emitOpError() << "input must have rank >= 1 (the transform runs along the last dim)";
+    return emitOpError() << "input must have rank >= 1 (the transform runs "
+                            "along the last dim)";
   int64_t d = t.getShape().back();
   if (ShapedType::isDynamic(d))
     return emitOpError() << "the transformed (last) dim must be static";
   if (!llvm::isPowerOf2_64(d))
-    return emitOpError() << "the transformed (last) dim (" << d << ") must be a power of two";
+    return emitOpError() << "the transformed (last) dim (" << d
+                         << ") must be a power of two";
   return success();
 }
 
@@ -366,10 +412,13 @@ LogicalResult HadamardOp::verify() {
 LogicalResult BitAllocateOp::verify() {
   auto e = getEnergies().getType();
   if (e.getRank() < 1)
-    return emitOpError() << "energies must have rank >= 1 (the last dim lists RoPE blocks)";
+    return emitOpError()
+           << "energies must have rank >= 1 (the last dim lists RoPE blocks)";
   if (!sameShape(getBits().getType().getShape(), e.getShape()))
-    return emitOpError() << "bits shape " << Shape{getBits().getType().getShape()}
-                         << " must equal energies shape " << Shape{e.getShape()};
+    return emitOpError() << "bits shape "
+                         << Shape{getBits().getType().getShape()}
+                         << " must equal energies shape "
+                         << Shape{e.getShape()};
   int64_t lo = getMinBits(), hi = getMaxBits();
   double avg = getAvgBits().convertToDouble();
   if (lo < 1 || lo > 8)
@@ -377,10 +426,12 @@ LogicalResult BitAllocateOp::verify() {
   if (hi < 1 || hi > 8)
     return emitOpError() << "max_bits (" << hi << ") must be in [1, 8]";
   if (lo > hi)
-    return emitOpError() << "min_bits (" << lo << ") must not exceed max_bits (" << hi << ")";
+    return emitOpError() << "min_bits (" << lo << ") must not exceed max_bits ("
+                         << hi << ")";
   if (!(avg >= lo && avg <= hi))
-    return emitOpError() << "avg_bits (" << format::formatDouble(avg) << ") must be in [min_bits, max_bits] = ["
-                         << lo << ", " << hi << "]";
+    return emitOpError() << "avg_bits (" << format::formatDouble(avg)
+                         << ") must be in [min_bits, max_bits] = [" << lo
+                         << ", " << hi << "]";
   return success();
 }
 
@@ -425,31 +476,37 @@ LogicalResult EvictOp::verify() {
   auto v = cast<ShapedType>(getValues().getType());
   if (failed(checkRank(op, k, 4, "keys", "[B, Hkv, S, D]")) ||
       failed(checkRank(op, v, 4, "values", "[B, Hkv, S, Dv]")) ||
-      failed(checkKVScheme(op, k, "keys")) || failed(checkKVScheme(op, v, "values")))
+      failed(checkKVScheme(op, k, "keys")) ||
+      failed(checkKVScheme(op, v, "values")))
     return failure();
-  int64_t b = k.getDimSize(0), hkv = k.getDimSize(1), s = k.getDimSize(2), d = k.getDimSize(3);
+  int64_t b = k.getDimSize(0), hkv = k.getDimSize(1), s = k.getDimSize(2),
+          d = k.getDimSize(3);
   if (!sameShape(v.getShape().drop_back(), k.getShape().drop_back()))
     return emitOpError() << "values shape " << Shape{v.getShape()}
                          << " must match keys shape " << Shape{k.getShape()}
                          << " in all but the last dim";
 
   // Which optional operands and fields each policy takes.
-  bool needsQuery = policy == EvictPolicy::SnapKV || policy == EvictPolicy::CompressKV ||
+  bool needsQuery = policy == EvictPolicy::SnapKV ||
+                    policy == EvictPolicy::CompressKV ||
                     policy == EvictPolicy::Reservoir;
   bool needsScores = policy == EvictPolicy::H2O;
   if (needsQuery != static_cast<bool>(getQuery()))
     return emitOpError() << "policy " << policyName
-                         << (needsQuery ? " needs a query operand" : " takes no query operand");
+                         << (needsQuery ? " needs a query operand"
+                                        : " takes no query operand");
   if (needsScores != static_cast<bool>(getScores()))
-    return emitOpError() << "policy " << policyName
-                         << (needsScores ? " needs a scores operand (accumulated attention)"
-                                         : " takes no scores operand");
+    return emitOpError()
+           << "policy " << policyName
+           << (needsScores ? " needs a scores operand (accumulated attention)"
+                           : " takes no scores operand");
   struct Field {
     StringRef name;
     bool present;
     bool allowed;
   };
-  bool usesPool = policy == EvictPolicy::SnapKV || policy == EvictPolicy::CompressKV;
+  bool usesPool =
+      policy == EvictPolicy::SnapKV || policy == EvictPolicy::CompressKV;
   Field fields[] = {
       {"sinks", getSinks().has_value(), policy != EvictPolicy::CompressKV},
       {"window", getWindow().has_value(), policy != EvictPolicy::Reservoir},
@@ -463,28 +520,34 @@ LogicalResult EvictOp::verify() {
   };
   for (const Field &f : fields)
     if (f.present && !f.allowed)
-      return emitOpError() << "field '" << f.name << "' does not apply to policy "
-                           << policyName;
+      return emitOpError() << "field '" << f.name
+                           << "' does not apply to policy " << policyName;
 
   int64_t budget = getBudget();
   if (budget <= 0)
     return emitOpError() << "budget (" << budget << ") must be positive";
   if (getSinks() && *getSinks() < 0)
-    return emitOpError() << "sinks (" << *getSinks() << ") must be non-negative";
+    return emitOpError() << "sinks (" << *getSinks()
+                         << ") must be non-negative";
   if (getWindow() && *getWindow() < 0)
-    return emitOpError() << "window (" << *getWindow() << ") must be non-negative";
+    return emitOpError() << "window (" << *getWindow()
+                         << ") must be non-negative";
   int64_t sinks = getEffectiveSinks(), window = getEffectiveWindow();
   if (budget < sinks + window)
-    return emitOpError() << "budget (" << budget << ") must be at least sinks + window ("
-                         << sinks << " + " << window << ")";
+    return emitOpError() << "budget (" << budget
+                         << ") must be at least sinks + window (" << sinks
+                         << " + " << window << ")";
   if (getKernel() && (*getKernel() <= 0 || *getKernel() % 2 == 0))
-    return emitOpError() << "pooling kernel (" << *getKernel() << ") must be positive and odd";
+    return emitOpError() << "pooling kernel (" << *getKernel()
+                         << ") must be positive and odd";
   if (getSteps() && *getSteps() < 0)
-    return emitOpError() << "steps (" << *getSteps() << ") must be non-negative";
+    return emitOpError() << "steps (" << *getSteps()
+                         << ") must be non-negative";
   if (std::optional<APFloat> g = getGamma()) {
     double x = g->convertToDouble();
     if (!(x >= 0 && x <= 1))
-      return emitOpError() << "gamma (" << format::formatDouble(x) << ") must be in [0, 1]";
+      return emitOpError() << "gamma (" << format::formatDouble(x)
+                           << ") must be in [0, 1]";
   }
 
   if (Value query = getQuery()) {
@@ -493,57 +556,69 @@ LogicalResult EvictOp::verify() {
       return failure();
     int64_t hq = qt.getDimSize(1);
     if (!same(qt.getDimSize(0), b) || !same(qt.getDimSize(3), d))
-      return emitOpError() << "query shape " << Shape{qt.getShape()} << " must be ["
-                           << Dim{b} << ", Hq, Sw, " << Dim{d} << "]";
+      return emitOpError() << "query shape " << Shape{qt.getShape()}
+                           << " must be [" << Dim{b} << ", Hq, Sw, " << Dim{d}
+                           << "]";
     if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
         (hkv == 0 || hq % hkv != 0))
-      return emitOpError() << "key head count (" << hkv << ") must divide query head count ("
-                           << hq << ")";
+      return emitOpError() << "key head count (" << hkv
+                           << ") must divide query head count (" << hq << ")";
     if (qt.getElementType() != k.getElementType())
       return emitOpError() << "query element type (" << qt.getElementType()
-                           << ") must match key element type (" << k.getElementType() << ")";
+                           << ") must match key element type ("
+                           << k.getElementType() << ")";
     int64_t sw = qt.getDimSize(2);
     if (usesPool && !ShapedType::isDynamic(sw) && sw < window)
-      return emitOpError() << "query holds " << sw << " rows but the observation window is "
-                           << window;
-    if (ArrayRef<int64_t> heads = getHeads().value_or(ArrayRef<int64_t>{}); !heads.empty()) {
+      return emitOpError() << "query holds " << sw
+                           << " rows but the observation window is " << window;
+    if (ArrayRef<int64_t> heads = getHeads().value_or(ArrayRef<int64_t>{});
+        !heads.empty()) {
       for (int64_t h : heads)
         if (h < 0 || (!ShapedType::isDynamic(hq) && h >= hq))
-          return emitOpError() << "head index (" << h << ") must be in [0, " << Dim{hq} << ")";
+          return emitOpError() << "head index (" << h << ") must be in [0, "
+                               << Dim{hq} << ")";
     }
   }
   if (policy == EvictPolicy::CompressKV) {
     if (!getHeads() || getHeads()->empty())
-      return emitOpError() << "policy compresskv needs 'heads' (the ranked retrieval heads)";
+      return emitOpError()
+             << "policy compresskv needs 'heads' (the ranked retrieval heads)";
     int64_t firstK = getFirstK().value_or(4);
     if (firstK <= 0 || firstK > static_cast<int64_t>(getHeads()->size()))
       return emitOpError() << "first_k (" << firstK << ") must be in [1, "
-                           << getHeads()->size() << "] (the number of ranked heads)";
+                           << getHeads()->size()
+                           << "] (the number of ranked heads)";
   }
   if (Value scores = getScores()) {
     auto st = cast<RankedTensorType>(scores.getType());
     if (!sameShape(st.getShape(), {b, hkv, s}))
-      return emitOpError() << "scores shape " << Shape{st.getShape()} << " must be ["
-                           << Dim{b} << ", " << Dim{hkv} << ", " << Dim{s} << "]";
+      return emitOpError() << "scores shape " << Shape{st.getShape()}
+                           << " must be [" << Dim{b} << ", " << Dim{hkv} << ", "
+                           << Dim{s} << "]";
   }
 
-  int64_t n = ShapedType::isDynamic(s) ? ShapedType::kDynamic : std::min(budget, s);
+  int64_t n =
+      ShapedType::isDynamic(s) ? ShapedType::kDynamic : std::min(budget, s);
   int64_t ih = getEffectiveScope() == EvictScope::PerLayer ? 1 : hkv;
   if (failed(checkResult(op, "indices", getIndices().getType(), {b, ih, n},
                          IntegerType::get(getContext(), 64))))
     return failure();
-  auto checkKept = [&](StringRef what, ShapedType in, Type out) -> LogicalResult {
+  auto checkKept = [&](StringRef what, ShapedType in,
+                       Type out) -> LogicalResult {
     if (isa<QTensorType>(in) != isa<QTensorType>(out) ||
-        (isa<QTensorType>(in) &&
-         cast<QTensorType>(in).getScheme() != cast<QTensorType>(out).getScheme()))
-      return emitOpError() << what << " type (" << out << ") must keep the storage of its input ("
-                           << in << ")";
+        (isa<QTensorType>(in) && cast<QTensorType>(in).getScheme() !=
+                                     cast<QTensorType>(out).getScheme()))
+      return emitOpError() << what << " type (" << out
+                           << ") must keep the storage of its input (" << in
+                           << ")";
     SmallVector<int64_t> shape(in.getShape());
     shape[2] = n;
-    return checkResult(op, what, cast<ShapedType>(out), shape, in.getElementType());
+    return checkResult(op, what, cast<ShapedType>(out), shape,
+                       in.getElementType());
   };
-  return failure(failed(checkKept("kept keys", k, getKeptKeys().getType())) ||
-                 failed(checkKept("kept values", v, getKeptValues().getType())));
+  return failure(
+      failed(checkKept("kept keys", k, getKeptKeys().getType())) ||
+      failed(checkKept("kept values", v, getKeptValues().getType())));
 }
 
 //===----------------------------------------------------------------------===//
@@ -571,7 +646,8 @@ LogicalResult LinearBackwardUpdateOp::verify() {
                          << ") must equal input columns (" << Dim{kd} << ")";
   if (dy.getElementType() != x.getElementType())
     return emitOpError() << "grad_output element type (" << dy.getElementType()
-                         << ") must match input element type (" << x.getElementType() << ")";
+                         << ") must match input element type ("
+                         << x.getElementType() << ")";
   OptimizerAttr opt = getOptimizer();
   if (opt.getStochasticRounding() && !w.getElementType().isBF16())
     return emitOpError() << "stochastic_rounding needs a bf16 weight, got "
@@ -579,28 +655,34 @@ LogicalResult LinearBackwardUpdateOp::verify() {
 
   unsigned expected = opt.getNumStateTensors();
   if (getState().size() != expected)
-    return emitOpError() << "optimizer " << stringifyOptimizerKind(opt.getKind())
+    return emitOpError() << "optimizer "
+                         << stringifyOptimizerKind(opt.getKind())
                          << (opt.getKind() == OptimizerKind::SGD
-                                 ? (expected ? " with momentum" : " without momentum")
+                                 ? (expected ? " with momentum"
+                                             : " without momentum")
                                  : "")
                          << " needs " << expected << " state tensors, got "
                          << getState().size();
   for (auto [i, s] : llvm::enumerate(getState().getTypes()))
     if (!sameShape(cast<ShapedType>(s).getShape(), w.getShape()))
-      return emitOpError() << "state #" << i << " shape " << Shape{cast<ShapedType>(s).getShape()}
-                           << " must equal the weight shape " << Shape{w.getShape()};
+      return emitOpError() << "state #" << i << " shape "
+                           << Shape{cast<ShapedType>(s).getShape()}
+                           << " must equal the weight shape "
+                           << Shape{w.getShape()};
   if (getNewState().size() != getState().size())
     return emitOpError() << "returns " << getNewState().size()
                          << " state tensors, must return " << getState().size();
-  if (failed(checkResult(op, "grad_input", getGradInput().getType(), x.getShape(),
-                         x.getElementType())) ||
-      failed(checkResult(op, "new_weight", getNewWeight().getType(), w.getShape(),
-                         w.getElementType())))
+  if (failed(checkResult(op, "grad_input", getGradInput().getType(),
+                         x.getShape(), x.getElementType())) ||
+      failed(checkResult(op, "new_weight", getNewWeight().getType(),
+                         w.getShape(), w.getElementType())))
     return failure();
-  for (auto [i, pair] : llvm::enumerate(llvm::zip(getState().getTypes(), getNewState().getTypes())))
+  for (auto [i, pair] : llvm::enumerate(
+           llvm::zip(getState().getTypes(), getNewState().getTypes())))
     if (std::get<0>(pair) != std::get<1>(pair))
-      return emitOpError() << "new state #" << i << " type (" << std::get<1>(pair)
-                           << ") must equal state #" << i << " type (" << std::get<0>(pair) << ")";
+      return emitOpError() << "new state #" << i << " type ("
+                           << std::get<1>(pair) << ") must equal state #" << i
+                           << " type (" << std::get<0>(pair) << ")";
   return success();
 }
 
@@ -609,19 +691,21 @@ LogicalResult LinearBackwardUpdateOp::verify() {
 //===----------------------------------------------------------------------===//
 
 /// The body's arguments must mirror the operands and its yield the results.
-static LogicalResult verifyIsolatedBody(Operation *op, Region &body, TypeRange inputs,
-                                        TypeRange results) {
+static LogicalResult verifyIsolatedBody(Operation *op, Region &body,
+                                        TypeRange inputs, TypeRange results) {
   Block &block = body.front();
   if (block.getArgumentTypes() != inputs)
-    return op->emitOpError() << "body arguments (" << block.getNumArguments()
-                             << ") must have the operand types (" << inputs.size() << ")";
+    return op->emitOpError()
+           << "body arguments (" << block.getNumArguments()
+           << ") must have the operand types (" << inputs.size() << ")";
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield)
     return op->emitOpError() << "body must end with tessera.yield";
   if (yield.getValues().getTypes() != results)
-    return yield.emitOpError() << "yields " << yield.getValues().size()
-                               << " values whose types must match the " << results.size()
-                               << " results of the enclosing " << op->getName();
+    return yield.emitOpError()
+           << "yields " << yield.getValues().size()
+           << " values whose types must match the " << results.size()
+           << " results of the enclosing " << op->getName();
   return success();
 }
 
@@ -632,15 +716,18 @@ LogicalResult TaskGraphOp::verifyRegions() {
   if (std::optional<int64_t> w = getWorkers(); w && *w <= 0)
     return emitOpError() << "workers (" << *w << ") must be positive";
   if (getIterations() <= 0)
-    return emitOpError() << "iterations (" << getIterations() << ") must be positive";
-  if (getIterations() > 1 && getInputs().getTypes() != getResults().getTypes())
     return emitOpError() << "iterations (" << getIterations()
-                         << ") > 1 feeds each iteration's results back as inputs, so result "
-                            "types must equal input types";
+                         << ") must be positive";
+  if (getIterations() > 1 && getInputs().getTypes() != getResults().getTypes())
+    return emitOpError()
+           << "iterations (" << getIterations()
+           << ") > 1 feeds each iteration's results back as inputs, so result "
+              "types must equal input types";
   for (Operation &inner : getBody().front().without_terminator())
     if (!isa<TaskOp>(inner))
-      return inner.emitOpError() << "cannot appear directly in a tessera.task_graph (only "
-                                    "tessera.task ops and the yield may)";
+      return inner.emitOpError()
+             << "cannot appear directly in a tessera.task_graph (only "
+                "tessera.task ops and the yield may)";
   return success();
 }
 
@@ -649,7 +736,8 @@ LogicalResult TaskOp::verifyRegions() {
     return emitOpError() << "tiles (" << getTiles() << ") must be positive";
   if (getName().empty())
     return emitOpError() << "name must not be empty";
-  return verifyIsolatedBody(*this, getBody(), getInputs().getTypes(), getResults().getTypes());
+  return verifyIsolatedBody(*this, getBody(), getInputs().getTypes(),
+                            getResults().getTypes());
 }
 
 #define GET_OP_CLASSES

@@ -1,6 +1,7 @@
-/* embed.c - Embeds Tessera's JIT in a C program: compiles a GQA causal attention from MLIR
- * text, runs it on its own buffers, and checks one output row against a direct computation.
- * Built and run by `make test`; exits 0 on success. */
+/* embed.c - Embeds Tessera's JIT in a C program: compiles a GQA causal
+ * attention from MLIR text, runs it on its own buffers, and checks one output
+ * row against a direct computation. Built and run by `make test`; exits 0 on
+ * success. */
 #include "tessera-c/Tessera.h"
 
 #include <math.h>
@@ -17,8 +18,8 @@ static const char *kModule =
     "  return %o : tensor<1x4x5x16xf32>\n"
     "}\n";
 
-static void onDiagnostic(tessera_severity severity, const char *location, const char *message,
-                         void *user) {
+static void onDiagnostic(tessera_severity severity, const char *location,
+                         const char *message, void *user) {
   (void)user;
   fprintf(stderr, "%s%s%s: %s\n", location, *location ? ": " : "",
           severity == TESSERA_SEVERITY_ERROR ? "error" : "note", message);
@@ -35,8 +36,8 @@ int main(void) {
     return 1;
   tessera_compiler_set_diagnostic_handler(compiler, onDiagnostic, NULL);
   tessera_compiler_set_option(compiler, "cache_dir", "off");
-  if (tessera_compile_source(compiler, kModule, strlen(kModule), "embedded.mlir", "cpu",
-                             &module) != TESSERA_OK)
+  if (tessera_compile_source(compiler, kModule, strlen(kModule),
+                             "embedded.mlir", "cpu", &module) != TESSERA_OK)
     return 1;
 
   float q[4 * 5 * 16], k[2 * 9 * 16], v[2 * 9 * 16], o[4 * 5 * 16];
@@ -58,7 +59,8 @@ int main(void) {
   fprintf(stderr, "embed: next, a deliberately wrong input shape:\n");
   int64_t badShape[] = {1, 4, 5, 8};
   tessera_buffer bad[] = {{q, TESSERA_F32, 4, badShape}, inputs[1], inputs[2]};
-  if (tessera_invoke(module, "attend", bad, 3, outputs, 1) != TESSERA_ERROR_INVALID_ARGUMENT)
+  if (tessera_invoke(module, "attend", bad, 3, outputs, 1) !=
+      TESSERA_ERROR_INVALID_ARGUMENT)
     return 1;
 
   /* Query head 3 (KV head 1), row 2 sees keys 0..6 (causal, Skv - Sq = 4). */

@@ -1,4 +1,4 @@
-//===- Tessera.cpp - The JIT embedding C API over tessera::jit -------------===//
+//===- Tessera.cpp - The JIT embedding C API over tessera::jit ------------===//
 #include "tessera-c/Tessera.h"
 #include "tessera/JIT/JIT.h"
 
@@ -13,7 +13,8 @@ struct tessera_compiler_impl {
   void *userData = nullptr;
 
   tessera::jit::DiagnosticFn diagnostics() const {
-    return [fn = handler, ud = userData](const std::string &severity, const std::string &loc,
+    return [fn = handler, ud = userData](const std::string &severity,
+                                         const std::string &loc,
                                          const std::string &message) {
       if (!fn)
         return;
@@ -24,7 +25,9 @@ struct tessera_compiler_impl {
       fn(s, loc.c_str(), message.c_str(), ud);
     };
   }
-  void error(const std::string &message) const { diagnostics()("error", "", message); }
+  void error(const std::string &message) const {
+    diagnostics()("error", "", message);
+  }
 };
 
 struct tessera_module_impl {
@@ -33,7 +36,8 @@ struct tessera_module_impl {
 };
 
 namespace {
-const tessera::TensorSpec *specOf(const tessera::EntryABI &e, int isOutput, size_t index) {
+const tessera::TensorSpec *specOf(const tessera::EntryABI &e, int isOutput,
+                                  size_t index) {
   const auto &list = isOutput ? e.outputs : e.inputs;
   return index < list.size() ? &list[index] : nullptr;
 }
@@ -61,7 +65,8 @@ tessera_status tessera_compiler_create(tessera_compiler *out) {
 
 void tessera_compiler_destroy(tessera_compiler compiler) { delete compiler; }
 
-void tessera_compiler_set_diagnostic_handler(tessera_compiler compiler, tessera_diagnostic_fn fn,
+void tessera_compiler_set_diagnostic_handler(tessera_compiler compiler,
+                                             tessera_diagnostic_fn fn,
                                              void *userData) {
   if (!compiler)
     return;
@@ -69,8 +74,8 @@ void tessera_compiler_set_diagnostic_handler(tessera_compiler compiler, tessera_
   compiler->userData = userData;
 }
 
-tessera_status tessera_compiler_set_option(tessera_compiler compiler, const char *key,
-                                           const char *value) {
+tessera_status tessera_compiler_set_option(tessera_compiler compiler,
+                                           const char *key, const char *value) {
   if (!compiler || !key || !value)
     return TESSERA_ERROR_INVALID_ARGUMENT;
   std::string k = key, v = value;
@@ -97,12 +102,14 @@ tessera_status tessera_compiler_set_option(tessera_compiler compiler, const char
     compiler->options.cacheDir = v;
     return TESSERA_OK;
   }
-  compiler->error("unknown option '" + k + "' (options: opt_level, vector_width, cache_dir)");
+  compiler->error("unknown option '" + k +
+                  "' (options: opt_level, vector_width, cache_dir)");
   return TESSERA_ERROR_NOT_FOUND;
 }
 
-tessera_status tessera_compile_source(tessera_compiler compiler, const char *source,
-                                      size_t length, const char *name, const char *target,
+tessera_status tessera_compile_source(tessera_compiler compiler,
+                                      const char *source, size_t length,
+                                      const char *name, const char *target,
                                       tessera_module *out) {
   if (!compiler || !source || !out)
     return TESSERA_ERROR_INVALID_ARGUMENT;
@@ -110,12 +117,13 @@ tessera_status tessera_compile_source(tessera_compiler compiler, const char *sou
   tessera::jit::CompileOptions options = compiler->options;
   options.target = target ? target : "cpu";
   if (options.target != "cpu") {
-    compiler->error("target '" + options.target + "' cannot be JIT-compiled (targets: cpu)");
+    compiler->error("target '" + options.target +
+                    "' cannot be JIT-compiled (targets: cpu)");
     return TESSERA_ERROR_UNSUPPORTED;
   }
   auto diag = compiler->diagnostics();
-  auto compiled = tessera::jit::compile(std::string(source, length), name ? name : "<source>",
-                                        options, diag);
+  auto compiled = tessera::jit::compile(
+      std::string(source, length), name ? name : "<source>", options, diag);
   if (!compiled)
     return TESSERA_ERROR_COMPILE;
   *out = new tessera_module_impl{std::move(compiled), diag};
@@ -134,7 +142,8 @@ tessera_status tessera_compile_file(tessera_compiler compiler, const char *path,
   std::stringstream text;
   text << in.rdbuf();
   std::string source = text.str();
-  return tessera_compile_source(compiler, source.data(), source.size(), path, target, out);
+  return tessera_compile_source(compiler, source.data(), source.size(), path,
+                                target, out);
 }
 
 void tessera_module_destroy(tessera_module module) { delete module; }
@@ -155,7 +164,8 @@ tessera_status tessera_entry_signature(tessera_module module, const char *entry,
     return TESSERA_ERROR_INVALID_ARGUMENT;
   const tessera::EntryABI *e = module->compiled->findEntry(entry);
   if (!e) {
-    module->diag("error", "", std::string("no entry @") + entry + " in the module");
+    module->diag("error", "",
+                 std::string("no entry @") + entry + " in the module");
     return TESSERA_ERROR_NOT_FOUND;
   }
   *numInputs = e->inputs.size();
@@ -163,8 +173,9 @@ tessera_status tessera_entry_signature(tessera_module module, const char *entry,
   return TESSERA_OK;
 }
 
-tessera_status tessera_entry_tensor(tessera_module module, const char *entry, int isOutput,
-                                    size_t index, tessera_dtype *dtype, int64_t *rank,
+tessera_status tessera_entry_tensor(tessera_module module, const char *entry,
+                                    int isOutput, size_t index,
+                                    tessera_dtype *dtype, int64_t *rank,
                                     const int64_t **shape) {
   if (!module || !entry || !dtype || !rank || !shape)
     return TESSERA_ERROR_INVALID_ARGUMENT;
@@ -180,28 +191,34 @@ tessera_status tessera_entry_tensor(tessera_module module, const char *entry, in
 
 tessera_status tessera_invoke(tessera_module module, const char *entry,
                               const tessera_buffer *inputs, size_t numInputs,
-                              const tessera_buffer *outputs, size_t numOutputs) {
+                              const tessera_buffer *outputs,
+                              size_t numOutputs) {
   if (!module || !entry || (numInputs && !inputs) || (numOutputs && !outputs))
     return TESSERA_ERROR_INVALID_ARGUMENT;
   const tessera::EntryABI *e = module->compiled->findEntry(entry);
   if (!e) {
-    module->diag("error", "", std::string("no entry @") + entry + " in the module");
+    module->diag("error", "",
+                 std::string("no entry @") + entry + " in the module");
     return TESSERA_ERROR_NOT_FOUND;
   }
   if (numInputs != e->inputs.size() || numOutputs != e->outputs.size()) {
-    module->diag("error", "", "entry @" + e->name + " takes " + std::to_string(e->inputs.size()) +
-                                  " inputs and " + std::to_string(e->outputs.size()) +
-                                  " outputs, got " + std::to_string(numInputs) + " and " +
-                                  std::to_string(numOutputs));
+    module->diag("error", "",
+                 "entry @" + e->name + " takes " +
+                     std::to_string(e->inputs.size()) + " inputs and " +
+                     std::to_string(e->outputs.size()) + " outputs, got " +
+                     std::to_string(numInputs) + " and " +
+                     std::to_string(numOutputs));
     return TESSERA_ERROR_INVALID_ARGUMENT;
   }
   std::vector<void *> in, out;
-  auto check = [&](const tessera_buffer &b, const tessera::TensorSpec &s, const char *what,
-                   size_t i) {
-    if (!b.data || static_cast<int>(b.dtype) != static_cast<int>(s.dtype) || !sameShape(b, s)) {
-      module->diag("error", "", std::string(what) + " #" + std::to_string(i) + " of @" + e->name +
-                                    " must be " + s.str() +
-                                    (b.data ? "" : " (its data pointer is NULL)"));
+  auto check = [&](const tessera_buffer &b, const tessera::TensorSpec &s,
+                   const char *what, size_t i) {
+    if (!b.data || static_cast<int>(b.dtype) != static_cast<int>(s.dtype) ||
+        !sameShape(b, s)) {
+      module->diag("error", "",
+                   std::string(what) + " #" + std::to_string(i) + " of @" +
+                       e->name + " must be " + s.str() +
+                       (b.data ? "" : " (its data pointer is NULL)"));
       return false;
     }
     return true;
@@ -216,8 +233,9 @@ tessera_status tessera_invoke(tessera_module module, const char *entry,
       return TESSERA_ERROR_INVALID_ARGUMENT;
     out.push_back(outputs[i].data);
   }
-  return module->compiled->invoke(e->name, in, out, module->diag) ? TESSERA_OK
-                                                                   : TESSERA_ERROR_INVALID_ARGUMENT;
+  return module->compiled->invoke(e->name, in, out, module->diag)
+             ? TESSERA_OK
+             : TESSERA_ERROR_INVALID_ARGUMENT;
 }
 
 } // extern "C"

@@ -1,9 +1,9 @@
-//===- InitGPUTargets.cpp - What lowering to NVVM and serialising PTX needs ===//
+//===- InitGPUTargets.cpp - What NVVM lowering and PTX serialising need ---===//
 //
-// Kept apart from InitAll.cpp because these headers (NVVM in particular) are expensive to
-// compile; BUILDING.md lists why each registration is needed (without the NVVM target
-// interface, gpu-module-to-binary crashes; without the ConvertToLLVM interfaces, ops are
-// silently left unconverted).
+// Kept apart from InitAll.cpp because these headers (NVVM in particular) are
+// expensive to compile; BUILDING.md lists why each registration is needed
+// (without the NVVM target interface, gpu-module-to-binary crashes; without the
+// ConvertToLLVM interfaces, ops are silently left unconverted).
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/InitAll.h"

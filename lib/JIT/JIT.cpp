@@ -1,4 +1,4 @@
-//===- JIT.cpp - Compile tessera modules for the host and call them --------===//
+//===- JIT.cpp - Compile tessera modules for the host and call them -------===//
 #include "tessera/JIT/JIT.h"
 #include "tessera/InitAll.h"
 #include "tessera/Pipelines.h"
@@ -44,7 +44,8 @@ using namespace tessera::jit;
 #define TESSERA_VERSION "0.0.0"
 #endif
 #ifndef TESSERA_LIBOMP_PATH
-#error "the build must define TESSERA_LIBOMP_PATH (lib/CMakeLists.txt finds Debian's libomp)"
+#error                                                                         \
+    "the build must define TESSERA_LIBOMP_PATH (lib/CMakeLists.txt finds Debian's libomp)"
 #endif
 
 const char *tessera::jit::version() { return TESSERA_VERSION; }
@@ -78,7 +79,8 @@ void initializeLLVM() {
   });
 }
 
-/// Formats MLIR diagnostics as "file:line:col: message" and hands them to `diag`.
+/// Formats MLIR diagnostics as "file:line:col: message" and hands them to
+/// `diag`.
 void forwardDiagnostic(mlir::Diagnostic &d, const DiagnosticFn &diag) {
   auto emit = [&](mlir::Diagnostic &one) {
     const char *severity = "error";
@@ -97,9 +99,10 @@ void forwardDiagnostic(mlir::Diagnostic &d, const DiagnosticFn &diag) {
     }
     std::string where;
     if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(
-            mlir::LocationAttr(one.getLocation()).findInstanceOf<mlir::FileLineColLoc>()))
-      where = (loc.getFilename().str() + ":" + std::to_string(loc.getLine()) + ":" +
-               std::to_string(loc.getColumn()));
+            mlir::LocationAttr(one.getLocation())
+                .findInstanceOf<mlir::FileLineColLoc>()))
+      where = (loc.getFilename().str() + ":" + std::to_string(loc.getLine()) +
+               ":" + std::to_string(loc.getColumn()));
     diag(severity, where, one.str());
   };
   emit(d);
@@ -119,17 +122,21 @@ std::string cacheDirectory(const CompileOptions &options) {
   return "off";
 }
 
-/// Adds `void __tessera_invoke_<name>(void **args)` calling `_mlir_ciface_<name>` with
-/// args[i] as its i-th (descriptor pointer) argument, so any entry is called the same way.
-bool addInvokeWrapper(llvm::Module &module, const std::string &name, size_t numArgs) {
+/// Adds `void __tessera_invoke_<name>(void **args)` calling
+/// `_mlir_ciface_<name>` with args[i] as its i-th (descriptor pointer)
+/// argument, so any entry is called the same way.
+bool addInvokeWrapper(llvm::Module &module, const std::string &name,
+                      size_t numArgs) {
   llvm::Function *callee = module.getFunction("_mlir_ciface_" + name);
-  // Every input and output must have become one descriptor-pointer argument, else the
-  // caller's buffers would not line up with the code's.
-  if (!callee || callee->arg_size() != numArgs || !callee->getReturnType()->isVoidTy())
+  // Every input and output must have become one descriptor-pointer argument,
+  // else the caller's buffers would not line up with the code's.
+  if (!callee || callee->arg_size() != numArgs ||
+      !callee->getReturnType()->isVoidTy())
     return false;
   llvm::LLVMContext &ctx = module.getContext();
   auto *ptrTy = llvm::PointerType::get(ctx, 0);
-  auto *fnTy = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy}, false);
+  auto *fnTy =
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptrTy}, false);
   auto *fn = llvm::Function::Create(fnTy, llvm::GlobalValue::ExternalLinkage,
                                     "__tessera_invoke_" + name, module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
@@ -143,9 +150,10 @@ bool addInvokeWrapper(llvm::Module &module, const std::string &name, size_t numA
   return true;
 }
 
-/// A library that compiled kernels call into, loaded into its own JITDylib so that the
-/// JIT resolves its symbols by construction: a process need not (and the tools do not) link
-/// it, so a linker's --as-needed or link order cannot take it away.
+/// A library that compiled kernels call into, loaded into its own JITDylib so
+/// that the JIT resolves its symbols by construction: a process need not (and
+/// the tools do not) link it, so a linker's --as-needed or link order cannot
+/// take it away.
 struct HostRuntimeLibrary {
   /// Shown in diagnostics.
   const char *what;
@@ -167,8 +175,10 @@ const HostRuntimeLibrary kHostRuntimeLibraries[] = {
 };
 
 /// The undefined symbols of an object file, or an error if it cannot be read.
-llvm::Expected<std::vector<std::string>> undefinedSymbols(const llvm::MemoryBuffer &object) {
-  auto file = llvm::object::ObjectFile::createObjectFile(object.getMemBufferRef());
+llvm::Expected<std::vector<std::string>>
+undefinedSymbols(const llvm::MemoryBuffer &object) {
+  auto file =
+      llvm::object::ObjectFile::createObjectFile(object.getMemBufferRef());
   if (!file)
     return file.takeError();
   std::vector<std::string> names;
@@ -187,14 +197,18 @@ llvm::Expected<std::vector<std::string>> undefinedSymbols(const llvm::MemoryBuff
   return names;
 }
 
-/// Gives `jit` a JITDylib per host runtime library that `object` calls, linked into the
-/// main JITDylib's search order ahead of the process. A library that cannot be loaded is an
-/// error naming it, the symbols that need it and how to provide it.
-bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit, const llvm::MemoryBuffer &object,
+/// Gives `jit` a JITDylib per host runtime library that `object` calls, linked
+/// into the main JITDylib's search order ahead of the process. A library that
+/// cannot be loaded is an error naming it, the symbols that need it and how to
+/// provide it.
+bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit,
+                             const llvm::MemoryBuffer &object,
                              const DiagnosticFn &diag) {
   auto undefined = undefinedSymbols(object);
   if (!undefined) {
-    diag("error", "", "cannot read the compiled object: " + llvm::toString(undefined.takeError()));
+    diag("error", "",
+         "cannot read the compiled object: " +
+             llvm::toString(undefined.takeError()));
     return false;
   }
   char prefix = jit.getDataLayout().getGlobalPrefix();
@@ -212,22 +226,27 @@ bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit, const llvm::MemoryBuffer &ob
     std::string path = lib.defaultPath;
     if (const char *env = std::getenv(lib.envOverride); env && *env)
       path = env;
-    auto generator = llvm::orc::DynamicLibrarySearchGenerator::Load(path.c_str(), prefix);
+    auto generator =
+        llvm::orc::DynamicLibrarySearchGenerator::Load(path.c_str(), prefix);
     if (!generator) {
       std::string list;
       for (size_t i = 0; i < needed.size() && i < 3; ++i)
         list += (i ? ", " : "") + needed[i];
       if (needed.size() > 3)
         list += ", ...";
-      diag("error", "", std::string("the compiled code calls ") + lib.what + " (" + list +
-                            ") but " + path + " cannot be loaded (" +
-                            llvm::toString(generator.takeError()) + "); install Debian's " +
-                            lib.package + " or point " + lib.envOverride + " at the library");
+      diag("error", "",
+           std::string("the compiled code calls ") + lib.what + " (" + list +
+               ") but " + path + " cannot be loaded (" +
+               llvm::toString(generator.takeError()) + "); install Debian's " +
+               lib.package + " or point " + lib.envOverride +
+               " at the library");
       return false;
     }
-    auto dylib = jit.getExecutionSession().createJITDylib(std::string("tessera.") + lib.what);
+    auto dylib = jit.getExecutionSession().createJITDylib(
+        std::string("tessera.") + lib.what);
     if (!dylib) {
-      diag("error", "", "cannot create a JITDylib: " + llvm::toString(dylib.takeError()));
+      diag("error", "",
+           "cannot create a JITDylib: " + llvm::toString(dylib.takeError()));
       return false;
     }
     dylib->addGenerator(std::move(*generator));
@@ -238,8 +257,8 @@ bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit, const llvm::MemoryBuffer &ob
 
 class JITModule final : public CompiledModule {
 public:
-  JITModule(std::vector<EntryABI> entries, std::unique_ptr<llvm::orc::LLJIT> jit, bool cached,
-            std::string key)
+  JITModule(std::vector<EntryABI> entries,
+            std::unique_ptr<llvm::orc::LLJIT> jit, bool cached, std::string key)
       : entries_(std::move(entries)), jit_(std::move(jit)), cached_(cached),
         key_(std::move(key)) {}
 
@@ -251,8 +270,9 @@ public:
     for (const EntryABI &e : entries_) {
       auto sym = jit_->lookup("__tessera_invoke_" + e.name);
       if (!sym) {
-        diag("error", "", "entry @" + e.name + " not found in the compiled code: " +
-                          llvm::toString(sym.takeError()));
+        diag("error", "",
+             "entry @" + e.name + " not found in the compiled code: " +
+                 llvm::toString(sym.takeError()));
         return false;
       }
       invokers_.push_back(sym->toPtr<void (*)(void **)>());
@@ -261,19 +281,23 @@ public:
   }
 
   bool invoke(const std::string &entry, const std::vector<void *> &inputs,
-              const std::vector<void *> &outputs, const DiagnosticFn &diag) override {
+              const std::vector<void *> &outputs,
+              const DiagnosticFn &diag) override {
     for (size_t k = 0; k < entries_.size(); ++k) {
       const EntryABI &e = entries_[k];
       if (e.name != entry)
         continue;
-      if (inputs.size() != e.inputs.size() || outputs.size() != e.outputs.size()) {
-        diag("error", "", "entry @" + entry + " takes " + std::to_string(e.inputs.size()) +
-                          " inputs and " + std::to_string(e.outputs.size()) + " outputs, got " +
-                          std::to_string(inputs.size()) + " and " +
-                          std::to_string(outputs.size()));
+      if (inputs.size() != e.inputs.size() ||
+          outputs.size() != e.outputs.size()) {
+        diag("error", "",
+             "entry @" + entry + " takes " + std::to_string(e.inputs.size()) +
+                 " inputs and " + std::to_string(e.outputs.size()) +
+                 " outputs, got " + std::to_string(inputs.size()) + " and " +
+                 std::to_string(outputs.size()));
         return false;
       }
-      // One memref descriptor per tensor: allocated, aligned, offset, sizes, strides.
+      // One memref descriptor per tensor: allocated, aligned, offset, sizes,
+      // strides.
       std::vector<std::vector<int64_t>> descriptors;
       auto describe = [&](const TensorSpec &spec, void *data) {
         std::vector<int64_t> d;
@@ -311,16 +335,19 @@ private:
 
 } // namespace
 
-std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
-                                                      const std::string &bufferName,
-                                                      const CompileOptions &options,
-                                                      const DiagnosticFn &diag) {
+std::unique_ptr<CompiledModule>
+tessera::jit::compile(const std::string &source, const std::string &bufferName,
+                      const CompileOptions &options, const DiagnosticFn &diag) {
   if (options.target != "cpu") {
-    diag("error", "", "unknown JIT target '" + options.target + "' (the JIT compiles for: cpu)");
+    diag("error", "",
+         "unknown JIT target '" + options.target +
+             "' (the JIT compiles for: cpu)");
     return nullptr;
   }
   if (options.optLevel < 0 || options.optLevel > 3) {
-    diag("error", "", "optimisation level " + std::to_string(options.optLevel) + " is not in 0..3");
+    diag("error", "",
+         "optimisation level " + std::to_string(options.optLevel) +
+             " is not in 0..3");
     return nullptr;
   }
   initializeLLVM();
@@ -336,27 +363,30 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
       [&](mlir::Diagnostic &d) { forwardDiagnostic(d, diag); });
 
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, bufferName),
-                               llvm::SMLoc());
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(source, bufferName), llvm::SMLoc());
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &ctx);
   if (!module)
     return nullptr;
 
   // Entries and their calling conventions, from the module as written.
-  mlir::FailureOr<std::vector<EntryABI>> abis = mlir::tessera::computeEntryABIs(*module);
+  mlir::FailureOr<std::vector<EntryABI>> abis =
+      mlir::tessera::computeEntryABIs(*module);
   if (mlir::failed(abis))
     return nullptr;
   std::vector<EntryABI> entries = std::move(*abis);
   if (entries.empty()) {
-    diag("error", "", bufferName + ": the module has no public function to run");
+    diag("error", "",
+         bufferName + ": the module has no public function to run");
     return nullptr;
   }
   for (auto func : module->getOps<mlir::func::FuncOp>())
     if (!func.isPrivate() && !func.isExternal())
       func->setAttr("llvm.emit_c_interface", mlir::UnitAttr::get(&ctx));
 
-  int64_t vectorWidth = options.vectorWidth > 0 ? options.vectorWidth : hostVectorWidth();
+  int64_t vectorWidth =
+      options.vectorWidth > 0 ? options.vectorWidth : hostVectorWidth();
   mlir::PassManager pm(&ctx);
   mlir::tessera::CPUPipelineOptions pipeline;
   pipeline.vectorWidth = vectorWidth;
@@ -365,35 +395,42 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     return nullptr;
 
   llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule = mlir::translateModuleToLLVMIR(*module, llvmContext);
+  std::unique_ptr<llvm::Module> llvmModule =
+      mlir::translateModuleToLLVMIR(*module, llvmContext);
   if (!llvmModule) {
     diag("error", "", "translation to LLVM IR failed");
     return nullptr;
   }
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) {
-    diag("error", "", "cannot target the host: " + llvm::toString(jtmb.takeError()));
+    diag("error", "",
+         "cannot target the host: " + llvm::toString(jtmb.takeError()));
     return nullptr;
   }
-  jtmb->setCodeGenOptLevel(options.optLevel >= 3 ? llvm::CodeGenOptLevel::Aggressive
-                           : options.optLevel == 0 ? llvm::CodeGenOptLevel::None
-                                                   : llvm::CodeGenOptLevel::Default);
+  jtmb->setCodeGenOptLevel(
+      options.optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+      : options.optLevel == 0 ? llvm::CodeGenOptLevel::None
+                              : llvm::CodeGenOptLevel::Default);
   auto tm = jtmb->createTargetMachine();
   if (!tm) {
-    diag("error", "", "cannot create a target machine: " + llvm::toString(tm.takeError()));
+    diag("error", "",
+         "cannot create a target machine: " + llvm::toString(tm.takeError()));
     return nullptr;
   }
   llvmModule->setDataLayout((*tm)->createDataLayout());
   llvmModule->setTargetTriple((*tm)->getTargetTriple());
   for (const EntryABI &e : entries)
-    if (!addInvokeWrapper(*llvmModule, e.name, e.inputs.size() + e.outputs.size())) {
-      diag("error", "", "entry @" + e.name +
-                        " does not have the expected calling convention after lowering "
-                        "(one buffer argument per input and output, no return value)");
+    if (!addInvokeWrapper(*llvmModule, e.name,
+                          e.inputs.size() + e.outputs.size())) {
+      diag("error", "",
+           "entry @" + e.name +
+               " does not have the expected calling convention after lowering "
+               "(one buffer argument per input and output, no return value)");
       return nullptr;
     }
 
-  // Cache key: the module as written, the lowered IR, the options, the target and the tools.
+  // Cache key: the module as written, the lowered IR, the options, the target
+  // and the tools.
   std::string lowered;
   {
     llvm::raw_string_ostream os(lowered);
@@ -426,27 +463,32 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     }
   }
   if (!object) {
-    auto transformer = mlir::makeOptimizingTransformer(options.optLevel, 0, tm->get());
+    auto transformer =
+        mlir::makeOptimizingTransformer(options.optLevel, 0, tm->get());
     if (llvm::Error err = transformer(llvmModule.get())) {
-      diag("error", "", "LLVM optimisation failed: " + llvm::toString(std::move(err)));
+      diag("error", "",
+           "LLVM optimisation failed: " + llvm::toString(std::move(err)));
       return nullptr;
     }
     llvm::SmallVector<char, 0> bytes;
     llvm::raw_svector_ostream os(bytes);
     llvm::legacy::PassManager codegen;
-    if ((*tm)->addPassesToEmitFile(codegen, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    if ((*tm)->addPassesToEmitFile(codegen, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile)) {
       diag("error", "", "the host target cannot emit object files");
       return nullptr;
     }
     codegen.run(*llvmModule);
-    object = llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(bytes.data(), bytes.size()),
-                                                  key + ".o");
-    // Publish atomically: write a unique temporary, then rename over the final name, so
-    // concurrent compilers of the same module never expose a partial file.
+    object = llvm::MemoryBuffer::getMemBufferCopy(
+        llvm::StringRef(bytes.data(), bytes.size()), key + ".o");
+    // Publish atomically: write a unique temporary, then rename over the final
+    // name, so concurrent compilers of the same module never expose a partial
+    // file.
     if (useCache && !llvm::sys::fs::create_directories(dir)) {
       llvm::SmallString<256> tmp;
       int fd = -1;
-      if (!llvm::sys::fs::createUniqueFile(dir + "/" + key + "-%%%%%%.tmp", fd, tmp)) {
+      if (!llvm::sys::fs::createUniqueFile(dir + "/" + key + "-%%%%%%.tmp", fd,
+                                           tmp)) {
         llvm::raw_fd_ostream out(fd, /*shouldClose=*/true);
         out.write(bytes.data(), bytes.size());
         out.close();
@@ -458,15 +500,20 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     }
   }
 
-  auto jit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+  auto jit =
+      llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
   if (!jit) {
-    diag("error", "", "cannot create the JIT: " + llvm::toString(jit.takeError()));
+    diag("error", "",
+         "cannot create the JIT: " + llvm::toString(jit.takeError()));
     return nullptr;
   }
-  auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-      (*jit)->getDataLayout().getGlobalPrefix());
+  auto generator =
+      llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+          (*jit)->getDataLayout().getGlobalPrefix());
   if (!generator) {
-    diag("error", "", "cannot resolve process symbols: " + llvm::toString(generator.takeError()));
+    diag("error", "",
+         "cannot resolve process symbols: " +
+             llvm::toString(generator.takeError()));
     return nullptr;
   }
   // Runtime libraries first, then the process (libc, libm) as the fallback.
@@ -474,10 +521,12 @@ std::unique_ptr<CompiledModule> tessera::jit::compile(const std::string &source,
     return nullptr;
   (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
   if (llvm::Error err = (*jit)->addObjectFile(std::move(object))) {
-    diag("error", "", "cannot load the compiled object: " + llvm::toString(std::move(err)));
+    diag("error", "",
+         "cannot load the compiled object: " + llvm::toString(std::move(err)));
     return nullptr;
   }
-  auto compiled = std::make_unique<JITModule>(std::move(entries), std::move(*jit), cached, key);
+  auto compiled = std::make_unique<JITModule>(std::move(entries),
+                                              std::move(*jit), cached, key);
   if (!compiled->resolve(diag))
     return nullptr;
   return compiled;

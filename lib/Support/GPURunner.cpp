@@ -1,4 +1,4 @@
-//===- GPURunner.cpp - Executing .tsr artifacts on a GPU -------------------===//
+//===- GPURunner.cpp - Executing .tsr artifacts on a GPU ------------------===//
 #include "tessera/Support/GPURunner.h"
 
 #include "tessera-runtime/artifact.h"
@@ -47,13 +47,15 @@ EntryABI Manifest::Entry::abi() const {
   return abi;
 }
 
-bool tessera::gpu::parseManifest(const std::string &text, Manifest &out, std::string &error) {
+bool tessera::gpu::parseManifest(const std::string &text, Manifest &out,
+                                 std::string &error) {
   std::stringstream lines(text);
   std::string line;
   int number = 0;
   Manifest::Entry *entry = nullptr;
   auto fail = [&](const std::string &why) {
-    error = "manifest line " + std::to_string(number) + ": " + why + " ('" + line + "')";
+    error = "manifest line " + std::to_string(number) + ": " + why + " ('" +
+            line + "')";
     return false;
   };
   while (std::getline(lines, line)) {
@@ -90,10 +92,11 @@ bool tessera::gpu::parseManifest(const std::string &text, Manifest &out, std::st
     } else if (word == "launch") {
       Manifest::Launch l;
       std::string g, b, s, a;
-      words >> l.kernel >> g >> l.grid[0] >> l.grid[1] >> l.grid[2] >> b >> l.block[0] >>
-          l.block[1] >> l.block[2] >> s >> l.sharedBytes >> a;
+      words >> l.kernel >> g >> l.grid[0] >> l.grid[1] >> l.grid[2] >> b >>
+          l.block[0] >> l.block[1] >> l.block[2] >> s >> l.sharedBytes >> a;
       if (!words || g != "grid" || b != "block" || s != "smem" || a != "args")
-        return fail("expected 'launch K grid X Y Z block X Y Z smem N args ...'");
+        return fail(
+            "expected 'launch K grid X Y Z block X Y Z smem N args ...'");
       std::string arg;
       while (words >> arg)
         l.args.push_back(arg);
@@ -133,26 +136,31 @@ Runner::~Runner() = default;
 const Manifest &Runner::manifest() const { return impl->manifest; }
 
 std::string Runner::describeDevice() const {
-  return impl->device + " (sm_" + std::to_string(impl->capability) + ", image " + impl->image +
-         ")";
+  return impl->device + " (sm_" + std::to_string(impl->capability) +
+         ", image " + impl->image + ")";
 }
 
-std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::string &error) {
+std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal,
+                                     std::string &error) {
   auto impl = std::make_unique<Impl>();
-  if (!(error = take(tsrt_artifact_read_file(path.c_str(), &impl->artifact))).empty())
+  if (!(error = take(tsrt_artifact_read_file(path.c_str(), &impl->artifact)))
+           .empty())
     return nullptr;
-  if (!parseManifest(tsrt_artifact_manifest(impl->artifact), impl->manifest, error))
+  if (!parseManifest(tsrt_artifact_manifest(impl->artifact), impl->manifest,
+                     error))
     return nullptr;
   if (!(error = take(tsrt_runtime_create(ordinal, &impl->runtime))).empty())
     return nullptr;
   char name[256];
-  if (!(error = take(tsrt_device_info(impl->runtime, name, sizeof(name), &impl->capability)))
+  if (!(error = take(tsrt_device_info(impl->runtime, name, sizeof(name),
+                                      &impl->capability)))
            .empty())
     return nullptr;
   impl->device = name;
-  // The image for this device: its exact target (sm_90a first on sm_90), else the newest PTX
-  // for an older target, which the driver's JIT compiles for this device.
-  // A cubin for the exact target loads without JIT compilation, so it ranks first.
+  // The image for this device: its exact target (sm_90a first on sm_90), else
+  // the newest PTX for an older target, which the driver's JIT compiles for
+  // this device. A cubin for the exact target loads without JIT compilation, so
+  // it ranks first.
   std::string exact = "sm_" + std::to_string(impl->capability);
   size_t index = tsrt_artifact_num_images(impl->artifact), bestScore = 0;
   for (size_t i = 0; i < tsrt_artifact_num_images(impl->artifact); ++i) {
@@ -160,14 +168,16 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::
     tsrt_image_format format;
     const void *data;
     size_t size;
-    tsrt_status_free(tsrt_artifact_image(impl->artifact, i, &target, &format, &data, &size));
+    tsrt_status_free(
+        tsrt_artifact_image(impl->artifact, i, &target, &format, &data, &size));
     std::string t = target;
     size_t cap = static_cast<size_t>(std::atoi(t.c_str() + 3));
     bool exactMatch = t == exact || t == exact + "a";
-    bool usable = exactMatch ||
-                  (format == TSRT_IMAGE_PTX && cap <= static_cast<size_t>(impl->capability) &&
-                   t.back() != 'a');
-    size_t score = 4 * cap + (exactMatch ? 2 : 0) + (format == TSRT_IMAGE_CUBIN ? 1 : 0);
+    bool usable = exactMatch || (format == TSRT_IMAGE_PTX &&
+                                 cap <= static_cast<size_t>(impl->capability) &&
+                                 t.back() != 'a');
+    size_t score =
+        4 * cap + (exactMatch ? 2 : 0) + (format == TSRT_IMAGE_CUBIN ? 1 : 0);
     if (usable && score > bestScore) {
       index = i;
       bestScore = score;
@@ -181,20 +191,23 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal, std::
   tsrt_image_format format;
   const void *data;
   size_t size;
-  tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target, &format, &data, &size));
-  impl->image = std::string(target) + (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
-  tsrt_status s = format == TSRT_IMAGE_PTX
-                      ? tsrt_module_load_ptx(impl->runtime, static_cast<const char *>(data),
-                                             size, &impl->module)
-                      : tsrt_module_load_image(impl->runtime, data, size, &impl->module);
+  tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target, &format,
+                                       &data, &size));
+  impl->image =
+      std::string(target) + (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
+  tsrt_status s =
+      format == TSRT_IMAGE_PTX
+          ? tsrt_module_load_ptx(impl->runtime, static_cast<const char *>(data),
+                                 size, &impl->module)
+          : tsrt_module_load_image(impl->runtime, data, size, &impl->module);
   if (!(error = take(s)).empty())
     return nullptr;
   return std::unique_ptr<Runner>(new Runner(std::move(impl)));
 }
 
 bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
-                 std::vector<HostTensor> &outputs, std::string &error, int repeat,
-                 std::vector<float> *milliseconds) {
+                 std::vector<HostTensor> &outputs, std::string &error,
+                 int repeat, std::vector<float> *milliseconds) {
   const Manifest::Entry *entry = nullptr;
   for (const Manifest::Entry &e : impl->manifest.entries)
     if (e.name == name)
@@ -204,7 +217,8 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
     return false;
   }
   if (inputs.size() != entry->inputs.size()) {
-    error = "entry @" + name + " takes " + std::to_string(entry->inputs.size()) + " inputs";
+    error = "entry @" + name + " takes " +
+            std::to_string(entry->inputs.size()) + " inputs";
     return false;
   }
   // Device buffers for the inputs and the entry's own buffers, by id.
@@ -230,7 +244,8 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
       return false;
     }
     if (!allocate(t) ||
-        !(error = take(tsrt_buffer_upload(buffers[t.id], inputs[i].data(), inputs[i].numBytes())))
+        !(error = take(tsrt_buffer_upload(buffers[t.id], inputs[i].data(),
+                                          inputs[i].numBytes())))
              .empty()) {
       release();
       return false;
@@ -244,14 +259,17 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
   std::vector<tsrt_kernel> kernels;
   for (const Manifest::Launch &l : entry->launches) {
     tsrt_kernel k = nullptr;
-    if (!(error = take(tsrt_module_get_kernel(impl->module, l.kernel.c_str(), &k))).empty()) {
+    if (!(error =
+              take(tsrt_module_get_kernel(impl->module, l.kernel.c_str(), &k)))
+             .empty()) {
       release();
       return false;
     }
     kernels.push_back(k);
   }
   tsrt_timer timer = nullptr;
-  if (milliseconds && !(error = take(tsrt_timer_create(impl->runtime, &timer))).empty()) {
+  if (milliseconds &&
+      !(error = take(tsrt_timer_create(impl->runtime, &timer))).empty()) {
     release();
     return false;
   }
@@ -264,7 +282,8 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
       for (const std::string &id : l.args) {
         auto it = buffers.find(id);
         if (it == buffers.end()) {
-          error = "launch of " + l.kernel + " names unknown buffer '" + id + "'";
+          error =
+              "launch of " + l.kernel + " names unknown buffer '" + id + "'";
           break;
         }
         tsrt_arg a;
@@ -276,7 +295,8 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
                                    {l.block[0], l.block[1], l.block[2]},
                                    l.sharedBytes};
       if (error.empty())
-        error = take(tsrt_launch(kernels[i], &config, args.data(), args.size(), nullptr));
+        error = take(tsrt_launch(kernels[i], &config, args.data(), args.size(),
+                                 nullptr));
     }
     if (timer && error.empty()) {
       float ms = 0;

@@ -1,4 +1,4 @@
-//===- Npy.cpp - NumPy .npy files <-> host tensors -------------------------===//
+//===- Npy.cpp - NumPy .npy files <-> host tensors ------------------------===//
 #include "tessera/Support/Npy.h"
 
 #include <cstring>
@@ -32,8 +32,8 @@ const char *descrOf(DType d) {
 }
 
 std::optional<DType> dtypeOfDescr(const std::string &descr) {
-  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I32,
-                  DType::I64, DType::I1})
+  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8,
+                  DType::I32, DType::I64, DType::I1})
     if (descr == descrOf(d))
       return d;
   // Byte-sized types may be written with '<' or '=' too.
@@ -46,8 +46,10 @@ std::optional<DType> dtypeOfDescr(const std::string &descr) {
   return std::nullopt;
 }
 
-/// The value text after `'key':` in a header dict, up to the next top-level comma.
-std::optional<std::string> field(const std::string &header, const std::string &key) {
+/// The value text after `'key':` in a header dict, up to the next top-level
+/// comma.
+std::optional<std::string> field(const std::string &header,
+                                 const std::string &key) {
   size_t k = header.find("'" + key + "'");
   if (k == std::string::npos)
     return std::nullopt;
@@ -72,7 +74,8 @@ std::optional<std::string> field(const std::string &header, const std::string &k
 
 } // namespace
 
-std::optional<HostTensor> tessera::readNpy(const std::string &path, std::string &error) {
+std::optional<HostTensor> tessera::readNpy(const std::string &path,
+                                           std::string &error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot open '" + path + "'";
@@ -91,7 +94,8 @@ std::optional<HostTensor> tessera::readNpy(const std::string &path, std::string 
     headerLen = len[0] | (len[1] << 8);
   } else if (major == 2 || major == 3) {
     in.read(reinterpret_cast<char *>(len), 4);
-    headerLen = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<uint32_t>(len[3]) << 24);
+    headerLen = len[0] | (len[1] << 8) | (len[2] << 16) |
+                (static_cast<uint32_t>(len[3]) << 24);
   } else {
     error = "'" + path + "': unsupported .npy version " + std::to_string(major);
     return std::nullopt;
@@ -108,7 +112,8 @@ std::optional<HostTensor> tessera::readNpy(const std::string &path, std::string 
     error = "'" + path + "': malformed header: " + header;
     return std::nullopt;
   }
-  std::string d = descr->size() >= 2 ? descr->substr(1, descr->size() - 2) : *descr;
+  std::string d =
+      descr->size() >= 2 ? descr->substr(1, descr->size() - 2) : *descr;
   std::optional<DType> dtype = dtypeOfDescr(d);
   if (!dtype) {
     error = "'" + path + "': unsupported dtype '" + d +
@@ -116,7 +121,8 @@ std::optional<HostTensor> tessera::readNpy(const std::string &path, std::string 
     return std::nullopt;
   }
   if (*fortran != "False") {
-    error = "'" + path + "': Fortran-ordered arrays are not supported (save with C order)";
+    error = "'" + path +
+            "': Fortran-ordered arrays are not supported (save with C order)";
     return std::nullopt;
   }
   std::vector<int64_t> shape;
@@ -129,21 +135,25 @@ std::optional<HostTensor> tessera::readNpy(const std::string &path, std::string 
     shape.push_back(std::stoll(item));
   }
   HostTensor tensor(*dtype, shape);
-  if (!in.read(static_cast<char *>(tensor.data()), static_cast<std::streamsize>(tensor.numBytes()))) {
+  if (!in.read(static_cast<char *>(tensor.data()),
+               static_cast<std::streamsize>(tensor.numBytes()))) {
     error = "'" + path + "': holds fewer bytes than its shape needs";
     return std::nullopt;
   }
   return tensor;
 }
 
-bool tessera::writeNpy(const std::string &path, const HostTensor &tensor, std::string &error) {
+bool tessera::writeNpy(const std::string &path, const HostTensor &tensor,
+                       std::string &error) {
   std::ostringstream dict;
-  dict << "{'descr': '" << descrOf(tensor.dtype()) << "', 'fortran_order': False, 'shape': (";
+  dict << "{'descr': '" << descrOf(tensor.dtype())
+       << "', 'fortran_order': False, 'shape': (";
   for (int64_t d : tensor.shape())
     dict << d << ", ";
   dict << "), }";
   std::string header = dict.str();
-  // Pad so that the data starts on a 64-byte boundary; the header ends with a newline.
+  // Pad so that the data starts on a 64-byte boundary; the header ends with a
+  // newline.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
@@ -157,7 +167,8 @@ bool tessera::writeNpy(const std::string &path, const HostTensor &tensor, std::s
                           static_cast<unsigned char>(header.size() >> 8)};
   out.write(reinterpret_cast<char *>(len), 2);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(static_cast<const char *>(tensor.data()), static_cast<std::streamsize>(tensor.numBytes()));
+  out.write(static_cast<const char *>(tensor.data()),
+            static_cast<std::streamsize>(tensor.numBytes()));
   if (!out) {
     error = "failed writing '" + path + "'";
     return false;

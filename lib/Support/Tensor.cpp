@@ -1,4 +1,4 @@
-//===- Tensor.cpp - Host tensors: dtypes, specs, owned buffers -------------===//
+//===- Tensor.cpp - Host tensors: dtypes, specs, owned buffers ------------===//
 #include "tessera/Support/Tensor.h"
 
 #include <algorithm>
@@ -32,8 +32,8 @@ const char *tessera::dtypeName(DType dtype) {
 }
 
 std::optional<DType> tessera::parseDType(const std::string &name) {
-  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I32,
-                  DType::I64, DType::I1})
+  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8,
+                  DType::I32, DType::I64, DType::I1})
     if (name == dtypeName(d))
       return d;
   return std::nullopt;
@@ -142,7 +142,8 @@ float tessera::halfToFloat(uint16_t h) {
         ++e;
         mant <<= 1;
       } while (!(mant & 0x400));
-      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FF) << 13);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) |
+             ((mant & 0x3FF) << 13);
     }
   } else if (exp == 0x1F) {
     bits = sign | 0x7F800000 | (mant << 13);
@@ -166,7 +167,8 @@ double RandomStream::uniform() {
 }
 
 double RandomStream::normal() {
-  return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+  return std::sqrt(-2.0 * std::log(uniform())) *
+         std::cos(6.283185307179586 * uniform());
 }
 
 void RandomStream::fill(HostTensor &t) {
@@ -178,11 +180,13 @@ void RandomStream::fill(HostTensor &t) {
     break;
   case DType::F16:
     for (size_t i = 0; i < n; ++i)
-      static_cast<uint16_t *>(t.data())[i] = floatToHalf(static_cast<float>(normal()));
+      static_cast<uint16_t *>(t.data())[i] =
+          floatToHalf(static_cast<float>(normal()));
     break;
   case DType::BF16:
     for (size_t i = 0; i < n; ++i)
-      static_cast<uint16_t *>(t.data())[i] = floatToBF16(static_cast<float>(normal()));
+      static_cast<uint16_t *>(t.data())[i] =
+          floatToBF16(static_cast<float>(normal()));
     break;
   case DType::I1:
     for (size_t i = 0; i < n; ++i)
@@ -230,7 +234,8 @@ std::string tessera::summarize(const HostTensor &t) {
   }
   char buffer[128];
   std::snprintf(buffer, sizeof(buffer), "mean=%e absmax=%e",
-                sum / static_cast<double>(std::max<size_t>(1, t.numElements())), absMax);
+                sum / static_cast<double>(std::max<size_t>(1, t.numElements())),
+                absMax);
   std::string s = buffer;
   if (nonFinite)
     s += " non-finite=" + std::to_string(nonFinite);

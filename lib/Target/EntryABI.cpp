@@ -1,4 +1,4 @@
-//===- EntryABI.cpp - Calling conventions of a module's entries ------------===//
+//===- EntryABI.cpp - Calling conventions of a module's entries -----------===//
 #include "tessera/Target/EntryABI.h"
 
 #include "Tessera/TesseraOps.h"
@@ -31,32 +31,39 @@ std::optional<DType> dtypeOf(Type t) {
   return std::nullopt;
 }
 
-/// Appends the specs of one entry argument or result; fails with a diagnostic on `func`.
+/// Appends the specs of one entry argument or result; fails with a diagnostic
+/// on `func`.
 LogicalResult appendSpecs(func::FuncOp func, Type type, const std::string &name,
-                                std::vector<TensorSpec> &out) {
+                          std::vector<TensorSpec> &out) {
   auto add = [&](RankedTensorType t, const std::string &n) -> LogicalResult {
     if (!t.hasStaticShape())
-      return func.emitError() << "entry @" << func.getName() << ": " << n << " has type " << t
-                              << "; entries need static shapes";
+      return func.emitError()
+             << "entry @" << func.getName() << ": " << n << " has type " << t
+             << "; entries need static shapes";
     std::optional<DType> dtype = dtypeOf(t.getElementType());
     if (!dtype)
-      return func.emitError() << "entry @" << func.getName() << ": " << n
-                              << " has unsupported element type " << t.getElementType();
-    out.push_back({n, *dtype, std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
+      return func.emitError()
+             << "entry @" << func.getName() << ": " << n
+             << " has unsupported element type " << t.getElementType();
+    out.push_back(
+        {n, *dtype,
+         std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
     return success();
   };
   if (auto t = llvm::dyn_cast<RankedTensorType>(type))
     return add(t, name);
   if (auto q = llvm::dyn_cast<mlir::tessera::QTensorType>(type)) {
     if (!q.hasStaticShape())
-      return func.emitError() << "entry @" << func.getName() << ": " << name << " has type "
-                              << type << "; entries need static shapes";
+      return func.emitError()
+             << "entry @" << func.getName() << ": " << name << " has type "
+             << type << "; entries need static shapes";
     for (const auto &c : q.getStorageComponents())
       if (failed(add(c.type, name + "." + c.name.str())))
         return failure();
     return success();
   }
-  return func.emitError() << "entry @" << func.getName() << ": " << name << " has type " << type
+  return func.emitError() << "entry @" << func.getName() << ": " << name
+                          << " has type " << type
                           << "; entries take and return ranked tensors";
 }
 
@@ -71,7 +78,9 @@ double attentionFlops(mlir::tessera::AttentionOp op) {
   double pairs = 0;
   for (int64_t i = 0; i < sq; ++i) {
     int64_t hi = op.getCausal() ? std::min(skv - 1, i + off) : skv - 1;
-    int64_t lo = op.getWindow() ? std::max<int64_t>(0, i + off - *op.getWindow() + 1) : 0;
+    int64_t lo = op.getWindow()
+                     ? std::max<int64_t>(0, i + off - *op.getWindow() + 1)
+                     : 0;
     pairs += static_cast<double>(std::max<int64_t>(0, hi - lo + 1));
   }
   return 2.0 * static_cast<double>(q.getDimSize(0) * q.getDimSize(1)) * pairs *
@@ -102,7 +111,8 @@ Type mlir::tessera::elementTypeOf(MLIRContext *ctx, DType dtype) {
   return {};
 }
 
-FailureOr<std::vector<EntryABI>> mlir::tessera::computeEntryABIs(ModuleOp module) {
+FailureOr<std::vector<EntryABI>>
+mlir::tessera::computeEntryABIs(ModuleOp module) {
   std::vector<EntryABI> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
@@ -113,7 +123,8 @@ FailureOr<std::vector<EntryABI>> mlir::tessera::computeEntryABIs(ModuleOp module
       if (failed(appendSpecs(func, t, "arg" + std::to_string(i), abi.inputs)))
         return failure();
     for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
-      if (failed(appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
+      if (failed(
+              appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
         return failure();
     func.walk([&](mlir::tessera::AttentionOp op) {
       abi.flops += attentionFlops(op);

@@ -1,4 +1,4 @@
-//===- GPUArtifact.cpp - Compiling tessera modules for NVIDIA GPUs ---------===//
+//===- GPUArtifact.cpp - Compiling tessera modules for NVIDIA GPUs --------===//
 #include "tessera/Target/GPUArtifact.h"
 #include "tessera/Passes.h"
 #include "tessera/Pipelines.h"
@@ -53,8 +53,8 @@ FailureOr<int64_t> constant(Value v) {
   return failure();
 }
 
-/// Describes one entry: its inputs, the buffers it allocates, its launches in order and which
-/// buffers it returns.
+/// Describes one entry: its inputs, the buffers it allocates, its launches in
+/// order and which buffers it returns.
 LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
   std::map<void *, std::string> ids;
   auto idOf = [&](Value v) -> std::string {
@@ -65,24 +65,27 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
   for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
     auto t = dyn_cast<RankedTensorType>(arg.getType());
     if (!t || dtypeOf(t.getElementType()).empty())
-      return func.emitError() << "the GPU schedule takes ranked tensors of f32, f16, bf16, i1, "
-                                 "i8, i32 or i64; argument #"
-                              << i << " is " << arg.getType();
+      return func.emitError()
+             << "the GPU schedule takes ranked tensors of f32, f16, bf16, i1, "
+                "i8, i32 or i64; argument #"
+             << i << " is " << arg.getType();
     std::string id = "in" + std::to_string(i);
     ids[arg.getAsOpaquePointer()] = id;
-    out << "input " << id << " " << dtypeOf(t.getElementType()) << " " << dimsOf(t.getShape())
-        << "\n";
+    out << "input " << id << " " << dtypeOf(t.getElementType()) << " "
+        << dimsOf(t.getShape()) << "\n";
   }
   int buffers = 0;
   for (Operation &op : func.getBody().front()) {
     if (auto toBuffer = dyn_cast<bufferization::ToBufferOp>(op)) {
       std::string id = idOf(toBuffer.getTensor());
       if (id.empty())
-        return op.emitError() << "the GPU schedule cannot trace this tensor to an input or a "
-                                 "kernel result";
+        return op.emitError()
+               << "the GPU schedule cannot trace this tensor to an input or a "
+                  "kernel result";
       ids[toBuffer.getResult().getAsOpaquePointer()] = id;
     } else if (auto toTensor = dyn_cast<bufferization::ToTensorOp>(op)) {
-      ids[toTensor.getResult().getAsOpaquePointer()] = idOf(toTensor.getBuffer());
+      ids[toTensor.getResult().getAsOpaquePointer()] =
+          idOf(toTensor.getBuffer());
     } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
       MemRefType t = alloc.getType();
       if (!t.hasStaticShape())
@@ -93,27 +96,31 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
           << dimsOf(t.getShape()) << "\n";
     } else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
       SmallVector<int64_t> dims;
-      for (Value v : {launch.getGridSizeX(), launch.getGridSizeY(), launch.getGridSizeZ(),
-                      launch.getBlockSizeX(), launch.getBlockSizeY(), launch.getBlockSizeZ()}) {
+      for (Value v : {launch.getGridSizeX(), launch.getGridSizeY(),
+                      launch.getGridSizeZ(), launch.getBlockSizeX(),
+                      launch.getBlockSizeY(), launch.getBlockSizeZ()}) {
         FailureOr<int64_t> c = constant(v);
         if (failed(c))
-          return op.emitError() << "the GPU schedule needs constant launch dimensions";
+          return op.emitError()
+                 << "the GPU schedule needs constant launch dimensions";
         dims.push_back(*c);
       }
       int64_t smem = 0;
       if (Value s = launch.getDynamicSharedMemorySize()) {
         FailureOr<int64_t> c = constant(s);
         if (failed(c))
-          return op.emitError() << "the GPU schedule needs a constant shared memory size";
+          return op.emitError()
+                 << "the GPU schedule needs a constant shared memory size";
         smem = *c;
       }
-      out << "launch " << launch.getKernelName().str() << " grid " << dims[0] << " " << dims[1]
-          << " " << dims[2] << " block " << dims[3] << " " << dims[4] << " " << dims[5]
-          << " smem " << smem << " args";
+      out << "launch " << launch.getKernelName().str() << " grid " << dims[0]
+          << " " << dims[1] << " " << dims[2] << " block " << dims[3] << " "
+          << dims[4] << " " << dims[5] << " smem " << smem << " args";
       for (Value arg : launch.getKernelOperands()) {
         std::string id = idOf(arg);
         if (id.empty())
-          return op.emitError() << "the GPU schedule cannot pass a non-buffer kernel argument";
+          return op.emitError()
+                 << "the GPU schedule cannot pass a non-buffer kernel argument";
         out << " " << id;
       }
       out << "\n";
@@ -121,12 +128,14 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
       for (Value v : ret.getOperands()) {
         std::string id = idOf(v);
         if (id.empty())
-          return op.emitError() << "the GPU schedule cannot trace a returned value";
+          return op.emitError()
+                 << "the GPU schedule cannot trace a returned value";
         out << "output " << id << "\n";
       }
     } else if (!isa<arith::ConstantOp>(op)) {
-      return op.emitError() << "the GPU schedule (buffers and kernel launches) cannot express "
-                               "this host operation yet";
+      return op.emitError()
+             << "the GPU schedule (buffers and kernel launches) cannot express "
+                "this host operation yet";
     }
   }
   out << "end\n";
@@ -135,8 +144,8 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
 
 } // namespace
 
-FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms,
-                                                             bool wgmma) {
+FailureOr<std::string>
+mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms, bool wgmma) {
   PassManager pm(module.getContext());
   pm.addPass(createTesseraSparsify());
   TesseraTileAttentionOptions tile;
@@ -165,8 +174,10 @@ FailureOr<std::string> mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int
   return out.str();
 }
 
-FailureOr<std::string> mlir::tessera::serializeKernels(ModuleOp converted, StringRef chip,
-                                                      StringRef features, StringRef format) {
+FailureOr<std::string> mlir::tessera::serializeKernels(ModuleOp converted,
+                                                       StringRef chip,
+                                                       StringRef features,
+                                                       StringRef format) {
   OwningOpRef<ModuleOp> clone(converted.clone());
   if (!clone->lookupSymbol<gpu::GPUModuleOp>("tessera_kernels"))
     return clone->emitError() << "the module has no kernels to serialise";
@@ -185,11 +196,15 @@ FailureOr<std::string> mlir::tessera::serializeKernels(ModuleOp converted, Strin
   return object.getObject().getValue().str();
 }
 
-std::string mlir::tessera::generateLaunchHeader(StringRef manifest, StringRef guard) {
+std::string mlir::tessera::generateLaunchHeader(StringRef manifest,
+                                                StringRef guard) {
   std::ostringstream h;
-  h << "/* Generated by tessera-compile: typed launch functions over tessera-runtime.\n"
-       " * Load the module from the .tsr artifact (tsrt_artifact_find_image + tsrt_module_load_*),\n"
-       " * allocate the buffers with the shapes below, then call the entry. */\n"
+  h << "/* Generated by tessera-compile: typed launch functions over "
+       "tessera-runtime.\n"
+       " * Load the module from the .tsr artifact (tsrt_artifact_find_image + "
+       "tsrt_module_load_*),\n"
+       " * allocate the buffers with the shapes below, then call the entry. "
+       "*/\n"
     << "#ifndef " << guard.str() << "\n#define " << guard.str() << "\n\n"
     << "#include \"tessera-runtime/runtime.h\"\n\n";
   std::istringstream lines(manifest.str());
@@ -199,10 +214,12 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest, StringRef gu
     h << "/* @" << entry << ":\n";
     for (const std::string &c : comments)
       h << " *   " << c << "\n";
-    h << " */\nstatic inline tsrt_status tessera_" << entry << "(tsrt_module module";
+    h << " */\nstatic inline tsrt_status tessera_" << entry
+      << "(tsrt_module module";
     for (const std::string &p : params)
       h << ", tsrt_buffer " << p;
-    h << ", tsrt_stream stream) {\n  tsrt_kernel kernel;\n  tsrt_status status;\n";
+    h << ", tsrt_stream stream) {\n  tsrt_kernel kernel;\n  tsrt_status "
+         "status;\n";
     for (const std::string &b : body)
       h << b;
     h << "  return NULL;\n}\n\n";
@@ -220,7 +237,8 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest, StringRef gu
       std::string id, dtype, shape;
       words >> id >> dtype >> shape;
       params.push_back(id);
-      comments.push_back(id + ": " + dtype + " " + shape + (word == "input" ? " (input)" : ""));
+      comments.push_back(id + ": " + dtype + " " + shape +
+                         (word == "input" ? " (input)" : ""));
     } else if (word == "output") {
       std::string id;
       words >> id;
@@ -228,8 +246,8 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest, StringRef gu
     } else if (word == "launch") {
       std::string kernel, g, bl, sm, args;
       unsigned grid[3], block[3], smem;
-      words >> kernel >> g >> grid[0] >> grid[1] >> grid[2] >> bl >> block[0] >> block[1] >>
-          block[2] >> sm >> smem >> args;
+      words >> kernel >> g >> grid[0] >> grid[1] >> grid[2] >> bl >> block[0] >>
+          block[1] >> block[2] >> sm >> smem >> args;
       std::vector<std::string> ids;
       std::string id;
       while (words >> id)
@@ -239,10 +257,11 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest, StringRef gu
       for (size_t i = 0; i < ids.size(); ++i)
         b << "    args[" << i << "].kind = TSRT_ARG_BUFFER;\n    args[" << i
           << "].value.buffer = " << ids[i] << ";\n";
-      b << "    tsrt_launch_config config = {{" << grid[0] << ", " << grid[1] << ", " << grid[2]
-        << "}, {" << block[0] << ", " << block[1] << ", " << block[2] << "}, " << smem
-        << "};\n"
-        << "    if ((status = tsrt_module_get_kernel(module, \"" << kernel << "\", &kernel)))\n"
+      b << "    tsrt_launch_config config = {{" << grid[0] << ", " << grid[1]
+        << ", " << grid[2] << "}, {" << block[0] << ", " << block[1] << ", "
+        << block[2] << "}, " << smem << "};\n"
+        << "    if ((status = tsrt_module_get_kernel(module, \"" << kernel
+        << "\", &kernel)))\n"
         << "      return status;\n"
         << "    if ((status = tsrt_launch(kernel, &config, args, " << ids.size()
         << ", stream)))\n      return status;\n  }\n";

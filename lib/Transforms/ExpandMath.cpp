@@ -1,4 +1,4 @@
-//===- ExpandMath.cpp - The tessera-expand-math pass -----------------------===//
+//===- ExpandMath.cpp - The tessera-expand-math pass ----------------------===//
 #include "tessera/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -1,4 +1,4 @@
-//===- HoistStaticAllocas.cpp - The tessera-hoist-static-allocas pass ------===//
+//===- HoistStaticAllocas.cpp - The tessera-hoist-static-allocas pass -----===//
 #include "tessera/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -16,28 +16,31 @@ using namespace mlir;
 
 namespace {
 
-/// Ops whose allocation scope is one loop iteration; scratch may leave them because the
-/// iterations of one thread run one after another.
+/// Ops whose allocation scope is one loop iteration; scratch may leave them
+/// because the iterations of one thread run one after another.
 bool isIterationScope(Operation *op) {
-  return isa<scf::ForOp, scf::ParallelOp, memref::AllocaScopeOp, omp::LoopNestOp,
-             omp::WsloopOp>(op);
+  return isa<scf::ForOp, scf::ParallelOp, memref::AllocaScopeOp,
+             omp::LoopNestOp, omp::WsloopOp>(op);
 }
 
 struct TesseraHoistStaticAllocasPass
-    : public tessera::impl::TesseraHoistStaticAllocasBase<TesseraHoistStaticAllocasPass> {
+    : public tessera::impl::TesseraHoistStaticAllocasBase<
+          TesseraHoistStaticAllocasPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
-    // Each static alloca moves to the entry of the nearest scope that outlives the loop
-    // iterations: the function, or an omp.parallel region (one copy per thread).
+    // Each static alloca moves to the entry of the nearest scope that outlives
+    // the loop iterations: the function, or an omp.parallel region (one copy
+    // per thread).
     SmallVector<std::pair<memref::AllocaOp, Block *>> moves;
     func.walk([&](memref::AllocaOp op) {
       if (!op.getType().hasStaticShape() || op->getNumOperands() != 0)
         return;
       Operation *target = op->getParentOp();
-      while (target != func && (isIterationScope(target) ||
-                                !target->hasTrait<OpTrait::AutomaticAllocationScope>()))
+      while (target != func &&
+             (isIterationScope(target) ||
+              !target->hasTrait<OpTrait::AutomaticAllocationScope>()))
         target = target->getParentOp();
       if (!isa<func::FuncOp, omp::ParallelOp>(target))
         return;
@@ -48,8 +51,9 @@ struct TesseraHoistStaticAllocasPass
     for (auto [op, entry] : moves)
       op->moveBefore(entry, entry->begin());
 
-    // Scopes left without allocas are plain nesting now: inline them, so that lowering
-    // structured control flow to branches does not break their single-block region.
+    // Scopes left without allocas are plain nesting now: inline them, so that
+    // lowering structured control flow to branches does not break their
+    // single-block region.
     SmallVector<memref::AllocaScopeOp> scopes;
     func.walk([&](memref::AllocaScopeOp op) { scopes.push_back(op); });
     IRRewriter rewriter(&getContext());

@@ -1,4 +1,4 @@
-//===- Sparsify.cpp - The tessera-sparsify pass ----------------------------===//
+//===- Sparsify.cpp - The tessera-sparsify pass ---------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Passes.h"
 
@@ -30,7 +30,8 @@ void sparsify(AttentionOp op) {
   const AttentionProblem &p = *problem;
   auto type = cast<RankedTensorType>(mask.getType());
   int64_t rank = type.getRank(), words = type.getShape().back();
-  int64_t batch = rank == 4 ? type.getDimSize(0) : 1, heads = type.getDimSize(rank - 3);
+  int64_t batch = rank == 4 ? type.getDimSize(0) : 1,
+          heads = type.getDimSize(rank - 3);
   bool packed = type.getElementType().isInteger(32);
   SmallVector<int64_t> bits;
   if (packed) {
@@ -54,11 +55,13 @@ void sparsify(AttentionOp op) {
     offsets.push_back(static_cast<int32_t>(indices.size()));
   }
   op.getMaskMutable().clear();
-  op.setTopologyAttr(BlockTopologyAttr::get(op.getContext(), batch, heads, p.numQueryBlocks,
-                                            p.numKeyBlocks, offsets, indices));
+  op.setTopologyAttr(BlockTopologyAttr::get(op.getContext(), batch, heads,
+                                            p.numQueryBlocks, p.numKeyBlocks,
+                                            offsets, indices));
 }
 
-struct TesseraSparsifyPass : public tessera::impl::TesseraSparsifyBase<TesseraSparsifyPass> {
+struct TesseraSparsifyPass
+    : public tessera::impl::TesseraSparsifyBase<TesseraSparsifyPass> {
   void runOnOperation() override { getOperation()->walk(sparsify); }
 };
 

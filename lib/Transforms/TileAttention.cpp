@@ -1,7 +1,8 @@
-//===- TileAttention.cpp - The tessera-tile-attention pass -----------------===//
+//===- TileAttention.cpp - The tessera-tile-attention pass ----------------===//
 //
-// Chooses how each attention's query rows split into work items (CPU tasks, GPU CTAs) and
-// records it as the op's `tile`; the lowerings build their loops and grids from it.
+// Chooses how each attention's query rows split into work items (CPU tasks, GPU
+// CTAs) and records it as the op's `tile`; the lowerings build their loops and
+// grids from it.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
@@ -27,20 +28,24 @@ constexpr int64_t kRowsPerWarp = 16;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/// CPU: the largest tile among block_q, block_q / 2, ... (multiples of 8, the register-block
-/// height) that still gives 4 tasks per thread; the smallest candidate otherwise.
+/// CPU: the largest tile among block_q, block_q / 2, ... (multiples of 8, the
+/// register-block height) that still gives 4 tasks per thread; the smallest
+/// candidate otherwise.
 TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
   int64_t rows = p.blockQ;
-  auto tasks = [&](int64_t r) { return p.batch * p.queryHeads * ceilDiv(p.queryLen, r); };
+  auto tasks = [&](int64_t r) {
+    return p.batch * p.queryHeads * ceilDiv(p.queryLen, r);
+  };
   while (tasks(rows) < 4 * threads && rows % 2 == 0 && (rows / 2) % 8 == 0)
     rows /= 2;
   return TileAttr::get(op.getContext(), rows, /*warps=*/0);
 }
 
-/// GPU: 4 warps (64 rows); 2 warps (32 rows) when 64-row CTAs would leave streaming
-/// multiprocessors idle or the query is at most 32 rows. Needs block_q = 64 (the lowering
-/// diagnoses other block sizes).
-TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms, bool wgmma) {
+/// GPU: 4 warps (64 rows); 2 warps (32 rows) when 64-row CTAs would leave
+/// streaming multiprocessors idle or the query is at most 32 rows. Needs
+/// block_q = 64 (the lowering diagnoses other block sizes).
+TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms,
+                   bool wgmma) {
   if (p.blockQ != 4 * kRowsPerWarp)
     return {};
   int64_t warps = 4;
@@ -56,8 +61,9 @@ LogicalResult checkExisting(AttentionOp op, TileAttr tile, bool gpu) {
     return success();
   int64_t warps = tile.getWarps();
   if (warps != 2 && warps != 4)
-    return op.emitOpError() << "has tile " << tile
-                            << ", which the GPU cannot run: CTAs have 2 or 4 warps";
+    return op.emitOpError()
+           << "has tile " << tile
+           << ", which the GPU cannot run: CTAs have 2 or 4 warps";
   return success();
 }
 
@@ -68,28 +74,33 @@ struct TesseraTileAttentionPass
   void runOnOperation() override {
     bool gpu = target == "gpu";
     if (!gpu && target != "cpu") {
-      mlir::emitError(getOperation()->getLoc()) << "tessera-tile-attention: unknown target '" << target
-                                  << "' (expected cpu or gpu)";
+      mlir::emitError(getOperation()->getLoc())
+          << "tessera-tile-attention: unknown target '" << target
+          << "' (expected cpu or gpu)";
       return signalPassFailure();
     }
     if (threads < 0 || sms <= 0) {
-      mlir::emitError(getOperation()->getLoc()) << "tessera-tile-attention: threads (" << threads
-                                  << ") must be >= 0 and sms (" << sms << ") positive";
+      mlir::emitError(getOperation()->getLoc())
+          << "tessera-tile-attention: threads (" << threads
+          << ") must be >= 0 and sms (" << sms << ") positive";
       return signalPassFailure();
     }
-    int64_t nThreads = threads > 0 ? threads
-                                   : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    int64_t nThreads =
+        threads > 0 ? threads
+                    : std::max<int64_t>(1, std::thread::hardware_concurrency());
     WalkResult result = getOperation()->walk([&](AttentionOp op) {
       if (TileAttr tile = op.getTileAttr())
         return failed(checkExisting(op, tile, gpu)) ? WalkResult::interrupt()
                                                     : WalkResult::advance();
-      for (Value v : SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()})
+      for (Value v :
+           SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()})
         if (!cast<ShapedType>(v.getType()).hasStaticShape())
           return WalkResult::advance();
       FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
       if (failed(problem))
         return WalkResult::interrupt();
-      TileAttr tile = gpu ? chooseGPU(op, *problem, sms, wgmma) : chooseCPU(op, *problem, nThreads);
+      TileAttr tile = gpu ? chooseGPU(op, *problem, sms, wgmma)
+                          : chooseCPU(op, *problem, nThreads);
       if (tile)
         op.setTileAttr(tile);
       return WalkResult::advance();

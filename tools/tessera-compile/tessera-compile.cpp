@@ -1,48 +1,55 @@
-//===- tessera-compile.cpp - Ahead-of-time compiler for NVIDIA GPUs --------===//
+//===- tessera-compile.cpp - Ahead-of-time compiler for NVIDIA GPUs -------===//
 //
-// tessera-compile FILE.mlir -o model.tsr [--target=sm_90a,sm_80] [--emit=tsr|ptx]
+// tessera-compile FILE.mlir -o model.tsr [--target=sm_90a,sm_80]
+// [--emit=tsr|ptx]
 //
-// Lowers the module with convert-tessera-to-gpu, serialises its kernels to PTX for each
-// target and writes either one .tsr artifact (manifest + images; docs/tsr-format.md) or, with
+// Lowers the module with convert-tessera-to-gpu, serialises its kernels to PTX
+// for each target and writes either one .tsr artifact (manifest + images;
+// docs/tsr-format.md) or, with
 // --emit=ptx, one `<stem>.<target>.ptx` per target.
 //
 //===----------------------------------------------------------------------===//
+#include "tessera-runtime/artifact.h"
 #include "tessera/InitAll.h"
 #include "tessera/Passes.h"
 #include "tessera/Pipelines.h"
 #include "tessera/Target/GPUArtifact.h"
-#include "tessera-runtime/artifact.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("tessera-compile options");
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"), cl::Required,
-                                      cl::cat(category));
-static cl::opt<std::string> outputFile("o", cl::desc("Output artifact (or PTX stem)"),
-                                       cl::value_desc("file"), cl::Required, cl::cat(category));
-static cl::list<std::string> targets("target", cl::desc("GPU targets (default: sm_80,sm_90)"),
-                                     cl::CommaSeparated, cl::cat(category));
-static cl::opt<std::string> emit("emit", cl::desc("tsr (default), ptx, cubin or header"),
-                                 cl::init("tsr"), cl::cat(category));
-static cl::opt<bool> useWgmma("wgmma",
-                              cl::desc("Attention scores on sm_90a warpgroup MMA (every "
-                                       "--target must be sm_90a)"),
-                              cl::cat(category));
-static cl::opt<bool> printManifest("print-manifest",
-                                   cl::desc("Print the manifest to stdout as well"),
-                                   cl::cat(category));
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
+                                      cl::Required, cl::cat(category));
+static cl::opt<std::string>
+    outputFile("o", cl::desc("Output artifact (or PTX stem)"),
+               cl::value_desc("file"), cl::Required, cl::cat(category));
+static cl::list<std::string>
+    targets("target", cl::desc("GPU targets (default: sm_80,sm_90)"),
+            cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string>
+    emit("emit", cl::desc("tsr (default), ptx, cubin or header"),
+         cl::init("tsr"), cl::cat(category));
+static cl::opt<bool>
+    useWgmma("wgmma",
+             cl::desc("Attention scores on sm_90a warpgroup MMA (every "
+                      "--target must be sm_90a)"),
+             cl::cat(category));
+static cl::opt<bool>
+    printManifest("print-manifest",
+                  cl::desc("Print the manifest to stdout as well"),
+                  cl::cat(category));
 
 static int fail(const std::string &message) {
   llvm::errs() << "tessera-compile: error: " << message << "\n";
@@ -52,15 +59,18 @@ static int fail(const std::string &message) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, "Tessera ahead-of-time compiler for NVIDIA GPUs\n");
+  cl::ParseCommandLineOptions(
+      argc, argv, "Tessera ahead-of-time compiler for NVIDIA GPUs\n");
   if (emit != "tsr" && emit != "ptx" && emit != "cubin" && emit != "header")
-    return fail("unknown --emit '" + emit + "' (expected tsr, ptx, cubin or header)");
+    return fail("unknown --emit '" + emit +
+                "' (expected tsr, ptx, cubin or header)");
   std::vector<std::string> chips(targets.begin(), targets.end());
   if (chips.empty())
     chips = {"sm_80", "sm_90"};
   for (const std::string &chip : chips)
     if (chip.rfind("sm_", 0) != 0)
-      return fail("unknown target '" + chip + "' (expected sm_XY, e.g. sm_80, sm_90a)");
+      return fail("unknown target '" + chip +
+                  "' (expected sm_XY, e.g. sm_80, sm_90a)");
   if (useWgmma)
     for (const std::string &chip : chips)
       if (chip != "sm_90a")
@@ -76,7 +86,8 @@ int main(int argc, char **argv) {
   SourceMgrDiagnosticHandler handler(sourceMgr, &ctx);
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile);
   if (!buffer)
-    return fail("cannot read '" + inputFile + "': " + buffer.getError().message());
+    return fail("cannot read '" + inputFile +
+                "': " + buffer.getError().message());
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &ctx);
   if (!module)
@@ -86,7 +97,8 @@ int main(int argc, char **argv) {
   int64_t sms = 0;
   for (const std::string &chip : chips)
     sms = std::max(sms, mlir::tessera::streamingMultiprocessors(chip));
-  FailureOr<std::string> manifest = mlir::tessera::lowerToGPUAndDescribe(*module, sms, useWgmma);
+  FailureOr<std::string> manifest =
+      mlir::tessera::lowerToGPUAndDescribe(*module, sms, useWgmma);
   if (failed(manifest))
     return 1;
   if (printManifest)
@@ -103,30 +115,40 @@ int main(int argc, char **argv) {
     return true;
   };
   if (emit == "header") {
-    std::string guard = "TESSERA_" + llvm::sys::path::stem(outputFile).upper() + "_H";
+    std::string guard =
+        "TESSERA_" + llvm::sys::path::stem(outputFile).upper() + "_H";
     for (char &c : guard)
       if (!llvm::isAlnum(c))
         c = '_';
-    return writeFile(outputFile, mlir::tessera::generateLaunchHeader(*manifest, guard)) ? 0 : 1;
+    return writeFile(outputFile,
+                     mlir::tessera::generateLaunchHeader(*manifest, guard))
+               ? 0
+               : 1;
   }
 
-  // PTX for every target; cubin too where ptxas can be found (required for --emit=cubin).
+  // PTX for every target; cubin too where ptxas can be found (required for
+  // --emit=cubin).
   bool wantCubin = emit == "cubin" || emit == "tsr";
   std::vector<std::pair<std::string, std::string>> ptx, cubin;
   for (const std::string &chip : chips) {
-    FailureOr<std::string> text = mlir::tessera::serializeKernels(*module, chip, "+ptx80");
+    FailureOr<std::string> text =
+        mlir::tessera::serializeKernels(*module, chip, "+ptx80");
     if (failed(text))
       return 1;
     ptx.emplace_back(chip, std::move(*text));
     if (!wantCubin)
       continue;
-    // A missing toolkit is not an error for a .tsr (the driver compiles its PTX).
-    ScopedDiagnosticHandler quiet(&ctx, [&](Diagnostic &) { return success(emit == "tsr"); });
-    FailureOr<std::string> bin = mlir::tessera::serializeKernels(*module, chip, "+ptx80", "bin");
+    // A missing toolkit is not an error for a .tsr (the driver compiles its
+    // PTX).
+    ScopedDiagnosticHandler quiet(
+        &ctx, [&](Diagnostic &) { return success(emit == "tsr"); });
+    FailureOr<std::string> bin =
+        mlir::tessera::serializeKernels(*module, chip, "+ptx80", "bin");
     if (succeeded(bin))
       cubin.emplace_back(chip, std::move(*bin));
     else if (emit == "cubin")
-      return fail("no cubin for " + chip + ": ptxas (CUDA toolkit) not found or it failed");
+      return fail("no cubin for " + chip +
+                  ": ptxas (CUDA toolkit) not found or it failed");
   }
 
   if (emit == "ptx" || emit == "cubin") {
@@ -140,20 +162,25 @@ int main(int argc, char **argv) {
   auto check = [](tsrt_status s) {
     if (!s)
       return true;
-    llvm::errs() << "tessera-compile: error: " << tsrt_status_message(s) << "\n";
+    llvm::errs() << "tessera-compile: error: " << tsrt_status_message(s)
+                 << "\n";
     tsrt_status_free(s);
     return false;
   };
   if (!check(tsrt_artifact_builder_create(&builder)))
     return 1;
-  bool ok = check(tsrt_artifact_builder_set_manifest(builder, manifest->c_str()));
+  bool ok =
+      check(tsrt_artifact_builder_set_manifest(builder, manifest->c_str()));
   for (auto &[chip, text] : ptx)
-    ok = ok && check(tsrt_artifact_builder_add_image(builder, chip.c_str(), TSRT_IMAGE_PTX,
-                                                     text.data(), text.size()));
+    ok = ok &&
+         check(tsrt_artifact_builder_add_image(
+             builder, chip.c_str(), TSRT_IMAGE_PTX, text.data(), text.size()));
   for (auto &[chip, bytes] : cubin)
-    ok = ok && check(tsrt_artifact_builder_add_image(builder, chip.c_str(), TSRT_IMAGE_CUBIN,
-                                                     bytes.data(), bytes.size()));
-  ok = ok && check(tsrt_artifact_builder_write_file(builder, outputFile.c_str()));
+    ok = ok && check(tsrt_artifact_builder_add_image(
+                   builder, chip.c_str(), TSRT_IMAGE_CUBIN, bytes.data(),
+                   bytes.size()));
+  ok = ok &&
+       check(tsrt_artifact_builder_write_file(builder, outputFile.c_str()));
   tsrt_artifact_builder_free(builder);
   return ok ? 0 : 1;
 }

@@ -1,6 +1,7 @@
-//===- tessera-opt.cpp - opt-style driver for the tessera dialect ----------===//
+//===- tessera-opt.cpp - opt-style driver for the tessera dialect ---------===//
 //
-// Parses, verifies, transforms and prints MLIR with the tessera dialect, like mlir-opt.
+// Parses, verifies, transforms and prints MLIR with the tessera dialect, like
+// mlir-opt.
 //
 //===----------------------------------------------------------------------===//
 

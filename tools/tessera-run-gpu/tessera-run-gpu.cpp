@@ -1,12 +1,15 @@
-//===- tessera-run-gpu.cpp - Run .tsr artifacts on a GPU (no LLVM) ---------===//
+//===- tessera-run-gpu.cpp - Run .tsr artifacts on a GPU (no LLVM) --------===//
 //
-// tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy ...] [--output=o.npy ...]
-//                 [--random-inputs=SEED] [--save-inputs=DIR] [--bench=N] [--device=N]
+// tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy ...] [--output=o.npy
+// ...]
+//                 [--random-inputs=SEED] [--save-inputs=DIR] [--bench=N]
+//                 [--device=N]
 //                 [--print-manifest]
 //
-// The GPU half of tessera-run, linked only against the runtime: build artifacts with
-// tessera-compile on any machine, carry this binary, libtessera_runtime.so and the artifact to
-// a machine with a driver. `tessera-run MODEL.tsr --device=cuda` does the same.
+// The GPU half of tessera-run, linked only against the runtime: build artifacts
+// with tessera-compile on any machine, carry this binary, libtessera_runtime.so
+// and the artifact to a machine with a driver. `tessera-run MODEL.tsr
+// --device=cuda` does the same.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Support/GPURunner.h"
@@ -29,7 +32,8 @@ int fail(const std::string &message) {
   return 1;
 }
 
-bool option(const std::string &arg, const std::string &name, std::string &value) {
+bool option(const std::string &arg, const std::string &name,
+            std::string &value) {
   std::string prefix = "--" + name + "=";
   if (arg.rfind(prefix, 0) != 0)
     return false;
@@ -62,9 +66,11 @@ int main(int argc, char **argv) {
     } else if (arg == "--print-manifest") {
       printManifest = true;
     } else if (arg == "--help" || arg == "-h") {
-      std::cout << "usage: tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy ...] "
-                   "[--output=o.npy ...] [--random-inputs=SEED] [--save-inputs=DIR] "
-                   "[--bench=N] [--device=N] [--print-manifest]\n";
+      std::cout
+          << "usage: tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy "
+             "...] "
+             "[--output=o.npy ...] [--random-inputs=SEED] [--save-inputs=DIR] "
+             "[--bench=N] [--device=N] [--print-manifest]\n";
       return 0;
     } else if (arg.rfind("--", 0) == 0 || !model.empty()) {
       return fail("unknown argument '" + arg + "' (see --help)");
@@ -76,17 +82,20 @@ int main(int argc, char **argv) {
     return fail("no artifact given (see --help)");
 
   std::string error;
-  std::unique_ptr<gpu::Runner> runner = gpu::Runner::open(model, ordinal, error);
+  std::unique_ptr<gpu::Runner> runner =
+      gpu::Runner::open(model, ordinal, error);
   if (!runner)
     return fail(error);
   const gpu::Manifest &manifest = runner->manifest();
   if (printManifest)
     for (const gpu::Manifest::Entry &e : manifest.entries)
       std::cout << "entry @" << e.name << ": " << e.inputs.size() << " inputs, "
-                << e.launches.size() << " launches, " << e.outputs.size() << " outputs\n";
+                << e.launches.size() << " launches, " << e.outputs.size()
+                << " outputs\n";
   if (entryName.empty()) {
     if (manifest.entries.size() != 1)
-      return fail("the artifact has " + std::to_string(manifest.entries.size()) +
+      return fail("the artifact has " +
+                  std::to_string(manifest.entries.size()) +
                   " entries; choose one with --entry=NAME");
     entryName = manifest.entries.front().name;
   }
@@ -107,16 +116,18 @@ int main(int argc, char **argv) {
     }
   } else {
     if (inputs.size() != abi.inputs.size())
-      return fail("entry @" + entryName + " takes " + std::to_string(abi.inputs.size()) +
-                  " inputs, got " + std::to_string(inputs.size()) +
+      return fail("entry @" + entryName + " takes " +
+                  std::to_string(abi.inputs.size()) + " inputs, got " +
+                  std::to_string(inputs.size()) +
                   " --input files (or use --random-inputs=SEED)");
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::optional<HostTensor> t = readNpy(inputs[i], error);
       if (!t)
         return fail(error);
-      if (t->dtype() != abi.inputs[i].dtype || t->shape() != abi.inputs[i].shape)
-        return fail("input #" + std::to_string(i) + " ('" + inputs[i] + "') does not match " +
-                    abi.inputs[i].str());
+      if (t->dtype() != abi.inputs[i].dtype ||
+          t->shape() != abi.inputs[i].shape)
+        return fail("input #" + std::to_string(i) + " ('" + inputs[i] +
+                    "') does not match " + abi.inputs[i].str());
       in.push_back(std::move(*t));
     }
   }
@@ -127,15 +138,15 @@ int main(int argc, char **argv) {
         return fail(error);
   }
   if (outputs.size() > abi.outputs.size())
-    return fail("entry @" + entryName + " returns " + std::to_string(abi.outputs.size()) +
-                " results");
+    return fail("entry @" + entryName + " returns " +
+                std::to_string(abi.outputs.size()) + " results");
 
   std::vector<HostTensor> out;
   std::vector<float> ms;
   if (!runner->run(entryName, in, out, error, 1))
     return fail(error);
-  std::cout << "ran @" << entryName << " on " << runner->describeDevice() << ": "
-            << entry->launches.size() << " launch(es)\n";
+  std::cout << "ran @" << entryName << " on " << runner->describeDevice()
+            << ": " << entry->launches.size() << " launch(es)\n";
   for (size_t i = 0; i < out.size(); ++i) {
     std::cout << abi.outputs[i].str() << "  " << summarize(out[i]);
     if (i < outputs.size()) {
@@ -152,8 +163,10 @@ int main(int argc, char **argv) {
     std::sort(ms.begin(), ms.end());
     char line[256];
     std::snprintf(line, sizeof(line),
-                  "bench @%s: %d runs, device time median %.3f ms, min %.3f ms, max %.3f ms",
-                  entryName.c_str(), bench, ms[ms.size() / 2], ms.front(), ms.back());
+                  "bench @%s: %d runs, device time median %.3f ms, min %.3f "
+                  "ms, max %.3f ms",
+                  entryName.c_str(), bench, ms[ms.size() / 2], ms.front(),
+                  ms.back());
     std::cout << line << "\n";
   }
   return 0;

@@ -1,10 +1,12 @@
-//===- tessera-run.cpp - Run and benchmark tessera modules -----------------===//
+//===- tessera-run.cpp - Run and benchmark tessera modules ----------------===//
 //
 // tessera-run FILE.mlir --entry=NAME [--input=a.npy ...] [--output=o.npy ...]
-//             [--random-inputs=SEED] [--save-inputs=DIR] [--device=cpu|cuda] [--bench=N]
+//             [--random-inputs=SEED] [--save-inputs=DIR] [--device=cpu|cuda]
+//             [--bench=N]
 //
-// Compiles the module for the host (cached), reads inputs from .npy files or draws them at
-// random, calls the entry, writes the outputs as .npy and optionally times it.
+// Compiles the module for the host (cached), reads inputs from .npy files or
+// draws them at random, calls the entry, writes the outputs as .npy and
+// optionally times it.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/JIT/JIT.h"
@@ -26,33 +28,44 @@ using namespace tessera;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("tessera-run options");
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"), cl::Required,
-                                      cl::cat(category));
-static cl::opt<std::string> entryName("entry", cl::desc("Entry function (default: the only one)"),
-                                      cl::value_desc("name"), cl::cat(category));
-static cl::list<std::string> inputs("input", cl::desc("Input .npy, one per entry input, in order"),
-                                    cl::value_desc("file.npy"), cl::cat(category));
-static cl::list<std::string> outputs("output", cl::desc("Output .npy, one per entry result"),
-                                     cl::value_desc("file.npy"), cl::cat(category));
-static cl::opt<int64_t> randomSeed("random-inputs",
-                                   cl::desc("Draw every input at random from this seed"),
-                                   cl::value_desc("seed"), cl::init(-1), cl::cat(category));
-static cl::opt<std::string> saveInputs("save-inputs", cl::desc("Write the inputs used to DIR"),
-                                       cl::value_desc("dir"), cl::cat(category));
-static cl::opt<std::string> device("device", cl::desc("cpu or cuda"), cl::init("cpu"),
-                                   cl::cat(category));
-static cl::opt<unsigned> bench("bench", cl::desc("Time N calls; print median/min/max"),
-                               cl::value_desc("N"), cl::init(0), cl::cat(category));
-static cl::opt<int64_t> vectorWidth("vector-width",
-                                    cl::desc("f32 vector lanes (default: the host's)"),
-                                    cl::init(0), cl::cat(category));
-static cl::opt<int> optLevel("O", cl::desc("LLVM optimisation level"), cl::init(3),
-                             cl::Prefix, cl::cat(category));
-static cl::opt<std::string> cacheDir("cache-dir",
-                                     cl::desc("Compiled-object cache (\"off\" disables it)"),
-                                     cl::cat(category));
-static cl::opt<bool> printABI("print-abi", cl::desc("Print the entries' signatures and exit"),
-                              cl::cat(category));
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
+                                      cl::Required, cl::cat(category));
+static cl::opt<std::string>
+    entryName("entry", cl::desc("Entry function (default: the only one)"),
+              cl::value_desc("name"), cl::cat(category));
+static cl::list<std::string>
+    inputs("input", cl::desc("Input .npy, one per entry input, in order"),
+           cl::value_desc("file.npy"), cl::cat(category));
+static cl::list<std::string>
+    outputs("output", cl::desc("Output .npy, one per entry result"),
+            cl::value_desc("file.npy"), cl::cat(category));
+static cl::opt<int64_t>
+    randomSeed("random-inputs",
+               cl::desc("Draw every input at random from this seed"),
+               cl::value_desc("seed"), cl::init(-1), cl::cat(category));
+static cl::opt<std::string> saveInputs("save-inputs",
+                                       cl::desc("Write the inputs used to DIR"),
+                                       cl::value_desc("dir"),
+                                       cl::cat(category));
+static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<unsigned> bench("bench",
+                               cl::desc("Time N calls; print median/min/max"),
+                               cl::value_desc("N"), cl::init(0),
+                               cl::cat(category));
+static cl::opt<int64_t>
+    vectorWidth("vector-width",
+                cl::desc("f32 vector lanes (default: the host's)"), cl::init(0),
+                cl::cat(category));
+static cl::opt<int> optLevel("O", cl::desc("LLVM optimisation level"),
+                             cl::init(3), cl::Prefix, cl::cat(category));
+static cl::opt<std::string>
+    cacheDir("cache-dir",
+             cl::desc("Compiled-object cache (\"off\" disables it)"),
+             cl::cat(category));
+static cl::opt<bool>
+    printABI("print-abi", cl::desc("Print the entries' signatures and exit"),
+             cl::cat(category));
 
 namespace {
 
@@ -80,8 +93,10 @@ int runOnGPU() {
     if (entryName.empty() ? manifest.entries.size() == 1 : e.name == entryName)
       entry = &e;
   if (!entry)
-    return fail(entryName.empty() ? "the artifact has several entries; choose one with --entry"
-                                  : "no entry @" + entryName + " in the artifact");
+    return fail(
+        entryName.empty()
+            ? "the artifact has several entries; choose one with --entry"
+            : "no entry @" + entryName + " in the artifact");
   EntryABI abi = entry->abi();
   std::vector<HostTensor> in, out;
   if (randomSeed >= 0) {
@@ -92,8 +107,9 @@ int runOnGPU() {
     }
   } else {
     if (inputs.size() != abi.inputs.size())
-      return fail("entry @" + abi.name + " takes " + std::to_string(abi.inputs.size()) +
-                  " inputs, got " + std::to_string(inputs.size()) + " --input files");
+      return fail("entry @" + abi.name + " takes " +
+                  std::to_string(abi.inputs.size()) + " inputs, got " +
+                  std::to_string(inputs.size()) + " --input files");
     for (const std::string &path : inputs) {
       std::optional<HostTensor> t = readNpy(path, error);
       if (!t)
@@ -103,7 +119,8 @@ int runOnGPU() {
   }
   if (!runner->run(abi.name, in, out, error))
     return fail(error);
-  llvm::outs() << "ran @" << abi.name << " on " << runner->describeDevice() << "\n";
+  llvm::outs() << "ran @" << abi.name << " on " << runner->describeDevice()
+               << "\n";
   for (size_t i = 0; i < out.size(); ++i) {
     llvm::outs() << abi.outputs[i].str() << "  " << summarize(out[i]);
     if (i < outputs.size()) {
@@ -116,15 +133,18 @@ int runOnGPU() {
   if (bench > 0) {
     std::vector<float> ms;
     std::vector<HostTensor> scratch;
-    if (!runner->run(abi.name, in, scratch, error, static_cast<int>(bench), &ms))
+    if (!runner->run(abi.name, in, scratch, error, static_cast<int>(bench),
+                     &ms))
       return fail(error);
     std::sort(ms.begin(), ms.end());
-    llvm::outs() << llvm::format("bench @%s: %u runs, device time median %.3f ms, min %.3f ms, "
-                                 "max %.3f ms",
-                                 abi.name.c_str(), bench.getValue(), ms[ms.size() / 2],
-                                 ms.front(), ms.back());
+    llvm::outs() << llvm::format(
+        "bench @%s: %u runs, device time median %.3f ms, min %.3f ms, "
+        "max %.3f ms",
+        abi.name.c_str(), bench.getValue(), ms[ms.size() / 2], ms.front(),
+        ms.back());
     if (abi.flops > 0)
-      llvm::outs() << llvm::format(", %.2f TFLOP/s", abi.flops / (ms[ms.size() / 2] * 1e9));
+      llvm::outs() << llvm::format(", %.2f TFLOP/s",
+                                   abi.flops / (ms[ms.size() / 2] * 1e9));
     llvm::outs() << "\n";
   }
   return 0;
@@ -135,36 +155,42 @@ int runOnGPU() {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv, "Tessera runner: run and benchmark tessera modules\n");
+  cl::ParseCommandLineOptions(
+      argc, argv, "Tessera runner: run and benchmark tessera modules\n");
 
   if (device != "cpu" && device != "cuda")
     return fail("unknown --device '" + device + "' (expected cpu or cuda)");
   bool artifact = llvm::StringRef(inputFile).ends_with(".tsr");
   if (device == "cuda" && !artifact)
-    return fail("--device=cuda runs .tsr artifacts: compile the module with tessera-compile "
-                "first (tessera-compile " + inputFile + " -o model.tsr)");
+    return fail("--device=cuda runs .tsr artifacts: compile the module with "
+                "tessera-compile "
+                "first (tessera-compile " +
+                inputFile + " -o model.tsr)");
   if (device == "cpu" && artifact)
-    return fail("'" + inputFile + "' is a GPU artifact; run it with --device=cuda");
+    return fail("'" + inputFile +
+                "' is a GPU artifact; run it with --device=cuda");
   if (device == "cuda")
     return runOnGPU();
 
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile);
   if (!buffer)
-    return fail("cannot read '" + inputFile + "': " + buffer.getError().message());
+    return fail("cannot read '" + inputFile +
+                "': " + buffer.getError().message());
 
   bool hadError = false;
   auto diag = [&](const std::string &severity, const std::string &location,
                   const std::string &message) {
     if (severity == "error")
       hadError = true;
-    llvm::errs() << (location.empty() ? std::string("tessera-run") : location) << ": "
-                 << severity << ": " << message << "\n";
+    llvm::errs() << (location.empty() ? std::string("tessera-run") : location)
+                 << ": " << severity << ": " << message << "\n";
   };
   jit::CompileOptions options;
   options.vectorWidth = vectorWidth;
   options.optLevel = optLevel;
   options.cacheDir = cacheDir;
-  auto compiled = jit::compile((*buffer)->getBuffer().str(), inputFile, options, diag);
+  auto compiled =
+      jit::compile((*buffer)->getBuffer().str(), inputFile, options, diag);
   if (!compiled)
     return 1;
 
@@ -182,7 +208,8 @@ int main(int argc, char **argv) {
   const EntryABI *entry = nullptr;
   if (entryName.empty()) {
     if (compiled->entries().size() != 1)
-      return fail("the module has " + std::to_string(compiled->entries().size()) +
+      return fail("the module has " +
+                  std::to_string(compiled->entries().size()) +
                   " entries; choose one with --entry=NAME");
     entry = &compiled->entries().front();
   } else if (!(entry = compiled->findEntry(entryName))) {
@@ -207,9 +234,11 @@ int main(int argc, char **argv) {
       std::string expected;
       for (const TensorSpec &s : entry->inputs)
         expected += "\n  " + s.str();
-      return fail("entry @" + entry->name + " takes " + std::to_string(entry->inputs.size()) +
-                  " inputs, got " + std::to_string(inputs.size()) +
-                  " --input files (or use --random-inputs=SEED); it expects:" + expected);
+      return fail("entry @" + entry->name + " takes " +
+                  std::to_string(entry->inputs.size()) + " inputs, got " +
+                  std::to_string(inputs.size()) +
+                  " --input files (or use --random-inputs=SEED); it expects:" +
+                  expected);
     }
     for (size_t i = 0; i < inputs.size(); ++i) {
       std::string error;
@@ -218,10 +247,12 @@ int main(int argc, char **argv) {
         return fail(error);
       const TensorSpec &s = entry->inputs[i];
       if (t->dtype() != s.dtype || t->shape() != s.shape)
-        return fail("input #" + std::to_string(i) + " ('" + inputs[i] + "') is " +
-                    shapeStr(t->dtype(), t->shape()) + ", but entry @" + entry->name +
-                    " expects " + s.str() +
-                    (s.dtype == DType::BF16 ? " (bf16 is stored as uint16 bit patterns)" : ""));
+        return fail("input #" + std::to_string(i) + " ('" + inputs[i] +
+                    "') is " + shapeStr(t->dtype(), t->shape()) +
+                    ", but entry @" + entry->name + " expects " + s.str() +
+                    (s.dtype == DType::BF16
+                         ? " (bf16 is stored as uint16 bit patterns)"
+                         : ""));
       in.push_back(std::move(*t));
     }
   }
@@ -230,13 +261,15 @@ int main(int argc, char **argv) {
       return fail("cannot create '" + saveInputs + "': " + ec.message());
     for (size_t i = 0; i < in.size(); ++i) {
       std::string error;
-      if (!writeNpy(saveInputs + "/" + entry->inputs[i].name + ".npy", in[i], error))
+      if (!writeNpy(saveInputs + "/" + entry->inputs[i].name + ".npy", in[i],
+                    error))
         return fail(error);
     }
   }
   if (outputs.size() > entry->outputs.size())
-    return fail("entry @" + entry->name + " returns " + std::to_string(entry->outputs.size()) +
-                " results, got " + std::to_string(outputs.size()) + " --output files");
+    return fail("entry @" + entry->name + " returns " +
+                std::to_string(entry->outputs.size()) + " results, got " +
+                std::to_string(outputs.size()) + " --output files");
 
   std::vector<HostTensor> out;
   for (const TensorSpec &s : entry->outputs)
@@ -275,15 +308,17 @@ int main(int argc, char **argv) {
       bytes += static_cast<double>(s.numBytes());
     for (const TensorSpec &s : entry->outputs)
       bytes += static_cast<double>(s.numBytes());
-    llvm::outs() << llvm::format("bench @%s: %u runs, median %.3f ms, min %.3f ms, max %.3f ms",
-                                 entry->name.c_str(), bench.getValue(), median, ms.front(),
-                                 ms.back());
+    llvm::outs() << llvm::format(
+        "bench @%s: %u runs, median %.3f ms, min %.3f ms, max %.3f ms",
+        entry->name.c_str(), bench.getValue(), median, ms.front(), ms.back());
     if (entry->flops > 0)
-      llvm::outs() << llvm::format(", %.2f GFLOP/s%s", entry->flops / (median * 1e6),
-                                   entry->blockSparse ? " (dense-equivalent: masked blocks "
-                                                        "counted as work)"
-                                                      : "");
-    llvm::outs() << llvm::format(", %.2f GB/s (inputs + outputs once)", bytes / (median * 1e6))
+      llvm::outs() << llvm::format(
+          ", %.2f GFLOP/s%s", entry->flops / (median * 1e6),
+          entry->blockSparse ? " (dense-equivalent: masked blocks "
+                               "counted as work)"
+                             : "");
+    llvm::outs() << llvm::format(", %.2f GB/s (inputs + outputs once)",
+                                 bytes / (median * 1e6))
                  << "\n";
   }
   return 0;

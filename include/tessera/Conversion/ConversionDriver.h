@@ -1,4 +1,4 @@
-//===- ConversionDriver.h - What every tessera lowering pass does -*- C++ -*-===//
+//===- ConversionDriver.h - What every tessera lowering does ----*- C++ -*-===//
 #ifndef TESSERA_CONVERSION_CONVERSIONDRIVER_H
 #define TESSERA_CONVERSION_CONVERSIONDRIVER_H
 
@@ -7,18 +7,19 @@
 
 namespace mlir::tessera {
 
-/// Tensors stay; a !tessera.qtensor becomes its storage components (one tensor each).
+/// Tensors stay; a !tessera.qtensor becomes its storage components (one tensor
+/// each).
 void populateQTensorTypeConversions(TypeConverter &converter);
 
-/// The checks every lowering shares, with one located diagnostic: static shapes on the
-/// operands and results (attention reports its own, through AttentionProblem::get) and a
-/// codec for every packed scheme.
+/// The checks every lowering shares, with one located diagnostic: static shapes
+/// on the operands and results (attention reports its own, through
+/// AttentionProblem::get) and a codec for every packed scheme.
 LogicalResult checkShapesAndSchemes(Operation *op);
 
-/// Lowers every tessera op of `module`: first `check` runs on each tessera op (except
-/// tessera.yield) and reports, once and located, why one cannot be lowered; then the
-/// patterns from `populate` run with the qtensor type converter, function signatures
-/// converted too, and every tessera op illegal.
+/// Lowers every tessera op of `module`: first `check` runs on each tessera op
+/// (except tessera.yield) and reports, once and located, why one cannot be
+/// lowered; then the patterns from `populate` run with the qtensor type
+/// converter, function signatures converted too, and every tessera op illegal.
 LogicalResult lowerTesseraOps(
     ModuleOp module, function_ref<LogicalResult(Operation *)> check,
     function_ref<void(const TypeConverter &, RewritePatternSet &)> populate);

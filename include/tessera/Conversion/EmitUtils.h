@@ -1,7 +1,7 @@
-//===- EmitUtils.h - Small IR-emission helpers for Tessera lowerings -*- C++ -*-===//
+//===- EmitUtils.h - IR-emission helpers for Tessera lowerings --*- C++ -*-===//
 //
-// Terse constructors for the index/f32 arithmetic and loops that every lowering writes, so
-// the lowerings read like the algorithms they implement.
+// Terse constructors for the index/f32 arithmetic and loops that every lowering
+// writes, so the lowerings read like the algorithms they implement.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_CONVERSION_EMITUTILS_H
@@ -16,7 +16,8 @@
 
 namespace mlir::tessera {
 
-/// An ImplicitLocOpBuilder with shorthands for constants, index arithmetic and loops.
+/// An ImplicitLocOpBuilder with shorthands for constants, index arithmetic and
+/// loops.
 class Emitter {
 public:
   explicit Emitter(ImplicitLocOpBuilder &b) : b(b) {}
@@ -24,8 +25,12 @@ public:
   ImplicitLocOpBuilder &builder() { return b; }
 
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, v); }
-  Value f32(double v) { return arith::ConstantOp::create(b, b.getF32FloatAttr(v)); }
-  Value i32(int64_t v) { return arith::ConstantOp::create(b, b.getI32IntegerAttr(v)); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
+  }
   Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
 
   Value add(Value x, Value y);
@@ -36,17 +41,27 @@ public:
   Value minsi(Value x, Value y) { return arith::MinSIOp::create(b, x, y); }
   Value maxsi(Value x, Value y) { return arith::MaxSIOp::create(b, x, y); }
   Value maxf(Value x, Value y) { return arith::MaximumFOp::create(b, x, y); }
-  Value select(Value c, Value x, Value y) { return arith::SelectOp::create(b, c, x, y); }
-  Value cmpi(arith::CmpIPredicate p, Value x, Value y) { return arith::CmpIOp::create(b, p, x, y); }
-  Value cmpf(arith::CmpFPredicate p, Value x, Value y) { return arith::CmpFOp::create(b, p, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, c, x, y);
+  }
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, p, x, y);
+  }
+  Value cmpf(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, p, x, y);
+  }
   /// ceil(x / d) for non-negative index x and a positive constant d.
-  Value ceilDiv(Value x, int64_t d) { return divui(add(x, idx(d - 1)), idx(d)); }
+  Value ceilDiv(Value x, int64_t d) {
+    return divui(add(x, idx(d - 1)), idx(d));
+  }
 
-  /// |x| for an f32 scalar, in arith ops only (no math dialect: on the GPU, math ops become
-  /// libdevice calls that a self-contained PTX module cannot resolve).
+  /// |x| for an f32 scalar, in arith ops only (no math dialect: on the GPU,
+  /// math ops become libdevice calls that a self-contained PTX module cannot
+  /// resolve).
   Value absF32(Value x);
-  /// x rounded to the nearest integer, halves away from zero (C's roundf), for an f32
-  /// scalar, in arith ops only; exact for every f32 (|x| >= 2^23 and NaN pass through).
+  /// x rounded to the nearest integer, halves away from zero (C's roundf), for
+  /// an f32 scalar, in arith ops only; exact for every f32 (|x| >= 2^23 and NaN
+  /// pass through).
   Value roundF32(Value x);
 
   /// Converts a float scalar or vector to f32 (no-op for f32).
@@ -55,14 +70,19 @@ public:
   Value fromF32(Value v, Type elt);
 
   /// `for (iv = lb; iv < ub; iv += step) body(iv)`.
-  void forLoop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body);
-  /// A loop carrying `init` values; `body(iv, iters)` returns the next iteration's values.
-  SmallVector<Value> forLoop(Value lb, Value ub, int64_t step, ValueRange init,
-                             function_ref<SmallVector<Value>(Value, ValueRange)> body);
-  /// Runs `body(indices)` for every index tuple of `shape` in an scf.parallel; with an empty
-  /// shape, `body({})` once. Scratch the body allocates with memref.alloca is per iteration
-  /// (tessera-hoist-static-allocas later shares it where iterations run sequentially).
-  void parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body);
+  void forLoop(Value lb, Value ub, int64_t step,
+               function_ref<void(Value)> body);
+  /// A loop carrying `init` values; `body(iv, iters)` returns the next
+  /// iteration's values.
+  SmallVector<Value>
+  forLoop(Value lb, Value ub, int64_t step, ValueRange init,
+          function_ref<SmallVector<Value>(Value, ValueRange)> body);
+  /// Runs `body(indices)` for every index tuple of `shape` in an scf.parallel;
+  /// with an empty shape, `body({})` once. Scratch the body allocates with
+  /// memref.alloca is per iteration (tessera-hoist-static-allocas later shares
+  /// it where iterations run sequentially).
+  void parallelRows(ArrayRef<int64_t> shape,
+                    function_ref<void(ValueRange)> body);
   /// `if (cond) then()`.
   void ifThen(Value cond, function_ref<void()> then);
 
@@ -70,8 +90,8 @@ private:
   ImplicitLocOpBuilder &b;
 };
 
-/// bufferization.to_buffer of a ranked tensor value, with an identity-layout memref type
-/// (how a lowering hands a tensor operand to code over memrefs).
+/// bufferization.to_buffer of a ranked tensor value, with an identity-layout
+/// memref type (how a lowering hands a tensor operand to code over memrefs).
 Value emitToBuffer(OpBuilder &b, Location loc, Value tensor);
 /// bufferization.to_tensor of a freshly written buffer (restrict, writable).
 Value emitToTensor(OpBuilder &b, Location loc, Value buffer);

@@ -1,9 +1,10 @@
-//===- RowOps.h - Per-row bodies of the row-wise tessera ops -----*- C++ -*-===//
+//===- RowOps.h - Per-row bodies of the row-wise tessera ops ----*- C++ -*-===//
 //
-// tessera.hadamard, quantize and dequantize transform each row of their last dim on its own.
-// These emitters write one row's computation with an Emitter, over memrefs, so the CPU
-// lowering (rows in an scf.parallel) and the GPU lowering (one thread per row) run the same
-// code, and the CPU numerics tests cover both.
+// tessera.hadamard, quantize and dequantize transform each row of their last
+// dim on its own. These emitters write one row's computation with an Emitter,
+// over memrefs, so the CPU lowering (rows in an scf.parallel) and the GPU
+// lowering (one thread per row) run the same code, and the CPU numerics tests
+// cover both.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_CONVERSION_ROWOPS_H
@@ -18,44 +19,52 @@
 
 namespace mlir::tessera {
 
-/// The per-row body a row op hands its target: `args` are the operands as the body sees
-/// them, `row` an f32 scratch row of the op's last dim.
-using RowBody = function_ref<void(Emitter &e, ValueRange lead, ValueRange args, Value row)>;
-/// How a target runs `body` for every index tuple `lead` of `leadShape` over `operands`
-/// (memrefs): the CPU in an scf.parallel, the GPU as a kernel with a thread per row. `stem`
-/// names the kernel where there is one.
-using RowRunner = std::function<void(ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
-                                     ArrayRef<int64_t> leadShape, int64_t rowLen,
-                                     ArrayRef<Value> operands, RowBody body)>;
+/// The per-row body a row op hands its target: `args` are the operands as the
+/// body sees them, `row` an f32 scratch row of the op's last dim.
+using RowBody =
+    function_ref<void(Emitter &e, ValueRange lead, ValueRange args, Value row)>;
+/// How a target runs `body` for every index tuple `lead` of `leadShape` over
+/// `operands` (memrefs): the CPU in an scf.parallel, the GPU as a kernel with a
+/// thread per row. `stem` names the kernel where there is one.
+using RowRunner =
+    std::function<void(ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
+                       ArrayRef<int64_t> leadShape, int64_t rowLen,
+                       ArrayRef<Value> operands, RowBody body)>;
 
-/// tessera.hadamard, quantize and dequantize, each one pattern for every target: operands to
-/// buffers, outputs allocated, the row body run by `runner`, tensors out. `vectorWidth` is
-/// the Hadamard butterflies' lane count.
-void populateRowOpPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
-                           RowRunner runner, int64_t vectorWidth);
+/// tessera.hadamard, quantize and dequantize, each one pattern for every
+/// target: operands to buffers, outputs allocated, the row body run by
+/// `runner`, tensors out. `vectorWidth` is the Hadamard butterflies' lane
+/// count.
+void populateRowOpPatterns(const TypeConverter &converter,
+                           RewritePatternSet &patterns, RowRunner runner,
+                           int64_t vectorWidth);
 
-/// One fresh buffer (memref.alloc) per storage component of `packed`, in component order.
-SmallVector<Value> allocateComponents(OpBuilder &b, Location loc, QTensorType packed);
+/// One fresh buffer (memref.alloc) per storage component of `packed`, in
+/// component order.
+SmallVector<Value> allocateComponents(OpBuilder &b, Location loc,
+                                      QTensorType packed);
 
-/// The random signs of (seed, dim) as a constant memref.global in `symbolTable` (the module,
-/// or the kernels' gpu.module), created once; returns a memref.get_global of it.
-Value emitHadamardSigns(Emitter &e, Operation *symbolTable, int64_t seed, int64_t dim);
+/// The random signs of (seed, dim) as a constant memref.global in `symbolTable`
+/// (the module, or the kernels' gpu.module), created once; returns a
+/// memref.get_global of it.
+Value emitHadamardSigns(Emitter &e, Operation *symbolTable, int64_t seed,
+                        int64_t dim);
 
-/// Row `lead` of `in` -> row `lead` of `out` (same shape, any float type): the randomized
-/// Hadamard transform with `signs` (null: none), through the f32 scratch row `buf` [dim],
-/// butterflies `vectorWidth` lanes wide.
-void emitHadamardRow(Emitter &e, Value in, Value out, ValueRange lead, Value buf, Value signs,
-                     bool inverse, int64_t vectorWidth);
+/// Row `lead` of `in` -> row `lead` of `out` (same shape, any float type): the
+/// randomized Hadamard transform with `signs` (null: none), through the f32
+/// scratch row `buf` [dim], butterflies `vectorWidth` lanes wide.
+void emitHadamardRow(Emitter &e, Value in, Value out, ValueRange lead,
+                     Value buf, Value signs, bool inverse, int64_t vectorWidth);
 
-/// Row `lead` of `in` (any float type) packed by `codec` into the components `parts`, through
-/// the f32 scratch row `buf`.
-void emitQuantizeRow(Emitter &e, const QuantCodec &codec, Value in, ValueRange parts,
-                     ValueRange lead, Value buf);
+/// Row `lead` of `in` (any float type) packed by `codec` into the components
+/// `parts`, through the f32 scratch row `buf`.
+void emitQuantizeRow(Emitter &e, const QuantCodec &codec, Value in,
+                     ValueRange parts, ValueRange lead, Value buf);
 
-/// Row `lead` of the components `parts` unpacked by `codec` into `out` (any float type),
-/// through the f32 scratch row `buf`.
-void emitDequantizeRow(Emitter &e, const QuantCodec &codec, ValueRange parts, Value out,
-                       ValueRange lead, Value buf);
+/// Row `lead` of the components `parts` unpacked by `codec` into `out` (any
+/// float type), through the f32 scratch row `buf`.
+void emitDequantizeRow(Emitter &e, const QuantCodec &codec, ValueRange parts,
+                       Value out, ValueRange lead, Value buf);
 
 } // namespace mlir::tessera
 

@@ -1,4 +1,4 @@
-//===- TesseraToGPU.h - Lowering tessera ops to GPU kernels ------*- C++ -*-===//
+//===- TesseraToGPU.h - Lowering tessera ops to GPU kernels -----*- C++ -*-===//
 #ifndef TESSERA_CONVERSION_TESSERATOGPU_H
 #define TESSERA_CONVERSION_TESSERATOGPU_H
 
@@ -9,21 +9,25 @@
 
 namespace mlir::tessera {
 
-/// The module's `tessera_kernels` gpu.module, created on first use (and the module marked
-/// gpu.container_module).
+/// The module's `tessera_kernels` gpu.module, created on first use (and the
+/// module marked gpu.container_module).
 gpu::GPUModuleOp getOrCreateKernelModule(OpBuilder &b, ModuleOp module);
-/// `<stem>_<n>` with n the number of kernels already in `kernels` (unique in it).
+/// `<stem>_<n>` with n the number of kernels already in `kernels` (unique in
+/// it).
 std::string uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem);
 
 /// tessera.attention -> a tensor-core FlashAttention-2 kernel in the module's
-/// `tessera_kernels` gpu.module and a gpu.launch_func on the host (AttentionToGPU.cpp).
-/// `wgmma`: S = Q K^T on sm_90a warpgroup MMA (4-warp tiles only) instead of mma.sync.
-void populateAttentionToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+/// `tessera_kernels` gpu.module and a gpu.launch_func on the host
+/// (AttentionToGPU.cpp). `wgmma`: S = Q K^T on sm_90a warpgroup MMA (4-warp
+/// tiles only) instead of mma.sync.
+void populateAttentionToGPUPatterns(const TypeConverter &converter,
+                                    RewritePatternSet &patterns,
                                     bool wgmma = false);
 
-/// tessera.hadamard, quantize and dequantize -> kernels running one row per thread, with the
-/// row bodies the CPU lowering uses (RowOpsToGPU.cpp).
-void populateRowOpsToGPUPatterns(const TypeConverter &converter, RewritePatternSet &patterns);
+/// tessera.hadamard, quantize and dequantize -> kernels running one row per
+/// thread, with the row bodies the CPU lowering uses (RowOpsToGPU.cpp).
+void populateRowOpsToGPUPatterns(const TypeConverter &converter,
+                                 RewritePatternSet &patterns);
 
 } // namespace mlir::tessera
 

@@ -18,11 +18,12 @@ struct LoopLoweringOptions {
 void populateAttentionToLoopsPatterns(const TypeConverter &converter,
                                       RewritePatternSet &patterns,
                                       const LoopLoweringOptions &options);
-/// tessera.hadamard (fast Walsh-Hadamard butterflies), quantize and dequantize (codec
-/// loops): rows in an scf.parallel (RowOpsToLoops.cpp, bodies in Common/RowOps.cpp).
-void populateRowOpsToLoopsPatterns(const TypeConverter &converter, RewritePatternSet &patterns,
+/// tessera.hadamard (fast Walsh-Hadamard butterflies), quantize and dequantize
+/// (codec loops): rows in an scf.parallel (RowOpsToLoops.cpp, bodies in
+/// Common/RowOps.cpp).
+void populateRowOpsToLoopsPatterns(const TypeConverter &converter,
+                                   RewritePatternSet &patterns,
                                    const LoopLoweringOptions &options);
-
 
 } // namespace mlir::tessera
 

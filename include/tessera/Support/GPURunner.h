@@ -1,8 +1,9 @@
-//===- GPURunner.h - Executing .tsr artifacts on a GPU -----------*- C++ -*-===//
+//===- GPURunner.h - Executing .tsr artifacts on a GPU ----------*- C++ -*-===//
 //
-// Parses a .tsr manifest and runs an entry through the runtime: allocate its buffers, upload
-// the inputs, launch its kernels in order, download the outputs. Links the runtime and no
-// LLVM/MLIR, so tessera-run-gpu can be carried to a GPU machine alone.
+// Parses a .tsr manifest and runs an entry through the runtime: allocate its
+// buffers, upload the inputs, launch its kernels in order, download the
+// outputs. Links the runtime and no LLVM/MLIR, so tessera-run-gpu can be
+// carried to a GPU machine alone.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_SUPPORT_GPURUNNER_H
@@ -39,22 +40,25 @@ struct Manifest {
   std::vector<Entry> entries;
 };
 
-/// Parses manifest text; on failure returns false with a message naming the line.
+/// Parses manifest text; on failure returns false with a message naming the
+/// line.
 bool parseManifest(const std::string &text, Manifest &out, std::string &error);
 
 /// A loaded artifact on one device.
 class Runner {
 public:
-  /// Opens `path`, creates the runtime on device `ordinal` and loads the image that fits the
-  /// device. Returns null with `error` set (no driver, no image for the device, ...).
-  static std::unique_ptr<Runner> open(const std::string &path, int ordinal, std::string &error);
+  /// Opens `path`, creates the runtime on device `ordinal` and loads the image
+  /// that fits the device. Returns null with `error` set (no driver, no image
+  /// for the device, ...).
+  static std::unique_ptr<Runner> open(const std::string &path, int ordinal,
+                                      std::string &error);
   ~Runner();
 
   const Manifest &manifest() const;
   /// "NVIDIA H100 (sm_90, image sm_90)".
   std::string describeDevice() const;
-  /// Runs `entry` `repeat` times (the last run's outputs are returned); when `milliseconds`
-  /// is given it receives the device time of each run.
+  /// Runs `entry` `repeat` times (the last run's outputs are returned); when
+  /// `milliseconds` is given it receives the device time of each run.
   bool run(const std::string &entry, const std::vector<HostTensor> &inputs,
            std::vector<HostTensor> &outputs, std::string &error, int repeat = 1,
            std::vector<float> *milliseconds = nullptr);

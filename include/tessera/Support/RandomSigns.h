@@ -1,9 +1,12 @@
-//===- RandomSigns.h - The sign sequence of randomized Hadamard transforms -*- C++ -*-===//
+//===- RandomSigns.h - Signs of randomized Hadamard transforms --*- C++ -*-===//
 //
-// Part of the ops' semantics, so every lowering (and every target) draws the same signs:
-//   s_i = -1 if the top bit of splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15) is set, else +1.
-// splitmix64 is Steele, Lea and Flood's finaliser (z ^= z >> 30; z *= 0xBF58476D1CE4E5B9;
-// z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31). Counter-based: s_i needs no state.
+// Part of the ops' semantics, so every lowering (and every target) draws the
+// same signs:
+//   s_i = -1 if the top bit of splitmix64(seed + (i + 1) * 0x9E3779B97F4A7C15)
+//   is set, else +1.
+// splitmix64 is Steele, Lea and Flood's finaliser (z ^= z >> 30; z *=
+// 0xBF58476D1CE4E5B9; z ^= z >> 27; z *= 0x94D049BB133111EB; z ^= z >> 31).
+// Counter-based: s_i needs no state.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_SUPPORT_RANDOMSIGNS_H
@@ -24,7 +27,8 @@ inline uint64_t splitmix64(uint64_t x) {
 
 /// Sign i (+1 or -1) of the randomized Hadamard transform seeded with `seed`.
 inline int randomSign(uint64_t seed, int64_t i) {
-  uint64_t z = splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9E3779B97F4A7C15ULL);
+  uint64_t z =
+      splitmix64(seed + static_cast<uint64_t>(i + 1) * 0x9E3779B97F4A7C15ULL);
   return (z >> 63) ? -1 : 1;
 }
 

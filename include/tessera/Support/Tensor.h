@@ -1,8 +1,8 @@
 //===- Tensor.h - Host tensors: dtypes, specs, owned buffers ----*- C++ -*-===//
 //
-// What crosses the boundary between Tessera's compiled entries and their callers (tessera-run,
-// the C API, tests): element types, tensor specs (name, dtype, shape) and owned host buffers.
-// Plain C++; no MLIR.
+// What crosses the boundary between Tessera's compiled entries and their
+// callers (tessera-run, the C API, tests): element types, tensor specs (name,
+// dtype, shape) and owned host buffers. Plain C++; no MLIR.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_SUPPORT_TENSOR_H
@@ -17,7 +17,16 @@
 namespace tessera {
 
 /// Element types of entry arguments. The numeric values are part of the C API.
-enum class DType : int { F32 = 0, F16 = 1, BF16 = 2, I8 = 3, U8 = 4, I32 = 5, I64 = 6, I1 = 7 };
+enum class DType : int {
+  F32 = 0,
+  F16 = 1,
+  BF16 = 2,
+  I8 = 3,
+  U8 = 4,
+  I32 = 5,
+  I64 = 6,
+  I1 = 7
+};
 
 /// "f32", "bf16", ...
 const char *dtypeName(DType dtype);
@@ -38,17 +47,20 @@ struct TensorSpec {
   std::string str() const;
 };
 
-/// The calling convention of a compiled entry: its tensors in order. A !tessera.qtensor
-/// argument contributes one spec per storage component, named "<arg>.<component>".
+/// The calling convention of a compiled entry: its tensors in order. A
+/// !tessera.qtensor argument contributes one spec per storage component, named
+/// "<arg>.<component>".
 struct EntryABI {
   std::string name;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
-  /// Floating-point operations of one call, counted from its attention ops (2 per
-  /// multiply-add over the (query, key) pairs that causal/window leave visible; block masks
-  /// are data and are not counted); 0 when the entry has none.
+  /// Floating-point operations of one call, counted from its attention ops (2
+  /// per multiply-add over the (query, key) pairs that causal/window leave
+  /// visible; block masks are data and are not counted); 0 when the entry has
+  /// none.
   double flops = 0;
-  /// Whether an attention op takes a block mask (then `flops` counts the dense work).
+  /// Whether an attention op takes a block mask (then `flops` counts the dense
+  /// work).
   bool blockSparse = false;
 };
 
@@ -72,8 +84,9 @@ private:
   size_t offset_ = 0;
 };
 
-/// Counter-based random draws (splitmix64, Box-Muller), identical on every platform, so a
-/// seed names the same inputs everywhere (the CPU and the GPU runners share it).
+/// Counter-based random draws (splitmix64, Box-Muller), identical on every
+/// platform, so a seed names the same inputs everywhere (the CPU and the GPU
+/// runners share it).
 class RandomStream {
 public:
   explicit RandomStream(uint64_t seed) : state(seed) {}
@@ -81,7 +94,8 @@ public:
   /// Uniform in (0, 1).
   double uniform();
   double normal();
-  /// Standard normal values for float tensors (rounded to the dtype), random bits otherwise.
+  /// Standard normal values for float tensors (rounded to the dtype), random
+  /// bits otherwise.
   void fill(HostTensor &tensor);
 
 private:

@@ -1,4 +1,4 @@
-//===- EntryABI.h - Calling conventions of a module's entries ----*- C++ -*-===//
+//===- EntryABI.h - Calling conventions of a module's entries ---*- C++ -*-===//
 #ifndef TESSERA_TARGET_ENTRYABI_H
 #define TESSERA_TARGET_ENTRYABI_H
 
@@ -11,9 +11,9 @@
 namespace mlir::tessera {
 
 /// The entries of `module` (public functions with bodies) and their tensors, a
-/// !tessera.qtensor contributing one tensor per storage component; also counts each entry's
-/// attention FLOPs. Fails with a diagnostic on the function for non-tensor arguments, dynamic
-/// shapes or unsupported element types.
+/// !tessera.qtensor contributing one tensor per storage component; also counts
+/// each entry's attention FLOPs. Fails with a diagnostic on the function for
+/// non-tensor arguments, dynamic shapes or unsupported element types.
 FailureOr<std::vector<::tessera::EntryABI>> computeEntryABIs(ModuleOp module);
 
 /// The element type of an ABI dtype.

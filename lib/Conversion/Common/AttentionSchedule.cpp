@@ -1,4 +1,4 @@
-//===- AttentionSchedule.cpp - The tile schedule of tessera.attention ------===//
+//===- AttentionSchedule.cpp - The tile schedule of tessera.attention -----===//
 #include "tessera/Conversion/AttentionSchedule.h"
 
 #include "mlir/IR/SymbolTable.h"
@@ -13,8 +13,9 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   auto k = cast<ShapedType>(op.getKey().getType());
   auto v = cast<ShapedType>(op.getValue().getType());
   if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
-    return op.emitOpError() << "needs static shapes to be lowered (specialise the dynamic "
-                               "dims first, e.g. with tessera-run's input shapes)";
+    return op.emitOpError()
+           << "needs static shapes to be lowered (specialise the dynamic "
+              "dims first, e.g. with tessera-run's input shapes)";
   AttentionProblem p;
   p.batch = q.getDimSize(0);
   p.queryHeads = q.getDimSize(1);
@@ -62,10 +63,12 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   return p;
 }
 
-std::pair<Value, Value> mlir::tessera::emitKeyBlockRange(Emitter &e, const AttentionProblem &p,
-                                                         Value q0, Value rows) {
+std::pair<Value, Value>
+mlir::tessera::emitKeyBlockRange(Emitter &e, const AttentionProblem &p,
+                                 Value q0, Value rows) {
   Value zero = e.idx(0), skv = e.idx(p.keyLen);
-  // Key j is visible from query i when j <= i + off (causal) and j > i + off - W (window).
+  // Key j is visible from query i when j <= i + off (causal) and j > i + off -
+  // W (window).
   int64_t off = p.keyLen - p.queryLen;
   Value end = skv, begin = zero;
   if (p.causal) {
@@ -83,13 +86,15 @@ std::pair<Value, Value> mlir::tessera::emitKeyBlockRange(Emitter &e, const Atten
   return {kbBegin, kbEnd};
 }
 
-Value mlir::tessera::emitMaskRowOfTile(Emitter &e, const AttentionProblem &p, Value qt) {
+Value mlir::tessera::emitMaskRowOfTile(Emitter &e, const AttentionProblem &p,
+                                       Value qt) {
   int64_t tiles = p.blockQ / p.tileQ;
   return tiles == 1 ? qt : e.divui(qt, e.idx(tiles));
 }
 
-Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p, Value mask, Value bi,
-                                 Value h, Value kvh, Value qb, Value kb) {
+Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p,
+                                 Value mask, Value bi, Value h, Value kvh,
+                                 Value qb, Value kb) {
   assert(p.mask && "op has no mask");
   ImplicitLocOpBuilder &b = e.builder();
   const AttentionProblem::Mask &m = *p.mask;
@@ -107,12 +112,15 @@ Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p, Value ma
   }
   indices.push_back(e.divui(kb, e.idx(32)));
   Value word = memref::LoadOp::create(b, mask, indices);
-  Value shift = arith::IndexCastOp::create(b, b.getI32Type(), e.remui(kb, e.idx(32)));
-  Value bit = arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift), e.i32(1));
+  Value shift =
+      arith::IndexCastOp::create(b, b.getI32Type(), e.remui(kb, e.idx(32)));
+  Value bit = arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift),
+                                    e.i32(1));
   return e.cmpi(arith::CmpIPredicate::ne, bit, e.i32(0));
 }
 
-Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p, Value i, Value j) {
+Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p, Value i,
+                                 Value j) {
   int64_t off = p.keyLen - p.queryLen;
   Value visible;
   // Signed comparisons: i + off may be negative when Sq > Skv.
@@ -120,14 +128,16 @@ Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p, Value i,
   if (p.causal)
     visible = e.cmpi(arith::CmpIPredicate::sle, j, diag);
   if (p.window) {
-    Value inWindow = e.cmpi(arith::CmpIPredicate::sgt, j, e.sub(diag, e.idx(*p.window)));
-    visible = visible ? arith::AndIOp::create(e.builder(), visible, inWindow) : inWindow;
+    Value inWindow =
+        e.cmpi(arith::CmpIPredicate::sgt, j, e.sub(diag, e.idx(*p.window)));
+    visible = visible ? arith::AndIOp::create(e.builder(), visible, inWindow)
+                      : inWindow;
   }
   return visible;
 }
 
-std::pair<int64_t, int64_t> mlir::tessera::staticKeyBlockRange(const AttentionProblem &p,
-                                                               int64_t qb) {
+std::pair<int64_t, int64_t>
+mlir::tessera::staticKeyBlockRange(const AttentionProblem &p, int64_t qb) {
   int64_t off = p.keyLen - p.queryLen;
   int64_t q0 = qb * p.blockQ, rows = std::min(p.blockQ, p.queryLen - q0);
   int64_t begin = 0, end = p.keyLen;
@@ -138,11 +148,12 @@ std::pair<int64_t, int64_t> mlir::tessera::staticKeyBlockRange(const AttentionPr
   return {begin / p.blockK, (end + p.blockK - 1) / p.blockK};
 }
 
-std::pair<Value, Value> mlir::tessera::emitTopologyTables(Emitter &e, Operation *symbolTable,
-                                                          BlockTopologyAttr topology) {
+std::pair<Value, Value>
+mlir::tessera::emitTopologyTables(Emitter &e, Operation *symbolTable,
+                                  BlockTopologyAttr topology) {
   ImplicitLocOpBuilder &b = e.builder();
-  // Named by a hash of the contents (deterministic across runs, so lowered IR and the JIT
-  // cache key stay stable).
+  // Named by a hash of the contents (deterministic across runs, so lowered IR
+  // and the JIT cache key stay stable).
   uint64_t h = 0xcbf29ce484222325ULL;
   auto mix = [&](int64_t v) {
     for (int i = 0; i < 8; ++i) {
@@ -150,8 +161,8 @@ std::pair<Value, Value> mlir::tessera::emitTopologyTables(Emitter &e, Operation 
       h *= 0x100000001b3ULL;
     }
   };
-  for (int64_t v : {topology.getBatch(), topology.getHeads(), topology.getQueryBlocks(),
-                    topology.getKeyBlocks()})
+  for (int64_t v : {topology.getBatch(), topology.getHeads(),
+                    topology.getQueryBlocks(), topology.getKeyBlocks()})
     mix(v);
   for (int32_t v : topology.getOffsets())
     mix(v);
@@ -160,26 +171,30 @@ std::pair<Value, Value> mlir::tessera::emitTopologyTables(Emitter &e, Operation 
   std::string base = "__tessera_topology_" + std::to_string(h);
   auto table = [&](StringRef suffix, ArrayRef<int32_t> values) -> Value {
     std::string name = base + "_" + suffix.str();
-    auto type = MemRefType::get({std::max<int64_t>(1, values.size())}, b.getI32Type());
+    auto type =
+        MemRefType::get({std::max<int64_t>(1, values.size())}, b.getI32Type());
     if (!SymbolTable::lookupSymbolIn(symbolTable, name)) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
       SmallVector<int32_t> data(values.begin(), values.end());
       if (data.empty())
         data.push_back(0);
-      auto init = DenseElementsAttr::get(RankedTensorType::get(type.getShape(), b.getI32Type()),
-                                         ArrayRef<int32_t>(data));
+      auto init = DenseElementsAttr::get(
+          RankedTensorType::get(type.getShape(), b.getI32Type()),
+          ArrayRef<int32_t>(data));
       memref::GlobalOp::create(b, name, b.getStringAttr("private"), type, init,
                                /*constant=*/true, /*alignment=*/IntegerAttr());
     }
     return memref::GetGlobalOp::create(b, type, name);
   };
-  return {table("offsets", topology.getOffsets()), table("indices", topology.getIndices())};
+  return {table("offsets", topology.getOffsets()),
+          table("indices", topology.getIndices())};
 }
 
-std::pair<Value, Value> mlir::tessera::emitTopologyRow(Emitter &e, const AttentionProblem &p,
-                                                       Value offsets, Value bi, Value h,
-                                                       Value kvh, Value qb) {
+std::pair<Value, Value>
+mlir::tessera::emitTopologyRow(Emitter &e, const AttentionProblem &p,
+                               Value offsets, Value bi, Value h, Value kvh,
+                               Value qb) {
   ImplicitLocOpBuilder &b = e.builder();
   const AttentionProblem::Mask &m = *p.mask;
   Value head = m.heads == AttentionProblem::Mask::Heads::Query ? h

@@ -1,4 +1,4 @@
-//===- ConversionDriver.cpp - What every tessera lowering pass does --------===//
+//===- ConversionDriver.cpp - What every tessera lowering pass does -------===//
 #include "tessera/Conversion/ConversionDriver.h"
 
 #include "tessera/Conversion/QuantCodec.h"
@@ -11,7 +11,8 @@ using namespace mlir;
 using namespace mlir::tessera;
 
 LogicalResult mlir::tessera::checkShapesAndSchemes(Operation *op) {
-  for (Type t : llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+  for (Type t :
+       llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
     auto shaped = dyn_cast<ShapedType>(t);
     if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op))
       return op->emitOpError() << "needs static shapes to be lowered";
@@ -26,7 +27,8 @@ using namespace mlir::tessera;
 void mlir::tessera::populateQTensorTypeConversions(TypeConverter &converter) {
   converter.addConversion([](Type type) { return type; });
   converter.addConversion(
-      [](QTensorType type, SmallVectorImpl<Type> &results) -> std::optional<LogicalResult> {
+      [](QTensorType type,
+         SmallVectorImpl<Type> &results) -> std::optional<LogicalResult> {
         for (const auto &component : type.getStorageComponents())
           results.push_back(component.type);
         return success();
@@ -36,9 +38,11 @@ void mlir::tessera::populateQTensorTypeConversions(TypeConverter &converter) {
 LogicalResult mlir::tessera::lowerTesseraOps(
     ModuleOp module, function_ref<LogicalResult(Operation *)> check,
     function_ref<void(const TypeConverter &, RewritePatternSet &)> populate) {
-  // Say plainly why an op cannot be lowered, once, rather than "failed to legalize".
+  // Say plainly why an op cannot be lowered, once, rather than "failed to
+  // legalize".
   WalkResult unsupported = module.walk([&](Operation *op) {
-    if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) && failed(check(op)))
+    if (isa<TesseraDialect>(op->getDialect()) && !isa<YieldOp>(op) &&
+        failed(check(op)))
       return WalkResult::interrupt();
     return WalkResult::advance();
   });
@@ -50,15 +54,18 @@ LogicalResult mlir::tessera::lowerTesseraOps(
   populateQTensorTypeConversions(converter);
   RewritePatternSet patterns(ctx);
   populate(converter, patterns);
-  populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, converter);
+  populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                 converter);
   populateCallOpTypeConversionPattern(patterns, converter);
   populateReturnOpTypeConversionPattern(patterns, converter);
 
   ConversionTarget target(*ctx);
   target.addIllegalDialect<TesseraDialect>();
   target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
-    return converter.isSignatureLegal(op.getFunctionType()) && converter.isLegal(&op.getBody());
+    return converter.isSignatureLegal(op.getFunctionType()) &&
+           converter.isLegal(&op.getBody());
   });
-  target.markUnknownOpDynamicallyLegal([&](Operation *op) { return converter.isLegal(op); });
+  target.markUnknownOpDynamicallyLegal(
+      [&](Operation *op) { return converter.isLegal(op); });
   return applyPartialConversion(module, target, std::move(patterns));
 }

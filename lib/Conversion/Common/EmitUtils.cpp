@@ -1,4 +1,4 @@
-//===- EmitUtils.cpp - Small IR-emission helpers for Tessera lowerings -----===//
+//===- EmitUtils.cpp - Small IR-emission helpers for Tessera lowerings ----===//
 #include "tessera/Conversion/EmitUtils.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -7,7 +7,9 @@
 using namespace mlir;
 using namespace mlir::tessera;
 
-static bool isFloatLike(Value v) { return isa<FloatType>(getElementTypeOrSelf(v.getType())); }
+static bool isFloatLike(Value v) {
+  return isa<FloatType>(getElementTypeOrSelf(v.getType()));
+}
 
 Value Emitter::add(Value x, Value y) {
   if (isFloatLike(x))
@@ -35,16 +37,18 @@ Value Emitter::absF32(Value x) {
 }
 
 Value Emitter::roundF32(Value x) {
-  // Below 2^23 an f32 fits an i32 and x - trunc(x) is exact; at or above it (and for NaN)
-  // x is already integral and passes through.
+  // Below 2^23 an f32 fits an i32 and x - trunc(x) is exact; at or above it
+  // (and for NaN) x is already integral and passes through.
   Value ax = absF32(x);
   Value small = cmpf(arith::CmpFPredicate::OLT, ax, f32(8388608.0));
   Value t = arith::SIToFPOp::create(
       b, b.getF32Type(),
       arith::FPToSIOp::create(b, b.getI32Type(), select(small, x, f32(0))));
   Value frac = absF32(sub(x, t));
-  Value away = select(cmpf(arith::CmpFPredicate::OLT, x, f32(0)), f32(-1), f32(1));
-  Value r = select(cmpf(arith::CmpFPredicate::OGE, frac, f32(0.5)), add(t, away), t);
+  Value away =
+      select(cmpf(arith::CmpFPredicate::OLT, x, f32(0)), f32(-1), f32(1));
+  Value r =
+      select(cmpf(arith::CmpFPredicate::OGE, frac, f32(0.5)), add(t, away), t);
   return select(small, r, x);
 }
 
@@ -67,20 +71,23 @@ Value Emitter::fromF32(Value v, Type elt) {
   return arith::TruncFOp::create(b, target, v);
 }
 
-void Emitter::forLoop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+void Emitter::forLoop(Value lb, Value ub, int64_t step,
+                      function_ref<void(Value)> body) {
   auto loop = scf::ForOp::create(b, lb, ub, idx(step));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
   body(loop.getInductionVar());
 }
 
-SmallVector<Value> Emitter::forLoop(Value lb, Value ub, int64_t step, ValueRange init,
-                                    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+SmallVector<Value>
+Emitter::forLoop(Value lb, Value ub, int64_t step, ValueRange init,
+                 function_ref<SmallVector<Value>(Value, ValueRange)> body) {
   auto loop = scf::ForOp::create(b, lb, ub, idx(step), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    SmallVector<Value> next = body(loop.getInductionVar(), loop.getRegionIterArgs());
+    SmallVector<Value> next =
+        body(loop.getInductionVar(), loop.getRegionIterArgs());
     scf::YieldOp::create(b, next);
   }
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
@@ -93,7 +100,8 @@ void Emitter::ifThen(Value cond, function_ref<void()> then) {
   then();
 }
 
-void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange)> body) {
+void Emitter::parallelRows(ArrayRef<int64_t> shape,
+                           function_ref<void(ValueRange)> body) {
   if (shape.empty())
     return body({});
   SmallVector<Value> lbs, ubs, steps;
@@ -111,7 +119,8 @@ void Emitter::parallelRows(ArrayRef<int64_t> shape, function_ref<void(ValueRange
 Value mlir::tessera::emitToBuffer(OpBuilder &b, Location loc, Value tensor) {
   auto t = cast<RankedTensorType>(tensor.getType());
   return bufferization::ToBufferOp::create(
-      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor, /*read_only=*/true);
+      b, loc, MemRefType::get(t.getShape(), t.getElementType()), tensor,
+      /*read_only=*/true);
 }
 
 Value mlir::tessera::emitToTensor(OpBuilder &b, Location loc, Value buffer) {
@@ -120,4 +129,3 @@ Value mlir::tessera::emitToTensor(OpBuilder &b, Location loc, Value buffer) {
       b, loc, RankedTensorType::get(m.getShape(), m.getElementType()), buffer,
       /*restrict=*/true, /*writable=*/true);
 }
-

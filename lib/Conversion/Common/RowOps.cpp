@@ -1,8 +1,9 @@
-//===- RowOps.cpp - Per-row bodies of the row-wise tessera ops -------------===//
+//===- RowOps.cpp - Per-row bodies of the row-wise tessera ops ------------===//
 //
-// Hadamard: y = H diag(s) x / sqrt(D) (forward) or x = diag(s) H y / sqrt(D) (inverse), with
-// H the Sylvester-ordered Hadamard matrix applied in log2(D) butterfly stages. The signs s
-// are a compile-time constant derived from the seed (tessera/Support/RandomSigns.h).
+// Hadamard: y = H diag(s) x / sqrt(D) (forward) or x = diag(s) H y / sqrt(D)
+// (inverse), with H the Sylvester-ordered Hadamard matrix applied in log2(D)
+// butterfly stages. The signs s are a compile-time constant derived from the
+// seed (tessera/Support/RandomSigns.h).
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/RowOps.h"
@@ -36,8 +37,8 @@ SmallVector<Value> mlir::tessera::allocateComponents(OpBuilder &b, Location loc,
   return parts;
 }
 
-Value mlir::tessera::emitHadamardSigns(Emitter &e, Operation *symbolTable, int64_t seed,
-                                       int64_t dim) {
+Value mlir::tessera::emitHadamardSigns(Emitter &e, Operation *symbolTable,
+                                       int64_t seed, int64_t dim) {
   ImplicitLocOpBuilder &b = e.builder();
   std::string name = "__tessera_hadamard_signs_" + std::to_string(dim) + "_" +
                      std::to_string(static_cast<uint64_t>(seed));
@@ -47,18 +48,19 @@ Value mlir::tessera::emitHadamardSigns(Emitter &e, Operation *symbolTable, int64
     b.setInsertionPointToStart(&symbolTable->getRegion(0).front());
     SmallVector<float> signs;
     for (int64_t i = 0; i < dim; ++i)
-      signs.push_back(static_cast<float>(randomSign(static_cast<uint64_t>(seed), i)));
-    auto init = DenseElementsAttr::get(RankedTensorType::get({dim}, b.getF32Type()),
-                                       ArrayRef<float>(signs));
+      signs.push_back(
+          static_cast<float>(randomSign(static_cast<uint64_t>(seed), i)));
+    auto init = DenseElementsAttr::get(
+        RankedTensorType::get({dim}, b.getF32Type()), ArrayRef<float>(signs));
     memref::GlobalOp::create(b, name, b.getStringAttr("private"), type, init,
                              /*constant=*/true, /*alignment=*/IntegerAttr());
   }
   return memref::GetGlobalOp::create(b, type, name);
 }
 
-void mlir::tessera::emitHadamardRow(Emitter &e, Value in, Value out, ValueRange lead,
-                                    Value buf, Value signs, bool inverse,
-                                    int64_t vectorWidth) {
+void mlir::tessera::emitHadamardRow(Emitter &e, Value in, Value out,
+                                    ValueRange lead, Value buf, Value signs,
+                                    bool inverse, int64_t vectorWidth) {
   ImplicitLocOpBuilder &b = e.builder();
   Type f32 = b.getF32Type();
   auto outType = cast<MemRefType>(out.getType());
@@ -96,12 +98,14 @@ void mlir::tessera::emitHadamardRow(Emitter &e, Value in, Value out, ValueRange 
     Value y = e.mul(memref::LoadOp::create(b, buf, ValueRange{j}), e.f32(norm));
     if (signs && inverse)
       y = e.mul(y, memref::LoadOp::create(b, signs, ValueRange{j}));
-    memref::StoreOp::create(b, e.fromF32(y, outType.getElementType()), out, withLast(lead, j));
+    memref::StoreOp::create(b, e.fromF32(y, outType.getElementType()), out,
+                            withLast(lead, j));
   });
 }
 
-void mlir::tessera::emitQuantizeRow(Emitter &e, const QuantCodec &codec, Value in,
-                                    ValueRange parts, ValueRange lead, Value buf) {
+void mlir::tessera::emitQuantizeRow(Emitter &e, const QuantCodec &codec,
+                                    Value in, ValueRange parts, ValueRange lead,
+                                    Value buf) {
   ImplicitLocOpBuilder &b = e.builder();
   int64_t d = cast<MemRefType>(in.getType()).getShape().back();
   e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
@@ -111,14 +115,16 @@ void mlir::tessera::emitQuantizeRow(Emitter &e, const QuantCodec &codec, Value i
   codec.emitPackRow(e, buf, {}, parts, lead);
 }
 
-void mlir::tessera::emitDequantizeRow(Emitter &e, const QuantCodec &codec, ValueRange parts,
-                                      Value out, ValueRange lead, Value buf) {
+void mlir::tessera::emitDequantizeRow(Emitter &e, const QuantCodec &codec,
+                                      ValueRange parts, Value out,
+                                      ValueRange lead, Value buf) {
   ImplicitLocOpBuilder &b = e.builder();
   auto outType = cast<MemRefType>(out.getType());
   codec.emitUnpackRow(e, parts, lead, buf, {});
   e.forLoop(e.idx(0), e.idx(outType.getShape().back()), 1, [&](Value j) {
     Value x = memref::LoadOp::create(b, buf, ValueRange{j});
-    memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out, withLast(lead, j));
+    memref::StoreOp::create(b, e.fromF32(x, outType.getElementType()), out,
+                            withLast(lead, j));
   });
 }
 
@@ -129,21 +135,25 @@ MemRefType memrefOf(Type tensorType) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }
 
-/// The symbol table the code being emitted lives in (the module, or a kernel's gpu.module).
+/// The symbol table the code being emitted lives in (the module, or a kernel's
+/// gpu.module).
 Operation *enclosingSymbolTable(OpBuilder &b) {
-  return SymbolTable::getNearestSymbolTable(b.getInsertionBlock()->getParentOp());
+  return SymbolTable::getNearestSymbolTable(
+      b.getInsertionBlock()->getParentOp());
 }
 
 class HadamardRows : public OpConversionPattern<HadamardOp> {
 public:
-  HadamardRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner,
-               int64_t vectorWidth)
+  HadamardRows(const TypeConverter &converter, MLIRContext *ctx,
+               RowRunner runner, int64_t vectorWidth)
       : OpConversionPattern(converter, ctx), runner(std::move(runner)),
         vectorWidth(vectorWidth) {}
 
-  LogicalResult matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
-    // Static shapes were checked, with a diagnostic, before the conversion started.
+  LogicalResult
+  matchAndRewrite(HadamardOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Static shapes were checked, with a diagnostic, before the conversion
+    // started.
     auto type = op.getInput().getType();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
@@ -153,10 +163,12 @@ public:
     bool inverse = op.getInverse();
     runner(b, op, "tessera_hadamard", type.getShape().drop_back(), d, {in, out},
            [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
-             Value signs = seed ? emitHadamardSigns(e, enclosingSymbolTable(e.builder()),
-                                                    *seed, d)
-                                : Value();
-             emitHadamardRow(e, args[0], args[1], lead, row, signs, inverse, vectorWidth);
+             Value signs =
+                 seed ? emitHadamardSigns(e, enclosingSymbolTable(e.builder()),
+                                          *seed, d)
+                      : Value();
+             emitHadamardRow(e, args[0], args[1], lead, row, signs, inverse,
+                             vectorWidth);
            });
     rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
     return success();
@@ -169,20 +181,24 @@ private:
 
 class QuantizeRows : public OpConversionPattern<QuantizeOp> {
 public:
-  QuantizeRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner)
+  QuantizeRows(const TypeConverter &converter, MLIRContext *ctx,
+               RowRunner runner)
       : OpConversionPattern(converter, ctx), runner(std::move(runner)) {}
 
-  LogicalResult matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
+  LogicalResult
+  matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
     QTensorType packed = op.getOutput().getType();
     std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
     if (!codec)
       return rewriter.notifyMatchFailure(op, "no codec for the scheme");
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
-    SmallVector<Value> operands{emitToBuffer(b, b.getLoc(), adaptor.getInput())};
+    SmallVector<Value> operands{
+        emitToBuffer(b, b.getLoc(), adaptor.getInput())};
     llvm::append_range(operands, allocateComponents(b, b.getLoc(), packed));
-    runner(b, op, "tessera_quantize", packed.getShape().drop_back(), packed.getShape().back(),
-           operands, [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
+    runner(b, op, "tessera_quantize", packed.getShape().drop_back(),
+           packed.getShape().back(), operands,
+           [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
              emitQuantizeRow(e, *codec, args[0], args.drop_front(), lead, row);
            });
     SmallVector<Value> tensors;
@@ -198,11 +214,13 @@ private:
 
 class DequantizeRows : public OpConversionPattern<DequantizeOp> {
 public:
-  DequantizeRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner)
+  DequantizeRows(const TypeConverter &converter, MLIRContext *ctx,
+                 RowRunner runner)
       : OpConversionPattern(converter, ctx), runner(std::move(runner)) {}
 
-  LogicalResult matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
     QTensorType packed = op.getInput().getType();
     std::unique_ptr<QuantCodec> codec = QuantCodec::lookup(packed);
     if (!codec)
@@ -213,9 +231,11 @@ public:
       operands.push_back(emitToBuffer(b, b.getLoc(), part));
     Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()));
     operands.push_back(out);
-    runner(b, op, "tessera_dequantize", packed.getShape().drop_back(), packed.getShape().back(),
-           operands, [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
-             emitDequantizeRow(e, *codec, args.drop_back(), args.back(), lead, row);
+    runner(b, op, "tessera_dequantize", packed.getShape().drop_back(),
+           packed.getShape().back(), operands,
+           [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
+             emitDequantizeRow(e, *codec, args.drop_back(), args.back(), lead,
+                               row);
            });
     rewriter.replaceOp(op, emitToTensor(b, b.getLoc(), out));
     return success();
@@ -228,7 +248,8 @@ private:
 } // namespace
 
 void mlir::tessera::populateRowOpPatterns(const TypeConverter &converter,
-                                          RewritePatternSet &patterns, RowRunner runner,
+                                          RewritePatternSet &patterns,
+                                          RowRunner runner,
                                           int64_t vectorWidth) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<HadamardRows>(converter, ctx, runner, vectorWidth);

@@ -1,18 +1,22 @@
-//===- AttentionToGPU.cpp - tessera.attention -> a tensor-core FA2 kernel --===//
+//===- AttentionToGPU.cpp - tessera.attention -> a tensor-core FA2 kernel -===//
 //
-// One CTA per (query tile, query head, batch): 4 warps and 64 rows, or 2 warps and 32 rows
-// when the op's `tile` (--tessera-tile-attention) says so; each warp owns 16 query rows. Q stays in registers as mma A-fragments for the whole kernel. For each visible key
-// block of 64 keys (AttentionSchedule: causal/window range, mask bit), K and V are staged in
-// shared memory as 32-bit words of two bf16/f16 (K pairs along D, V pairs along keys, which
-// is what the B-fragments read), then:
-//   S = Q K^T   8 key tiles x D/16 k-slices of mma.sync.m16n8k16 (f32 accumulate)
-//   online softmax on the accumulator fragments (row max/sum across the 4 lanes of a row
-//   with shfl.bfly), P rounded to bf16/f16 and repacked into A-fragments in registers
-//   (the accumulator layout of two adjacent n-tiles is the A layout of one k-slice)
-//   O += P V    Dv/8 tiles x 4 k-slices of mma.sync
+// One CTA per (query tile, query head, batch): 4 warps and 64 rows, or 2 warps
+// and 32 rows when the op's `tile` (--tessera-tile-attention) says so; each
+// warp owns 16 query rows. Q stays in registers as mma A-fragments for the
+// whole kernel. For each visible key block of 64 keys (AttentionSchedule:
+// causal/window range, mask bit), K and V are staged in shared memory as 32-bit
+// words of two bf16/f16 (K pairs along D, V pairs along keys, which is what the
+// B-fragments read), then:
+//   S = Q K^T   8 key tiles x D/16 k-slices of mma.sync.m16n8k16 (f32
+//   accumulate) online softmax on the accumulator fragments (row max/sum across
+//   the 4 lanes of a row with shfl.bfly), P rounded to bf16/f16 and repacked
+//   into A-fragments in registers (the accumulator layout of two adjacent
+//   n-tiles is the A layout of one k-slice) O += P V    Dv/8 tiles x 4 k-slices
+//   of mma.sync
 // Fragment layouts (PTX ISA, m16n8k16, g = lane / 4, t = lane % 4):
 //   A: a0 (g, 2t..2t+1), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
-//   B: b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);  C: c0,c1 (g, 2t..), c2,c3 (g+8, 2t..)
+//   B: b0 (k 2t..2t+1, n g), b1 (k 2t+8.., n g);  C: c0,c1 (g, 2t..), c2,c3
+//   (g+8, 2t..)
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
@@ -40,10 +44,11 @@ constexpr int64_t kBlockQTile = 64;
 
 /// Warps per CTA: the op's `tile` (2 or 4, checked before conversion), else 4.
 int64_t warpsOf(const AttentionProblem &p) { return p.warps ? p.warps : 4; }
-/// Shared-memory row padding in 32-bit words. The S loop reads K words (row 8j+g, column
-/// 8sl+t) and the PV loop V words (row 8sl+t, column 8jd+g); with rows of D/2 + 4 and Dv + 8
-/// words the 32 lanes of a warp hit 32 different banks (4g+t and 8t+g mod 32), where
-/// unpadded rows of 64 or 128 words would put 8 (K) or 4 (V) lanes on one bank.
+/// Shared-memory row padding in 32-bit words. The S loop reads K words (row
+/// 8j+g, column 8sl+t) and the PV loop V words (row 8sl+t, column 8jd+g); with
+/// rows of D/2 + 4 and Dv + 8 words the 32 lanes of a warp hit 32 different
+/// banks (4g+t and 8t+g mod 32), where unpadded rows of 64 or 128 words would
+/// put 8 (K) or 4 (V) lanes on one bank.
 constexpr int64_t kKeyPad = 4, kValuePad = 8;
 /// Elements of a half-precision type per 16-byte global load.
 constexpr int64_t kChunk = 8;
@@ -57,12 +62,12 @@ public:
     SmallVector<Value> parts;
   };
 
-  KernelBuilder(Emitter &e, const AttentionProblem &p, bool f16, Value q, Value k, Value v,
-                Value out, Value lse, Value mask, Value kSmem, Value vSmem, Packed kPacked,
-                Packed vPacked)
-      : e(e), b(e.builder()), p(p), f16(f16), q(q), k(k), v(v), out(out), lse(lse),
-        mask(mask), kSmem(kSmem), vSmem(vSmem), kPacked(std::move(kPacked)),
-        vPacked(std::move(vPacked)) {}
+  KernelBuilder(Emitter &e, const AttentionProblem &p, bool f16, Value q,
+                Value k, Value v, Value out, Value lse, Value mask, Value kSmem,
+                Value vSmem, Packed kPacked, Packed vPacked)
+      : e(e), b(e.builder()), p(p), f16(f16), q(q), k(k), v(v), out(out),
+        lse(lse), mask(mask), kSmem(kSmem), vSmem(vSmem),
+        kPacked(std::move(kPacked)), vPacked(std::move(vPacked)) {}
 
   void build() {
     Type i32 = b.getI32Type();
@@ -81,57 +86,66 @@ public:
     rowA = e.add(e.add(q0, e.mul(warp, e.idx(kRowsPerWarp))), g);
     rowB = e.add(rowA, e.idx(8));
 
-    // Q fragments for every k-slice of D, zero past Sq (mma.sync); with wgmma, Q goes to
-    // shared memory once instead.
+    // Q fragments for every k-slice of D, zero past Sq (mma.sync); with wgmma,
+    // Q goes to shared memory once instead.
     SmallVector<SmallVector<Value>> qFrag;
     if (wgmma)
       stageQueryTile(tid);
     for (int64_t s = 0; s < (wgmma ? 0 : p.headDim / 16); ++s) {
-      Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))), c1 = e.add(c0, e.idx(8));
+      Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))),
+            c1 = e.add(c0, e.idx(8));
       qFrag.push_back({pairRow(q, {bi, h}, rowA, p.queryLen, c0),
                        pairRow(q, {bi, h}, rowB, p.queryLen, c0),
                        pairRow(q, {bi, h}, rowA, p.queryLen, c1),
                        pairRow(q, {bi, h}, rowB, p.queryLen, c1)});
     }
 
-    // Loop-carried state: O fragments (Dv/8 tiles x 4), then m and l for rows A and B.
+    // Loop-carried state: O fragments (Dv/8 tiles x 4), then m and l for rows A
+    // and B.
     int64_t nOut = p.valueDim / 8;
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
     if (p.topology) {
-      // A static topology lists this query block's key blocks (causal/window applied at
-      // compile time): the loop runs over the list, with no mask reads.
+      // A static topology lists this query block's key blocks (causal/window
+      // applied at compile time): the loop runs over the list, with no mask
+      // reads.
       auto tables = emitTopologyTables(e, tableScope, p.topology);
       Value offsets = tables.first, indices = tables.second;
       auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
       SmallVector<Value> state = e.forLoop(
           lo, hi, 1, init, [&](Value i, ValueRange it) -> SmallVector<Value> {
             Value kb = arith::IndexCastOp::create(
-                b, b.getIndexType(), memref::LoadOp::create(b, indices, ValueRange{i}));
-            return keyBlock(kb, qFrag, SmallVector<Value>(it.begin(), it.end()));
+                b, b.getIndexType(),
+                memref::LoadOp::create(b, indices, ValueRange{i}));
+            return keyBlock(kb, qFrag,
+                            SmallVector<Value>(it.begin(), it.end()));
           });
       return epilogue(state, nOut);
     }
     auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
-    SmallVector<Value> state = e.forLoop(
-        kbBegin, kbEnd, 1, init, [&](Value kb, ValueRange it) -> SmallVector<Value> {
-          SmallVector<Value> carried(it.begin(), it.end());
-          if (!mask)
-            return keyBlock(kb, qFrag, carried);
-          // A disabled block (uniform across the CTA) is skipped, barriers included.
-          Value on = emitMaskBit(e, p, mask, bi, h, kvh, qb, kb);
-          auto ifOp = scf::IfOp::create(b, TypeRange(ValueRange(carried)), on,
-                                        /*withElseRegion=*/true);
-          {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-            scf::YieldOp::create(b, keyBlock(kb, qFrag, carried));
-            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-            scf::YieldOp::create(b, carried);
-          }
-          return SmallVector<Value>(ifOp.getResults().begin(), ifOp.getResults().end());
-        });
+    SmallVector<Value> state =
+        e.forLoop(kbBegin, kbEnd, 1, init,
+                  [&](Value kb, ValueRange it) -> SmallVector<Value> {
+                    SmallVector<Value> carried(it.begin(), it.end());
+                    if (!mask)
+                      return keyBlock(kb, qFrag, carried);
+                    // A disabled block (uniform across the CTA) is skipped,
+                    // barriers included.
+                    Value on = emitMaskBit(e, p, mask, bi, h, kvh, qb, kb);
+                    auto ifOp =
+                        scf::IfOp::create(b, TypeRange(ValueRange(carried)), on,
+                                          /*withElseRegion=*/true);
+                    {
+                      OpBuilder::InsertionGuard guard(b);
+                      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+                      scf::YieldOp::create(b, keyBlock(kb, qFrag, carried));
+                      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+                      scf::YieldOp::create(b, carried);
+                    }
+                    return SmallVector<Value>(ifOp.getResults().begin(),
+                                              ifOp.getResults().end());
+                  });
     epilogue(state, nOut);
   }
 
@@ -146,11 +160,12 @@ private:
   }
   /// Two halves packed into an i32, `lo` in the low 16 bits.
   Value pack(Value lo, Value hi) {
-    return arith::OrIOp::create(b, bitsOf(lo),
-                                arith::ShLIOp::create(b, bitsOf(hi), e.i32(16)));
+    return arith::OrIOp::create(
+        b, bitsOf(lo), arith::ShLIOp::create(b, bitsOf(hi), e.i32(16)));
   }
   /// mem[prefix..., row, col .. col+1] as a packed pair; 0 when row >= rows.
-  Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows, Value col) {
+  Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows,
+                Value col) {
     Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
     Value safe = e.minsi(row, e.idx(rows - 1));
     SmallVector<Value> at(prefix);
@@ -162,10 +177,12 @@ private:
   }
   Value mma(ValueRange a, ValueRange bFrag, ValueRange c) {
     auto halfPtx = f16 ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
-    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32(), f32(), f32(), f32()});
-    // bf16 fragments are passed as packed i32 words; f16 ones as vector<2xf16> (the same
-    // bits, reinterpreted).
-    SmallVector<Value> aOps(a.begin(), a.end()), bOps(bFrag.begin(), bFrag.end());
+    auto resTy = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                  {f32(), f32(), f32(), f32()});
+    // bf16 fragments are passed as packed i32 words; f16 ones as vector<2xf16>
+    // (the same bits, reinterpreted).
+    SmallVector<Value> aOps(a.begin(), a.end()),
+        bOps(bFrag.begin(), bFrag.end());
     if (f16) {
       auto v2 = VectorType::get({2}, b.getF16Type());
       for (Value &x : aOps)
@@ -173,10 +190,11 @@ private:
       for (Value &x : bOps)
         x = LLVM::BitcastOp::create(b, v2, x);
     }
-    return NVVM::MmaOp::create(b, resTy, aOps, bOps, c, {16, 8, 16}, std::nullopt, std::nullopt,
+    return NVVM::MmaOp::create(b, resTy, aOps, bOps, c, {16, 8, 16},
+                               std::nullopt, std::nullopt,
                                std::array<NVVM::MMATypes, 2>{halfPtx, halfPtx},
-                               std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                              NVVM::MMALayout::col});
+                               std::array<NVVM::MMALayout, 2>{
+                                   NVVM::MMALayout::row, NVVM::MMALayout::col});
   }
   SmallVector<Value> unpack(Value s) {
     SmallVector<Value> out;
@@ -187,24 +205,27 @@ private:
   /// Max or sum across the 4 lanes that share a row.
   Value quadReduce(Value x, bool isMax) {
     for (int64_t off : {1, 2}) {
-      Value other = NVVM::ShflOp::create(b, f32(), e.i32(-1), x, e.i32(off), e.i32(31),
-                                         NVVM::ShflKind::bfly, UnitAttr());
+      Value other =
+          NVVM::ShflOp::create(b, f32(), e.i32(-1), x, e.i32(off), e.i32(31),
+                               NVVM::ShflKind::bfly, UnitAttr());
       x = isMax ? e.maxf(x, other) : e.add(x, other);
     }
     return x;
   }
-  /// One f32 -> f32 PTX instruction, side-effect free so it schedules and CSEs freely.
-  /// (GPU-to-NVVM turns llvm.intr.exp2/log2 into libdevice calls; the approximate hardware
-  /// instructions are what softmax wants, with f32 accumulation around them.)
+  /// One f32 -> f32 PTX instruction, side-effect free so it schedules and CSEs
+  /// freely. (GPU-to-NVVM turns llvm.intr.exp2/log2 into libdevice calls; the
+  /// approximate hardware instructions are what softmax wants, with f32
+  /// accumulation around them.)
   Value ptxUnary(StringRef instruction, Value x) {
     std::string text = (instruction + " $0, $1;").str();
-    return LLVM::InlineAsmOp::create(b, f32(), ValueRange{x}, b.getStringAttr(text),
-                                     b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
-                                     LLVM::TailCallKindAttr::get(b.getContext(),
-                                                                 LLVM::tailcallkind::TailCallKind::None),
-                                     LLVM::AsmDialectAttr::get(b.getContext(),
-                                                               LLVM::AsmDialect::AD_ATT),
-                                     ArrayAttr())
+    return LLVM::InlineAsmOp::create(
+               b, f32(), ValueRange{x}, b.getStringAttr(text),
+               b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
+               LLVM::TailCallKindAttr::get(
+                   b.getContext(), LLVM::tailcallkind::TailCallKind::None),
+               LLVM::AsmDialectAttr::get(b.getContext(),
+                                         LLVM::AsmDialect::AD_ATT),
+               ArrayAttr())
         .getResult(0);
   }
   /// e^x as 2^(x log2 e) on the ex2.approx unit (ex2(-inf) = 0).
@@ -218,16 +239,19 @@ private:
                 arith::TruncFOp::create(b, halfType(), hi));
   }
 
-  /// 16 bytes (kChunk halves) of row `row` of mem[prefix..., :, :] from column `col`, as i16
-  /// lanes; zeros past `rows`.
-  Value loadChunk(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows, Value col) {
+  /// 16 bytes (kChunk halves) of row `row` of mem[prefix..., :, :] from column
+  /// `col`, as i16 lanes; zeros past `rows`.
+  Value loadChunk(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows,
+                  Value col) {
     auto halves = VectorType::get({kChunk}, halfType());
     auto bits = VectorType::get({kChunk}, b.getI16Type());
     Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
     SmallVector<Value> at(prefix);
     at.append({e.minsi(row, e.idx(rows - 1)), col});
-    Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false, llvm::Align(16));
-    Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(bits, APInt(16, 0)));
+    Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false,
+                                     llvm::Align(16));
+    Value zero = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(bits, APInt(16, 0)));
     return e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
   }
   /// The same for row `key` of K or V of this CTA's (batch, KV head).
@@ -235,62 +259,75 @@ private:
     return loadChunk(mem, {bi, kvh}, key, p.keyLen, col);
   }
 
-  /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives. mma.sync: at
-  /// (row, c). wgmma: the canonical no-swizzle K-major layout of 8 x 8 core matrices (8 rows
-  /// of 16 bytes, 128 contiguous bytes each): core matrices adjacent along D are LBO = 128
-  /// bytes apart, those adjacent along rows SBO = D/8 x 128 bytes.
+  /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives.
+  /// mma.sync: at (row, c). wgmma: the canonical no-swizzle K-major layout of 8
+  /// x 8 core matrices (8 rows of 16 bytes, 128 contiguous bytes each): core
+  /// matrices adjacent along D are LBO = 128 bytes apart, those adjacent along
+  /// rows SBO = D/8 x 128 bytes.
   std::pair<Value, Value> wordPos(Value row, Value c) {
     if (!wgmma)
       return {row, c};
     int64_t words = p.headDim / 2;
-    Value flat = e.add(e.add(e.mul(e.divui(row, e.idx(8)), e.idx(sboBytes() / 4)),
-                             e.mul(e.divui(c, e.idx(4)), e.idx(32))),
-                       e.add(e.mul(e.remui(row, e.idx(8)), e.idx(4)), e.remui(c, e.idx(4))));
+    Value flat = e.add(
+        e.add(e.mul(e.divui(row, e.idx(8)), e.idx(sboBytes() / 4)),
+              e.mul(e.divui(c, e.idx(4)), e.idx(32))),
+        e.add(e.mul(e.remui(row, e.idx(8)), e.idx(4)), e.remui(c, e.idx(4))));
     return {e.divui(flat, e.idx(words)), e.remui(flat, e.idx(words))};
   }
   int64_t sboBytes() const { return p.headDim / 8 * 128; }
 
-  /// wgmma: the 64 x D query tile into shared memory as core matrices (zeros past Sq), made
-  /// visible to the async proxy that wgmma reads through.
+  /// wgmma: the 64 x D query tile into shared memory as core matrices (zeros
+  /// past Sq), made visible to the async proxy that wgmma reads through.
   void stageQueryTile(Value tid) {
     int64_t chunks = p.headDim / kChunk;
     e.forLoop(tid, e.idx(kBlockQTile * chunks), warpsOf(p) * 32, [&](Value w) {
       Value m = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
-      Value v = loadChunk(q, {bi, h}, e.add(q0, m), p.queryLen, e.mul(c, e.idx(kChunk)));
-      Value words =
-          vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
+      Value v = loadChunk(q, {bi, h}, e.add(q0, m), p.queryLen,
+                          e.mul(c, e.idx(kChunk)));
+      Value words = vector::BitCastOp::create(
+          b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
       auto [i, j] = wordPos(m, e.mul(c, e.idx(kChunk / 2)));
-      vector::StoreOp::create(b, words, qSmem, ValueRange{i, j}, /*nontemporal=*/false,
-                              llvm::Align(16));
+      vector::StoreOp::create(b, words, qSmem, ValueRange{i, j},
+                              /*nontemporal=*/false, llvm::Align(16));
     });
     asyncProxyFence();
     NVVM::Barrier0Op::create(b);
   }
 
-  /// Generic-proxy shared-memory writes become visible to wgmma's async-proxy reads.
+  /// Generic-proxy shared-memory writes become visible to wgmma's async-proxy
+  /// reads.
   void asyncProxyFence() {
-    NVVM::FenceProxyOp::create(b, NVVM::ProxyKind::async_shared,
-                               NVVM::SharedSpaceAttr::get(b.getContext(),
-                                                          NVVM::SharedSpace::shared_cta));
+    NVVM::FenceProxyOp::create(
+        b, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
   }
 
-  /// A wgmma shared-memory matrix descriptor for the core-matrix tile at `mem` + `offset`
-  /// bytes: start address >> 4 (bits 0-13), LBO >> 4 (16-29), SBO >> 4 (32-45), no swizzle.
+  /// A wgmma shared-memory matrix descriptor for the core-matrix tile at `mem`
+  /// + `offset` bytes: start address >> 4 (bits 0-13), LBO >> 4 (16-29), SBO >>
+  /// 4 (32-45), no swizzle.
   Value descriptor(Value mem, int64_t offset) {
     Type i64 = b.getI64Type();
     Value base = arith::IndexCastOp::create(
         b, i64, memref::ExtractAlignedPointerAsIndexOp::create(b, mem));
-    Value addr = arith::AddIOp::create(b, base, arith::ConstantOp::create(b, b.getI64IntegerAttr(offset)));
+    Value addr = arith::AddIOp::create(
+        b, base, arith::ConstantOp::create(b, b.getI64IntegerAttr(offset)));
     Value field = arith::ShRUIOp::create(
-        b, arith::AndIOp::create(b, addr, arith::ConstantOp::create(b, b.getI64IntegerAttr(0x3FFFF))),
+        b,
+        arith::AndIOp::create(
+            b, addr,
+            arith::ConstantOp::create(b, b.getI64IntegerAttr(0x3FFFF))),
         arith::ConstantOp::create(b, b.getI64IntegerAttr(4)));
-    int64_t fixed = (int64_t{128 >> 4} << 16) | (int64_t{sboBytes() >> 4} << 32);
-    return arith::OrIOp::create(b, field, arith::ConstantOp::create(b, b.getI64IntegerAttr(fixed)));
+    int64_t fixed =
+        (int64_t{128 >> 4} << 16) | (int64_t{sboBytes() >> 4} << 32);
+    return arith::OrIOp::create(
+        b, field, arith::ConstantOp::create(b, b.getI64IntegerAttr(fixed)));
   }
 
-  /// S = Q K^T for the 64 x 64 block on wgmma.m64n64k16 (D/16 k-slices, f32 accumulate);
-  /// returns the 32 accumulator values per thread: value 4j + x is the mma.sync C fragment
-  /// x of key tile j (rows g and g + 8 of the warp's 16, keys 8j + 2t, 8j + 2t + 1).
+  /// S = Q K^T for the 64 x 64 block on wgmma.m64n64k16 (D/16 k-slices, f32
+  /// accumulate); returns the 32 accumulator values per thread: value 4j + x is
+  /// the mma.sync C fragment x of key tile j (rows g and g + 8 of the warp's
+  /// 16, keys 8j + 2t, 8j + 2t + 1).
   SmallVector<Value> wgmmaScores() {
     SmallVector<Type> fields(32, f32());
     auto accType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
@@ -301,11 +338,13 @@ private:
     NVVM::WgmmaFenceAlignedOp::create(b);
     for (int64_t sl = 0; sl < p.headDim / 16; ++sl)
       acc = NVVM::WgmmaMmaAsyncOp::create(
-          b, accType, acc, descriptor(qSmem, 256 * sl), descriptor(kSmem, 256 * sl),
-          NVVM::MMAShapeAttr::get(b.getContext(), 64, 64, 16), halfKind, halfKind,
-          NVVM::WGMMATypes::f32, sl == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one,
-          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row,
-          NVVM::MMALayout::col, /*satfinite=*/nullptr);
+          b, accType, acc, descriptor(qSmem, 256 * sl),
+          descriptor(kSmem, 256 * sl),
+          NVVM::MMAShapeAttr::get(b.getContext(), 64, 64, 16), halfKind,
+          halfKind, NVVM::WGMMATypes::f32,
+          sl == 0 ? NVVM::WGMMAScaleOut::zero : NVVM::WGMMAScaleOut::one,
+          NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+          NVVM::MMALayout::row, NVVM::MMALayout::col, /*satfinite=*/nullptr);
     NVVM::WgmmaGroupSyncAlignedOp::create(b);
     NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
     SmallVector<Value> out;
@@ -314,41 +353,46 @@ private:
     return out;
   }
 
-  /// Plain K: one 16-byte load and one 16-byte shared store per chunk; the words (two
-  /// adjacent halves along D) are K's own memory layout.
+  /// Plain K: one 16-byte load and one 16-byte shared store per chunk; the
+  /// words (two adjacent halves along D) are K's own memory layout.
   void stageKeys(Value tid, Value k0) {
     int64_t chunks = p.headDim / kChunk;
     e.forLoop(tid, e.idx(kBlockK * chunks), warpsOf(p) * 32, [&](Value w) {
       Value row = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
       Value x = loadChunk(k, e.add(k0, row), e.mul(c, e.idx(kChunk)));
-      Value words =
-          vector::BitCastOp::create(b, VectorType::get({kChunk / 2}, b.getI32Type()), x);
+      Value words = vector::BitCastOp::create(
+          b, VectorType::get({kChunk / 2}, b.getI32Type()), x);
       auto [i, j] = wordPos(row, e.mul(c, e.idx(kChunk / 2)));
-      vector::StoreOp::create(b, words, kSmem, ValueRange{i, j}, /*nontemporal=*/false,
-                              llvm::Align(16));
+      vector::StoreOp::create(b, words, kSmem, ValueRange{i, j},
+                              /*nontemporal=*/false, llvm::Align(16));
     });
   }
 
-  /// Plain V: two 16-byte loads (keys 2kp and 2kp+1, the same 8 columns) interleaved into 8
-  /// words of (V[2kp][c], V[2kp+1][c]), the pairs along keys that the B-fragments read.
+  /// Plain V: two 16-byte loads (keys 2kp and 2kp+1, the same 8 columns)
+  /// interleaved into 8 words of (V[2kp][c], V[2kp+1][c]), the pairs along keys
+  /// that the B-fragments read.
   void stageValues(Value tid, Value k0) {
     int64_t chunks = p.valueDim / kChunk;
     auto words = VectorType::get({kChunk}, b.getI32Type());
     e.forLoop(tid, e.idx(kBlockK / 2 * chunks), warpsOf(p) * 32, [&](Value w) {
-      Value kp = e.divui(w, e.idx(chunks)), col = e.mul(e.remui(w, e.idx(chunks)), e.idx(kChunk));
+      Value kp = e.divui(w, e.idx(chunks)),
+            col = e.mul(e.remui(w, e.idx(chunks)), e.idx(kChunk));
       Value key = e.add(k0, e.mul(kp, e.idx(2)));
       Value lo = arith::ExtUIOp::create(b, words, loadChunk(v, key, col));
-      Value hi = arith::ExtUIOp::create(b, words, loadChunk(v, e.add(key, e.idx(1)), col));
-      Value sixteen = arith::ConstantOp::create(b, DenseElementsAttr::get(words, APInt(32, 16)));
-      Value word = arith::OrIOp::create(b, lo, arith::ShLIOp::create(b, hi, sixteen));
-      vector::StoreOp::create(b, word, vSmem, ValueRange{kp, col}, /*nontemporal=*/false,
-                              llvm::Align(16));
+      Value hi = arith::ExtUIOp::create(
+          b, words, loadChunk(v, e.add(key, e.idx(1)), col));
+      Value sixteen = arith::ConstantOp::create(
+          b, DenseElementsAttr::get(words, APInt(32, 16)));
+      Value word =
+          arith::OrIOp::create(b, lo, arith::ShLIOp::create(b, hi, sixteen));
+      vector::StoreOp::create(b, word, vSmem, ValueRange{kp, col},
+                              /*nontemporal=*/false, llvm::Align(16));
     });
   }
 
-  /// Packed K, elementwise codec: every thread decodes whole shared words (two elements along
-  /// D of one key row), adjacent threads adjacent words, so the packed bytes are read
-  /// coalesced and no per-thread row buffer is needed.
+  /// Packed K, elementwise codec: every thread decodes whole shared words (two
+  /// elements along D of one key row), adjacent threads adjacent words, so the
+  /// packed bytes are read coalesced and no per-thread row buffer is needed.
   void stagePackedKeys(Value tid, Value k0, int64_t kWords) {
     e.forLoop(tid, e.idx(kBlockK * kWords), warpsOf(p) * 32, [&](Value w) {
       Value row = e.divui(w, e.idx(kWords)), c = e.remui(w, e.idx(kWords));
@@ -357,28 +401,35 @@ private:
       SmallVector<Value> lead{bi, kvh, e.minsi(key, e.idx(p.keyLen - 1))};
       Value d0 = e.mul(c, e.idx(2));
       Value lo = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, d0);
-      Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, e.add(d0, e.idx(1)));
+      Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead,
+                                                  e.add(d0, e.idx(1)));
       auto [i, j] = wordPos(row, c);
-      memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)), kSmem,
-                              ValueRange{i, j});
+      memref::StoreOp::create(b, e.select(valid, packF32(lo, hi), e.i32(0)),
+                              kSmem, ValueRange{i, j});
     });
   }
 
-  /// Packed V, elementwise codec: one shared word (keys 2kp and 2kp+1 of one column) per
-  /// thread and iteration.
+  /// Packed V, elementwise codec: one shared word (keys 2kp and 2kp+1 of one
+  /// column) per thread and iteration.
   void stagePackedValues(Value tid, Value k0) {
-    e.forLoop(tid, e.idx(kBlockK / 2 * p.valueDim), warpsOf(p) * 32, [&](Value w) {
-      Value kp = e.divui(w, e.idx(p.valueDim)), col = e.remui(w, e.idx(p.valueDim));
-      Value key = e.add(k0, e.mul(kp, e.idx(2)));
-      auto elem = [&](Value kk) {
-        Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
-        SmallVector<Value> lead{bi, kvh, e.minsi(kk, e.idx(p.keyLen - 1))};
-        return e.select(valid, vPacked.codec->emitUnpackElement(e, vPacked.parts, lead, col),
-                        e.f32(0));
-      };
-      memref::StoreOp::create(b, packF32(elem(key), elem(e.add(key, e.idx(1)))), vSmem,
-                              ValueRange{kp, col});
-    });
+    e.forLoop(
+        tid, e.idx(kBlockK / 2 * p.valueDim), warpsOf(p) * 32, [&](Value w) {
+          Value kp = e.divui(w, e.idx(p.valueDim)),
+                col = e.remui(w, e.idx(p.valueDim));
+          Value key = e.add(k0, e.mul(kp, e.idx(2)));
+          auto elem = [&](Value kk) {
+            Value valid =
+                e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
+            SmallVector<Value> lead{bi, kvh, e.minsi(kk, e.idx(p.keyLen - 1))};
+            return e.select(
+                valid,
+                vPacked.codec->emitUnpackElement(e, vPacked.parts, lead, col),
+                e.f32(0));
+          };
+          memref::StoreOp::create(
+              b, packF32(elem(key), elem(e.add(key, e.idx(1)))), vSmem,
+              ValueRange{kp, col});
+        });
   }
 
   /// Stages the key block and returns the updated state.
@@ -418,17 +469,19 @@ private:
         c = unpack(mma(qFrag[sl], {b0, b1}, c));
       }
       for (int64_t x = 0; x < 4; ++x) {
-        Value key = e.add(k0, e.add(e.idx(8 * j), e.add(e.mul(t, e.idx(2)), e.idx(x % 2))));
+        Value key = e.add(
+            k0, e.add(e.idx(8 * j), e.add(e.mul(t, e.idx(2)), e.idx(x % 2))));
         Value row = x < 2 ? rowA : rowB;
         Value visible = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
         Value diag = e.add(row, e.idx(off));
         if (p.causal)
-          visible = arith::AndIOp::create(b, visible,
-                                          e.cmpi(arith::CmpIPredicate::sle, key, diag));
-        if (p.window)
           visible = arith::AndIOp::create(
-              b, visible,
-              e.cmpi(arith::CmpIPredicate::sgt, key, e.sub(diag, e.idx(*p.window))));
+              b, visible, e.cmpi(arith::CmpIPredicate::sle, key, diag));
+        if (p.window)
+          visible =
+              arith::AndIOp::create(b, visible,
+                                    e.cmpi(arith::CmpIPredicate::sgt, key,
+                                           e.sub(diag, e.idx(*p.window))));
         c[x] = e.select(visible, e.mul(c[x], e.f32(p.scale)), e.negInf());
         if (x < 2)
           mxA = e.maxf(mxA, c[x]);
@@ -444,10 +497,12 @@ private:
     Value mNewA = e.maxf(mOldA, quadReduce(mxA, true));
     Value mNewB = e.maxf(mOldB, quadReduce(mxB, true));
     auto safe = [&](Value m) {
-      return e.select(e.cmpf(arith::CmpFPredicate::OEQ, m, e.negInf()), e.f32(0), m);
+      return e.select(e.cmpf(arith::CmpFPredicate::OEQ, m, e.negInf()),
+                      e.f32(0), m);
     };
     Value mSafeA = safe(mNewA), mSafeB = safe(mNewB);
-    Value alphaA = exp(e.sub(mOldA, mSafeA)), alphaB = exp(e.sub(mOldB, mSafeB));
+    Value alphaA = exp(e.sub(mOldA, mSafeA)),
+          alphaB = exp(e.sub(mOldB, mSafeB));
     Value sumA = e.f32(0), sumB = e.f32(0);
     for (auto &c : s)
       for (int64_t x = 0; x < 4; ++x) {
@@ -461,19 +516,23 @@ private:
     Value lB = e.add(e.mul(alphaB, lOldB), quadReduce(sumB, false));
 
     // P as A-fragments: k-slice sl covers key tiles 2sl and 2sl+1.
-    auto round = [&](Value x) { return arith::TruncFOp::create(b, halfType(), x); };
+    auto round = [&](Value x) {
+      return arith::TruncFOp::create(b, halfType(), x);
+    };
     SmallVector<SmallVector<Value>> pFrag;
     for (int64_t sl = 0; sl < kBlockK / 16; ++sl) {
       auto &lo = s[2 * sl], &hi = s[2 * sl + 1];
-      pFrag.push_back({pack(round(lo[0]), round(lo[1])), pack(round(lo[2]), round(lo[3])),
-                       pack(round(hi[0]), round(hi[1])), pack(round(hi[2]), round(hi[3]))});
+      pFrag.push_back(
+          {pack(round(lo[0]), round(lo[1])), pack(round(lo[2]), round(lo[3])),
+           pack(round(hi[0]), round(hi[1])), pack(round(hi[2]), round(hi[3]))});
     }
 
     // O = alpha O + P V.
     SmallVector<Value> next;
     for (int64_t jd = 0; jd < nOut; ++jd) {
-      SmallVector<Value> c{e.mul(state[4 * jd], alphaA), e.mul(state[4 * jd + 1], alphaA),
-                           e.mul(state[4 * jd + 2], alphaB), e.mul(state[4 * jd + 3], alphaB)};
+      SmallVector<Value> c{
+          e.mul(state[4 * jd], alphaA), e.mul(state[4 * jd + 1], alphaA),
+          e.mul(state[4 * jd + 2], alphaB), e.mul(state[4 * jd + 3], alphaB)};
       Value col = e.add(e.idx(8 * jd), g);
       for (int64_t sl = 0; sl < kBlockK / 16; ++sl) {
         Value w0 = e.add(e.idx(8 * sl), t), w1 = e.add(w0, e.idx(4));
@@ -487,27 +546,31 @@ private:
     return next;
   }
 
-  /// O = acc / l in the output type, LSE = m + ln l; rows past Sq are not written.
+  /// O = acc / l in the output type, LSE = m + ln l; rows past Sq are not
+  /// written.
   void epilogue(ArrayRef<Value> state, int64_t nOut) {
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     for (int64_t half = 0; half < 2; ++half) {
       Value row = half ? rowB : rowA;
       Value m = state[nOut * 4 + half], l = state[nOut * 4 + 2 + half];
       Value any = e.cmpf(arith::CmpFPredicate::OGT, l, e.f32(0));
-      Value inv = e.select(any, arith::DivFOp::create(b, e.f32(1), l), e.f32(0));
+      Value inv =
+          e.select(any, arith::DivFOp::create(b, e.f32(1), l), e.f32(0));
       e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen)), [&] {
         for (int64_t jd = 0; jd < nOut; ++jd)
           for (int64_t x = 0; x < 2; ++x) {
-            Value col = e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
+            Value col =
+                e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
             Value o = e.mul(state[4 * jd + 2 * half + x], inv);
             memref::StoreOp::create(b, arith::TruncFOp::create(b, elt, o), out,
                                     ValueRange{bi, h, row, col});
           }
         e.ifThen(e.cmpi(arith::CmpIPredicate::eq, t, e.idx(0)), [&] {
-          Value ln = e.mul(ptxUnary("lg2.approx.ftz.f32", e.select(any, l, e.f32(1))),
-                           e.f32(0.6931471805599453));
-          memref::StoreOp::create(b, e.select(any, e.add(m, ln), e.negInf()), lse,
-                                  ValueRange{bi, h, row});
+          Value ln =
+              e.mul(ptxUnary("lg2.approx.ftz.f32", e.select(any, l, e.f32(1))),
+                    e.f32(0.6931471805599453));
+          memref::StoreOp::create(b, e.select(any, e.add(m, ln), e.negInf()),
+                                  lse, ValueRange{bi, h, row});
         });
       });
     }
@@ -519,6 +582,7 @@ private:
   bool f16;
   Value q, k, v, out, lse, mask, kSmem, vSmem;
   Packed kPacked, vPacked;
+
 public:
   /// Where a static topology's tables live (the kernels' gpu.module).
   Operation *tableScope = nullptr;
@@ -534,8 +598,9 @@ public:
   AttentionToGPU(const TypeConverter &converter, MLIRContext *ctx, bool wgmma)
       : OpConversionPattern(converter, ctx), wgmma(wgmma) {}
 
-  LogicalResult matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
     FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
     if (failed(problem))
       return failure();
@@ -552,13 +617,15 @@ public:
       auto t = cast<RankedTensorType>(v.getType());
       return MemRefType::get(t.getShape(), t.getElementType());
     };
-    // Kernel arguments: Q, K (or its components), V (or its components), O, LSE[, mask].
+    // Kernel arguments: Q, K (or its components), V (or its components), O,
+    // LSE[, mask].
     auto memrefOfType = [](Type t) {
       auto r = cast<RankedTensorType>(t);
       return MemRefType::get(r.getShape(), r.getElementType());
     };
     std::unique_ptr<QuantCodec> kCodec, vCodec;
-    auto partsOf = [&](Value original, ValueRange converted, std::unique_ptr<QuantCodec> &codec) {
+    auto partsOf = [&](Value original, ValueRange converted,
+                       std::unique_ptr<QuantCodec> &codec) {
       if (auto packed = dyn_cast<QTensorType>(original.getType()))
         codec = QuantCodec::lookup(packed);
       for (Value part : converted)
@@ -573,29 +640,37 @@ public:
     argTypes.push_back(memrefOf(op.getLse()));
     if (op.getMask())
       argTypes.push_back(memrefOf(op.getMask()));
-    auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    auto wg = gpu::AddressSpaceAttr::get(b.getContext(),
+                                         gpu::AddressSpace::Workgroup);
     // wgmma reads K as core matrices (no padding: no bank conflicts to avoid).
-    auto kSmemType = MemRefType::get({kBlockK, p.headDim / 2 + (wgmma ? 0 : kKeyPad)}, b.getI32Type(),
-                                     nullptr, wg);
-    // With wgmma, Q's 16 KiB tile joins K and V: V goes unpadded so the three fit the 48 KiB
-    // of static shared memory at D = Dv = 128.
-    auto vSmemType = MemRefType::get({kBlockK / 2, p.valueDim + (wgmma ? 0 : kValuePad)}, b.getI32Type(),
-                                     nullptr, wg);
-    auto qSmemType = MemRefType::get({kBlockQTile, p.headDim / 2}, b.getI32Type(), nullptr, wg);
+    auto kSmemType =
+        MemRefType::get({kBlockK, p.headDim / 2 + (wgmma ? 0 : kKeyPad)},
+                        b.getI32Type(), nullptr, wg);
+    // With wgmma, Q's 16 KiB tile joins K and V: V goes unpadded so the three
+    // fit the 48 KiB of static shared memory at D = Dv = 128.
+    auto vSmemType =
+        MemRefType::get({kBlockK / 2, p.valueDim + (wgmma ? 0 : kValuePad)},
+                        b.getI32Type(), nullptr, wg);
+    auto qSmemType = MemRefType::get({kBlockQTile, p.headDim / 2},
+                                     b.getI32Type(), nullptr, wg);
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(gpuModule.getBody());
-      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}),
-                                      wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
-                                            : TypeRange{kSmemType, vSmemType});
-      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-      // 16-byte vector stores and wgmma core matrices need 16-byte aligned shared tiles (the
-      // default is the element's 4); 128 keeps them cache-line aligned.
+      kernel = gpu::GPUFuncOp::create(
+          b, name, b.getFunctionType(argTypes, {}),
+          wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
+                : TypeRange{kSmemType, vSmemType});
+      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                      b.getUnitAttr());
+      // 16-byte vector stores and wgmma core matrices need 16-byte aligned
+      // shared tiles (the default is the element's 4); 128 keeps them
+      // cache-line aligned.
       for (unsigned i = 0, n = kernel.getNumWorkgroupAttributions(); i < n; ++i)
-        kernel.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
-                                           b.getI64IntegerAttr(128));
-      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
+        kernel.setWorkgroupAttributionAttr(
+            i, LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(128));
+      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+          {static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
       Block &entry = kernel.getBody().front();
       b.setInsertionPointToStart(&entry);
       Emitter e(b);
@@ -610,10 +685,11 @@ public:
         vPacked.parts.assign(args.begin() + 1 + nK, args.begin() + 1 + nK + nV);
       }
       KernelBuilder kb(e, p, elt.isF16(), args[0], kCodec ? Value() : args[1],
-                       vCodec ? Value() : args[1 + nK], args[outIndex], args[outIndex + 1],
+                       vCodec ? Value() : args[1 + nK], args[outIndex],
+                       args[outIndex + 1],
                        op.getMask() ? args[outIndex + 2] : Value(),
-                       kernel.getWorkgroupAttributions()[0], kernel.getWorkgroupAttributions()[1],
-                       kPacked, vPacked);
+                       kernel.getWorkgroupAttributions()[0],
+                       kernel.getWorkgroupAttributions()[1], kPacked, vPacked);
       kb.tableScope = gpuModule;
       kb.wgmma = wgmma;
       if (wgmma)
@@ -624,19 +700,28 @@ public:
 
     // The host side: buffers in, one launch, tensors out.
     SmallVector<Value> operands;
-    for (ValueRange group : {adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
+    for (ValueRange group :
+         {adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
       for (Value v : group)
         operands.push_back(emitToBuffer(b, b.getLoc(), v));
-    Value out = memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex]));
-    Value lse = memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex + 1]));
+    Value out =
+        memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex]));
+    Value lse =
+        memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex + 1]));
     operands.append({out, lse});
     if (op.getMask())
-      operands.push_back(emitToBuffer(b, b.getLoc(), adaptor.getMask().front()));
-    auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
-    gpu::LaunchFuncOp::create(b, kernel, gpu::KernelDim3{idx(p.numQueryTiles), idx(p.queryHeads), idx(p.batch)},
-                              gpu::KernelDim3{idx(warpsOf(p) * 32), idx(1), idx(1)},
-                              /*dynamicSharedMemorySize=*/Value(), operands);
-    rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
+      operands.push_back(
+          emitToBuffer(b, b.getLoc(), adaptor.getMask().front()));
+    auto idx = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, v).getResult();
+    };
+    gpu::LaunchFuncOp::create(
+        b, kernel,
+        gpu::KernelDim3{idx(p.numQueryTiles), idx(p.queryHeads), idx(p.batch)},
+        gpu::KernelDim3{idx(warpsOf(p) * 32), idx(1), idx(1)},
+        /*dynamicSharedMemorySize=*/Value(), operands);
+    rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
+                            emitToTensor(b, b.getLoc(), lse)});
     return success();
   }
 
@@ -646,7 +731,7 @@ private:
 
 } // namespace
 
-void mlir::tessera::populateAttentionToGPUPatterns(const TypeConverter &converter,
-                                                   RewritePatternSet &patterns, bool wgmma) {
+void mlir::tessera::populateAttentionToGPUPatterns(
+    const TypeConverter &converter, RewritePatternSet &patterns, bool wgmma) {
   patterns.add<AttentionToGPU>(converter, patterns.getContext(), wgmma);
 }

@@ -1,10 +1,11 @@
-//===- RowOpsToGPU.cpp - hadamard / quantize / dequantize -> row kernels ----===//
+//===- RowOpsToGPU.cpp - hadamard/quantize/dequantize -> row kernels ------===//
 //
-// Each op becomes one kernel over the rows of its last dim: blocks of 128 threads, one row
-// per thread, through a private f32 row. The row bodies are Common/RowOps.cpp's, the code
-// the CPU lowering runs and its numerics tests check. A row per thread suits the decode-time
-// sizes these ops see before attention (a few thousand rows of <= 256); a warp per row with
-// shuffles would be the next step for long prefills.
+// Each op becomes one kernel over the rows of its last dim: blocks of 128
+// threads, one row per thread, through a private f32 row. The row bodies are
+// Common/RowOps.cpp's, the code the CPU lowering runs and its numerics tests
+// check. A row per thread suits the decode-time sizes these ops see before
+// attention (a few thousand rows of <= 256); a warp per row with shuffles would
+// be the next step for long prefills.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/QuantCodec.h"
@@ -18,8 +19,10 @@
 using namespace mlir;
 using namespace mlir::tessera;
 
-gpu::GPUModuleOp mlir::tessera::getOrCreateKernelModule(OpBuilder &b, ModuleOp module) {
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(), b.getUnitAttr());
+gpu::GPUModuleOp mlir::tessera::getOrCreateKernelModule(OpBuilder &b,
+                                                        ModuleOp module) {
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
   if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>("tessera_kernels"))
     return existing;
   OpBuilder::InsertionGuard guard(b);
@@ -27,7 +30,8 @@ gpu::GPUModuleOp mlir::tessera::getOrCreateKernelModule(OpBuilder &b, ModuleOp m
   return gpu::GPUModuleOp::create(b, module.getLoc(), "tessera_kernels");
 }
 
-std::string mlir::tessera::uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem) {
+std::string mlir::tessera::uniqueKernelName(gpu::GPUModuleOp kernels,
+                                            StringRef stem) {
   auto funcs = kernels.getBody()->getOps<gpu::GPUFuncOp>();
   return (stem + "_" + Twine(std::distance(funcs.begin(), funcs.end()))).str();
 }
@@ -36,12 +40,13 @@ namespace {
 
 constexpr int64_t kThreads = 128;
 
-/// Emits a kernel `stem_N` taking `operands` (memrefs, in order) with one private f32 row of
-/// `rowLen`; thread i of the grid runs `body(e, lead, args, row)` for row i of `leadShape`
-/// (row-major), and launches it with ceil(rows / 128) blocks of 128 threads.
+/// Emits a kernel `stem_N` taking `operands` (memrefs, in order) with one
+/// private f32 row of `rowLen`; thread i of the grid runs `body(e, lead, args,
+/// row)` for row i of `leadShape` (row-major), and launches it with ceil(rows /
+/// 128) blocks of 128 threads.
 void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
-                   ArrayRef<int64_t> leadShape, int64_t rowLen, ArrayRef<Value> operands,
-                   RowBody body) {
+                   ArrayRef<int64_t> leadShape, int64_t rowLen,
+                   ArrayRef<Value> operands, RowBody body) {
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(b, module);
   int64_t rows = 1;
   for (int64_t d : leadShape)
@@ -53,11 +58,12 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(kernels.getBody());
-    auto priv = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Private);
+    auto priv =
+        gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Private);
     auto rowType = MemRefType::get({rowLen}, b.getF32Type(), nullptr, priv);
     kernel = gpu::GPUFuncOp::create(b, uniqueKernelName(kernels, stem),
-                                    b.getFunctionType(argTypes, {}), TypeRange{},
-                                    TypeRange{rowType});
+                                    b.getFunctionType(argTypes, {}),
+                                    TypeRange{}, TypeRange{rowType});
     kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr({kThreads, 1, 1}));
     Block &entry = kernel.getBody().front();
@@ -70,7 +76,8 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
       // Row-major delinearization of the row index into the leading dims.
       SmallVector<Value> lead(leadShape.size());
       Value rest = row;
-      for (int64_t i = static_cast<int64_t>(leadShape.size()) - 1; i >= 0; --i) {
+      for (int64_t i = static_cast<int64_t>(leadShape.size()) - 1; i >= 0;
+           --i) {
         lead[i] = e.remui(rest, e.idx(leadShape[i]));
         rest = e.divui(rest, e.idx(leadShape[i]));
       }
@@ -79,11 +86,14 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
     });
     gpu::ReturnOp::create(b);
   }
-  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
-  gpu::LaunchFuncOp::create(b, kernel,
-                            gpu::KernelDim3{idx((rows + kThreads - 1) / kThreads), idx(1), idx(1)},
-                            gpu::KernelDim3{idx(kThreads), idx(1), idx(1)},
-                            /*dynamicSharedMemorySize=*/Value(), operands);
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, v).getResult();
+  };
+  gpu::LaunchFuncOp::create(
+      b, kernel,
+      gpu::KernelDim3{idx((rows + kThreads - 1) / kThreads), idx(1), idx(1)},
+      gpu::KernelDim3{idx(kThreads), idx(1), idx(1)},
+      /*dynamicSharedMemorySize=*/Value(), operands);
 }
 
 } // namespace
@@ -91,9 +101,10 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
 void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
   RowRunner gpuRows = [](ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
-                         ArrayRef<int64_t> leadShape, int64_t rowLen, ArrayRef<Value> operands,
-                         RowBody body) {
-    emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape, rowLen, operands, body);
+                         ArrayRef<int64_t> leadShape, int64_t rowLen,
+                         ArrayRef<Value> operands, RowBody body) {
+    emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape, rowLen,
+                  operands, body);
   };
   // Scalar butterflies: the scratch row is private (local) memory.
   populateRowOpPatterns(converter, patterns, gpuRows, /*vectorWidth=*/1);

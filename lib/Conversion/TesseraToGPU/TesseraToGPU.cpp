@@ -1,11 +1,8 @@
-//===- TesseraToGPU.cpp - The convert-tessera-to-gpu pass ------------------===//
+//===- TesseraToGPU.cpp - The convert-tessera-to-gpu pass -----------------===//
 #include "tessera/Conversion/TesseraToGPU.h"
 #include "tessera/Passes.h"
 
 #include "Tessera/TesseraOps.h"
-#include "tessera/Conversion/AttentionSchedule.h"
-#include "tessera/Conversion/QuantCodec.h"
-#include "tessera/Conversion/ConversionDriver.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -15,6 +12,9 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/ConversionDriver.h"
+#include "tessera/Conversion/QuantCodec.h"
 
 namespace mlir::tessera {
 #define GEN_PASS_DEF_CONVERTTESSERATOGPU
@@ -38,38 +38,46 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
     return failure();
   Type elt = attention.getQuery().getType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
-    return op->emitOpError() << "GPU attention runs on bf16 or f16 tensor cores; got " << elt;
+    return op->emitOpError()
+           << "GPU attention runs on bf16 or f16 tensor cores; got " << elt;
   for (Value kv : {attention.getKey(), attention.getValue()})
     if (auto packed = dyn_cast<QTensorType>(kv.getType())) {
       FailureOr<std::unique_ptr<QuantCodec>> codec =
           QuantCodec::get(packed, [&] { return op->emitOpError(); });
       if (failed(codec))
         return failure();
-      // Threads share a key block's rows word by word; a codec that can only decode whole
-      // rows (a rotation after decoding) needs a cooperative row transform first.
+      // Threads share a key block's rows word by word; a codec that can only
+      // decode whole rows (a rotation after decoding) needs a cooperative row
+      // transform first.
       if (!(*codec)->isElementwise())
-        return op->emitOpError() << "GPU attention decodes packed K/V element by element; "
-                                    "scheme '"
-                                 << stringifyQuantScheme(packed.getScheme().getScheme())
-                                 << "' decodes whole rows";
+        return op->emitOpError()
+               << "GPU attention decodes packed K/V element by element; "
+                  "scheme '"
+               << stringifyQuantScheme(packed.getScheme().getScheme())
+               << "' decodes whole rows";
     }
-  if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 || p->valueDim > 128)
-    return op->emitOpError() << "GPU attention needs head dims that are multiples of 16 and "
-                                "at most 128; got D = "
-                             << p->headDim << ", Dv = " << p->valueDim;
+  if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 ||
+      p->valueDim > 128)
+    return op->emitOpError()
+           << "GPU attention needs head dims that are multiples of 16 and "
+              "at most 128; got D = "
+           << p->headDim << ", Dv = " << p->valueDim;
   if (p->blockQ != 64 || p->blockK != 64)
-    return op->emitOpError() << "GPU attention tiles 64 x 64; block_q (" << p->blockQ
-                             << ") and block_k (" << p->blockK << ") must be 64";
+    return op->emitOpError()
+           << "GPU attention tiles 64 x 64; block_q (" << p->blockQ
+           << ") and block_k (" << p->blockK << ") must be 64";
   if (p->warps == 0 && p->tileQ != 64)
-    return op->emitOpError() << "tile of " << p->tileQ
-                             << " query rows has no warp count: a CPU tile cannot run on the "
-                                "GPU (run --tessera-tile-attention=target=gpu)";
+    return op->emitOpError()
+           << "tile of " << p->tileQ
+           << " query rows has no warp count: a CPU tile cannot run on the "
+              "GPU (run --tessera-tile-attention=target=gpu)";
   if (p->warps != 0 && p->warps != 2 && p->warps != 4)
-    return op->emitOpError() << "GPU attention runs 2 or 4 warps per CTA; tile has "
-                             << p->warps;
+    return op->emitOpError()
+           << "GPU attention runs 2 or 4 warps per CTA; tile has " << p->warps;
   if (wgmma && p->warps == 2)
-    return op->emitOpError() << "wgmma needs a warpgroup (4 warps, 64 query rows) per CTA; "
-                                "tile has 2 warps";
+    return op->emitOpError()
+           << "wgmma needs a warpgroup (4 warps, 64 query rows) per CTA; "
+              "tile has 2 warps";
   return success();
 }
 
@@ -81,12 +89,14 @@ struct ConvertTesseraToGPUPass
     bool useWgmma = wgmma;
     if (useWgmma && chip != "sm_90a") {
       mlir::emitError(getOperation().getLoc())
-          << "convert-tessera-to-gpu: wgmma needs chip=sm_90a (warpgroup MMA exists only there); "
+          << "convert-tessera-to-gpu: wgmma needs chip=sm_90a (warpgroup MMA "
+             "exists only there); "
              "got chip='"
           << chip << "'";
       return signalPassFailure();
     }
-    auto populate = [&](const TypeConverter &converter, RewritePatternSet &patterns) {
+    auto populate = [&](const TypeConverter &converter,
+                        RewritePatternSet &patterns) {
       populateAttentionToGPUPatterns(converter, patterns, useWgmma);
       populateRowOpsToGPUPatterns(converter, patterns);
     };

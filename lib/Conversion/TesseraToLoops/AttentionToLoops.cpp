@@ -1,11 +1,13 @@
-//===- AttentionToLoops.cpp - tessera.attention -> online-softmax loops ----===//
+//===- AttentionToLoops.cpp - tessera.attention -> online-softmax loops ---===//
 //
-// FlashAttention-2 on the CPU: one parallel iteration per (batch, query head, query block);
-// inside it, a loop over the visible key blocks that keeps, per query row, the running max m,
-// the running sum l and the output accumulator acc:
+// FlashAttention-2 on the CPU: one parallel iteration per (batch, query head,
+// query block); inside it, a loop over the visible key blocks that keeps, per
+// query row, the running max m, the running sum l and the output accumulator
+// acc:
 //   m' = max(m, rowmax(S));  P = exp(S - m');  l' = exp(m - m') l + rowsum(P);
 //   acc' = exp(m - m') acc + P V.
-// Only one row of block_k scores exists at a time; the Sq x Skv matrix never does.
+// Only one row of block_k scores exists at a time; the Sq x Skv matrix never
+// does.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
@@ -22,16 +24,17 @@ using namespace mlir::tessera;
 
 namespace {
 
-/// Where the rows of K or V are read from: the operand itself (f32, read in place), or a
-/// per-tile f32 scratch buffer filled by converting (bf16/f16) or unpacking (qtensor) the
-/// block's rows once, so the conversion is not repeated for every query row.
+/// Where the rows of K or V are read from: the operand itself (f32, read in
+/// place), or a per-tile f32 scratch buffer filled by converting (bf16/f16) or
+/// unpacking (qtensor) the block's rows once, so the conversion is not repeated
+/// for every query row.
 struct KVSource {
-  SmallVector<Value> parts;              ///< memrefs: the tensor, or the qtensor components
-  std::unique_ptr<QuantCodec> codec;     ///< set for packed operands
-  Type elementType;                      ///< logical element type
-  int64_t dim;                           ///< head dim of this operand
-  Value scratch;                         ///< [blockK, dim] f32, when staged
-  Value transposed;                      ///< plain keys: [B, Hkv, KB, D, paddedKeys] f32
+  SmallVector<Value> parts; ///< memrefs: the tensor, or the qtensor components
+  std::unique_ptr<QuantCodec> codec; ///< set for packed operands
+  Type elementType;                  ///< logical element type
+  int64_t dim;                       ///< head dim of this operand
+  Value scratch;                     ///< [blockK, dim] f32, when staged
+  Value transposed; ///< plain keys: [B, Hkv, KB, D, paddedKeys] f32
 
   bool staged() const { return codec || !elementType.isF32(); }
 };
@@ -42,8 +45,9 @@ public:
                     const LoopLoweringOptions &options)
       : OpConversionPattern(converter, ctx), options(options) {}
 
-  LogicalResult matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
-                                ConversionPatternRewriter &rewriter) const override {
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
     FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
     if (failed(problem))
       return failure();
@@ -57,16 +61,21 @@ public:
         failed(prepare(op, b, op.getValue(), adaptor.getValue(), value)))
       return failure();
     Value q = emitToBuffer(b, b.getLoc(), adaptor.getQuery().front());
-    Value mask = op.getMask() ? emitToBuffer(b, b.getLoc(), adaptor.getMask().front()) : Value();
+    Value mask = op.getMask()
+                     ? emitToBuffer(b, b.getLoc(), adaptor.getMask().front())
+                     : Value();
 
-    // Plain keys are transposed (and widened to f32) once for the whole op, so the score
-    // loop can put 16 keys in the lanes of a vector; packed keys are unpacked per block.
+    // Plain keys are transposed (and widened to f32) once for the whole op, so
+    // the score loop can put 16 keys in the lanes of a vector; packed keys are
+    // unpacked per block.
     if (!key.codec)
       key.transposed = emitTransposedKeys(e, p, key);
 
     Type elt = op.getQuery().getType().getElementType();
-    auto outType = MemRefType::get({p.batch, p.queryHeads, p.queryLen, p.valueDim}, elt);
-    auto lseType = MemRefType::get({p.batch, p.queryHeads, p.queryLen}, b.getF32Type());
+    auto outType =
+        MemRefType::get({p.batch, p.queryHeads, p.queryLen, p.valueDim}, elt);
+    auto lseType =
+        MemRefType::get({p.batch, p.queryHeads, p.queryLen}, b.getF32Type());
     Value out = memref::AllocOp::create(b, outType);
     Value lse = memref::AllocOp::create(b, lseType);
 
@@ -78,10 +87,12 @@ public:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(par.getBody());
       SmallVector<Value> ivs(par.getInductionVars());
-      emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask, out, lse);
+      emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask, out,
+                     lse);
     }
 
-    rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out), emitToTensor(b, b.getLoc(), lse)});
+    rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
+                            emitToTensor(b, b.getLoc(), lse)});
     return success();
   }
 
@@ -111,55 +122,63 @@ private:
   }
 
   /// Loads row `indices[..., d0 : d0 + width]` of `mem` as an f32 vector.
-  Value loadVec(Emitter &e, Value mem, ArrayRef<Value> prefix, int64_t d0, int64_t width) const {
+  Value loadVec(Emitter &e, Value mem, ArrayRef<Value> prefix, int64_t d0,
+                int64_t width) const {
     ImplicitLocOpBuilder &b = e.builder();
     auto memType = cast<MemRefType>(mem.getType());
     SmallVector<Value> indices(prefix);
     indices.push_back(e.idx(d0));
-    Value v = vector::LoadOp::create(b, VectorType::get({width}, memType.getElementType()), mem,
-                                     indices);
+    Value v = vector::LoadOp::create(
+        b, VectorType::get({width}, memType.getElementType()), mem, indices);
     return e.toF32(v);
   }
 
-  /// Reads row `j` (absolute key index; `c` within the block) of a K/V source as f32
-  /// vector chunks.
-  SmallVector<Value> loadKVRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j,
-                               Value c) const {
+  /// Reads row `j` (absolute key index; `c` within the block) of a K/V source
+  /// as f32 vector chunks.
+  SmallVector<Value> loadKVRow(Emitter &e, const KVSource &src, Value bi,
+                               Value kvh, Value j, Value c) const {
     SmallVector<Value> chunks;
     for (int64_t k = 0, n = numChunks(src.dim); k < n; ++k) {
       int64_t d0 = k * options.vectorWidth;
       if (src.staged())
-        chunks.push_back(loadVec(e, src.scratch, {c}, d0, chunkWidth(src.dim, k)));
+        chunks.push_back(
+            loadVec(e, src.scratch, {c}, d0, chunkWidth(src.dim, k)));
       else
-        chunks.push_back(loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k)));
+        chunks.push_back(
+            loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k)));
     }
     return chunks;
   }
 
   /// Writes the f32 row `j` of a K/V source into `dst[dstPrefix..., 0:dim]`.
-  void convertRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j, Value dst,
-                  ValueRange dstPrefix) const {
+  void convertRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j,
+                  Value dst, ValueRange dstPrefix) const {
     ImplicitLocOpBuilder &b = e.builder();
     if (src.codec)
-      return src.codec->emitUnpackRow(e, src.parts, {bi, kvh, j}, dst, dstPrefix);
+      return src.codec->emitUnpackRow(e, src.parts, {bi, kvh, j}, dst,
+                                      dstPrefix);
     for (int64_t k = 0, n = numChunks(src.dim); k < n; ++k) {
       int64_t d0 = k * options.vectorWidth;
-      Value v = loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k));
+      Value v =
+          loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k));
       SmallVector<Value> idx(dstPrefix.begin(), dstPrefix.end());
       idx.push_back(e.idx(d0));
       vector::StoreOp::create(b, v, dst, idx);
     }
   }
 
-  /// K^T per key block as f32 [B, Hkv, KB, D, paddedKeys] (zero past Skv): each block's
-  /// transposed keys are contiguous, 16 keys to a vector, and built once for the whole op.
-  Value emitTransposedKeys(Emitter &e, const AttentionProblem &p, const KVSource &key) const {
+  /// K^T per key block as f32 [B, Hkv, KB, D, paddedKeys] (zero past Skv): each
+  /// block's transposed keys are contiguous, 16 keys to a vector, and built
+  /// once for the whole op.
+  Value emitTransposedKeys(Emitter &e, const AttentionProblem &p,
+                           const KVSource &key) const {
     ImplicitLocOpBuilder &b = e.builder();
     int64_t vw = options.vectorWidth;
     int64_t paddedKeys = (p.blockK + vw - 1) / vw * vw;
     Value kt = memref::AllocOp::create(
-        b, MemRefType::get({p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
-                           b.getF32Type()));
+        b, MemRefType::get(
+               {p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
+               b.getF32Type()));
     e.parallelRows({p.batch, p.kvHeads, p.numKeyBlocks}, [&](ValueRange ivs) {
       Value k0 = e.mul(ivs[2], e.idx(p.blockK));
       Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
@@ -171,17 +190,19 @@ private:
       });
       e.forLoop(e.idx(0), cols, 1, [&](Value c) {
         e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
-          Value x = memref::LoadOp::create(b, key.parts[0],
-                                           ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
-          memref::StoreOp::create(b, e.toF32(x), kt, ValueRange{ivs[0], ivs[1], ivs[2], d, c});
+          Value x = memref::LoadOp::create(
+              b, key.parts[0], ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
+          memref::StoreOp::create(b, e.toF32(x), kt,
+                                  ValueRange{ivs[0], ivs[1], ivs[2], d, c});
         });
       });
     });
     return kt;
   }
 
-  /// Register blocking: rows of a tile handled together so that `rows x vectorsPerRow`
-  /// accumulators fit in 16 vector registers; a power of two dividing 8.
+  /// Register blocking: rows of a tile handled together so that `rows x
+  /// vectorsPerRow` accumulators fit in 16 vector registers; a power of two
+  /// dividing 8.
   static int64_t rowBlock(int64_t vectorsPerRow) {
     int64_t r = 1;
     while (r < 8 && 2 * r * vectorsPerRow <= 16)
@@ -194,17 +215,20 @@ private:
     int64_t paddedRows; ///< tileQ rounded up to 8
     int64_t paddedKeys; ///< blockK rounded up to the vector width
     Value qs;           ///< [paddedRows, D] pre-scaled query rows (f32)
-    Value kt;           ///< [D, paddedKeys] packed keys of the block, unpacked, transposed
-    Value keyRow;       ///< [D] one unpacked key row
-    Value probs;        ///< [paddedRows, paddedKeys] P of the current block
-    Value m, l, alpha;  ///< [paddedRows] running max, running sum, this block's rescale
-    Value acc;          ///< [paddedRows, Dv] output accumulator
+    Value
+        kt; ///< [D, paddedKeys] packed keys of the block, unpacked, transposed
+    Value keyRow; ///< [D] one unpacked key row
+    Value probs;  ///< [paddedRows, paddedKeys] P of the current block
+    Value m, l,
+        alpha; ///< [paddedRows] running max, running sum, this block's rescale
+    Value acc; ///< [paddedRows, Dv] output accumulator
   };
 
-  /// One work item: query tile `qt` (tileQ rows, inside mask/topology query block qb).
-  void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h, Value qt,
-                      Value q, KVSource &key, KVSource &value, Value mask, Value out,
-                      Value lse) const {
+  /// One work item: query tile `qt` (tileQ rows, inside mask/topology query
+  /// block qb).
+  void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h,
+                      Value qt, Value q, KVSource &key, KVSource &value,
+                      Value mask, Value out, Value lse) const {
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type();
     int64_t vw = options.vectorWidth;
@@ -217,7 +241,8 @@ private:
     t.paddedRows = (p.tileQ + 7) / 8 * 8;
     t.paddedKeys = (p.blockK + vw - 1) / vw * vw;
     auto stackBuffer = [&](ArrayRef<int64_t> shape) {
-      return memref::AllocaOp::create(b, MemRefType::get(shape, f32)).getResult();
+      return memref::AllocaOp::create(b, MemRefType::get(shape, f32))
+          .getResult();
     };
     t.qs = stackBuffer({t.paddedRows, p.headDim});
     if (key.codec)
@@ -232,8 +257,8 @@ private:
     if (value.staged())
       value.scratch = stackBuffer({p.blockK, p.valueDim});
 
-    // Rows past the end of Q are computed on a copy of the last row and never stored, so
-    // every row block is full.
+    // Rows past the end of Q are computed on a copy of the last row and never
+    // stored, so every row block is full.
     Value paddedRows = e.mul(e.ceilDiv(rows, 8), e.idx(8));
     Value lastRow = e.idx(p.queryLen - 1);
     e.forLoop(e.idx(0), e.idx(t.paddedRows), 1, [&](Value r) {
@@ -243,25 +268,28 @@ private:
       for (int64_t k = 0, n = numChunks(p.headDim); k < n; ++k) {
         int64_t w = chunkWidth(p.headDim, k);
         Value v = loadVec(e, q, {bi, h, i}, k * vw, w);
-        v = e.mul(v, vector::BroadcastOp::create(b, VectorType::get({w}, f32), e.f32(p.scale)));
+        v = e.mul(v, vector::BroadcastOp::create(b, VectorType::get({w}, f32),
+                                                 e.f32(p.scale)));
         vector::StoreOp::create(b, v, t.qs, ValueRange{r, e.idx(k * vw)});
       }
       for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
         auto vt = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
-        Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
+        Value zero =
+            arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
         vector::StoreOp::create(b, zero, t.acc, ValueRange{r, e.idx(k * vw)});
       }
     });
 
     if (p.topology) {
-      // A static topology lists this query block's key blocks (causal/window already applied
-      // at compile time): no mask reads, no skipped iterations.
+      // A static topology lists this query block's key blocks (causal/window
+      // already applied at compile time): no mask reads, no skipped iterations.
       auto tables = emitTopologyTables(e, topologyScope, p.topology);
       Value offsets = tables.first, indices = tables.second;
       auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
       e.forLoop(lo, hi, 1, [&](Value i) {
-        Value kb = arith::IndexCastOp::create(b, b.getIndexType(),
-                                              memref::LoadOp::create(b, indices, ValueRange{i}));
+        Value kb = arith::IndexCastOp::create(
+            b, b.getIndexType(),
+            memref::LoadOp::create(b, indices, ValueRange{i}));
         emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
       });
     } else {
@@ -272,34 +300,41 @@ private:
         };
         if (!mask)
           return processBlock();
-        // A key block whose mask bit is 0 is skipped entirely: that is where sparsity pays.
+        // A key block whose mask bit is 0 is skipped entirely: that is where
+        // sparsity pays.
         e.ifThen(emitMaskBit(e, p, mask, bi, h, kvh, qb, kb), processBlock);
       });
     }
 
-    // O = acc / l and LSE = m + log(l); a row that saw no key gives O = 0, LSE = -inf.
+    // O = acc / l and LSE = m + log(l); a row that saw no key gives O = 0, LSE
+    // = -inf.
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     e.forLoop(e.idx(0), rows, 1, [&](Value r) {
       Value i = e.add(q0, r);
       Value lr = memref::LoadOp::create(b, t.l, ValueRange{r});
       Value mr = memref::LoadOp::create(b, t.m, ValueRange{r});
       Value any = e.cmpf(arith::CmpFPredicate::OGT, lr, e.f32(0));
-      Value inv = e.select(any, arith::DivFOp::create(b, e.f32(1), lr), e.f32(0));
+      Value inv =
+          e.select(any, arith::DivFOp::create(b, e.f32(1), lr), e.f32(0));
       for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
         int64_t w = chunkWidth(p.valueDim, k);
         auto vt = VectorType::get({w}, f32);
-        Value a = vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
+        Value a =
+            vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
         Value o = e.mul(a, vector::BroadcastOp::create(b, vt, inv));
-        vector::StoreOp::create(b, e.fromF32(o, elt), out, ValueRange{bi, h, i, e.idx(k * vw)});
+        vector::StoreOp::create(b, e.fromF32(o, elt), out,
+                                ValueRange{bi, h, i, e.idx(k * vw)});
       }
-      Value logSum = e.add(mr, math::LogOp::create(b, e.select(any, lr, e.f32(1))));
-      memref::StoreOp::create(b, e.select(any, logSum, e.negInf()), lse, ValueRange{bi, h, i});
+      Value logSum =
+          e.add(mr, math::LogOp::create(b, e.select(any, lr, e.f32(1))));
+      memref::StoreOp::create(b, e.select(any, logSum, e.negInf()), lse,
+                              ValueRange{bi, h, i});
     });
   }
 
-  void emitKeyBlock(Emitter &e, const AttentionProblem &p, const Tile &t, Value bi, Value kvh,
-                    Value q0, Value paddedRows, Value kb, const KVSource &key,
-                    const KVSource &value) const {
+  void emitKeyBlock(Emitter &e, const AttentionProblem &p, const Tile &t,
+                    Value bi, Value kvh, Value q0, Value paddedRows, Value kb,
+                    const KVSource &key, const KVSource &value) const {
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type(), i32 = b.getI32Type();
     int64_t vw = options.vectorWidth;
@@ -308,8 +343,8 @@ private:
     Value k0 = e.mul(kb, e.idx(p.blockK));
     Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
 
-    // Stage the block: packed keys unpacked and transposed (keys along the vector lanes),
-    // values converted when they are not f32.
+    // Stage the block: packed keys unpacked and transposed (keys along the
+    // vector lanes), values converted when they are not f32.
     e.forLoop(e.idx(0), cols, 1, [&](Value c) {
       Value j = e.add(k0, c);
       if (key.codec) {
@@ -323,7 +358,8 @@ private:
         convertRow(e, value, bi, kvh, j, value.scratch, {c});
     });
     if (key.codec) {
-      // Lanes past the block's last key read zeros (their scores are masked below).
+      // Lanes past the block's last key read zeros (their scores are masked
+      // below).
       e.forLoop(cols, e.idx(t.paddedKeys), 1, [&](Value c) {
         e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
           memref::StoreOp::create(b, e.f32(0), t.kt, ValueRange{d, c});
@@ -333,20 +369,22 @@ private:
     // Where row d of K^T for this block starts.
     auto keyVector = [&](Value d, int64_t n) -> Value {
       if (key.codec)
-        return vector::LoadOp::create(b, vt, t.kt, ValueRange{d, e.idx(n * vw)});
+        return vector::LoadOp::create(b, vt, t.kt,
+                                      ValueRange{d, e.idx(n * vw)});
       return vector::LoadOp::create(b, vt, key.transposed,
                                     ValueRange{bi, kvh, kb, d, e.idx(n * vw)});
     };
 
-    // Lanes that need a predicate: keys past the block end, and the causal/window bounds.
+    // Lanes that need a predicate: keys past the block end, and the
+    // causal/window bounds.
     bool partialBlocks = p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
     int64_t off = p.keyLen - p.queryLen;
     SmallVector<int32_t> laneIds;
     for (int64_t lane = 0; lane < vw; ++lane)
       laneIds.push_back(static_cast<int32_t>(lane));
     auto vi32 = VectorType::get({vw}, i32);
-    Value iota =
-        arith::ConstantOp::create(b, DenseElementsAttr::get(vi32, ArrayRef<int32_t>(laneIds)));
+    Value iota = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(vi32, ArrayRef<int32_t>(laneIds)));
     auto asI32 = [&](Value index) {
       return arith::IndexCastOp::create(b, i32, index).getResult();
     };
@@ -357,25 +395,30 @@ private:
     Value k0V = splat(asI32(k0));
     Value negInfV = vector::BroadcastOp::create(b, vt, e.negInf());
 
-    // S = Q K^T, `rb` rows at a time: broadcast q[r][d] and FMA it into the key lanes.
+    // S = Q K^T, `rb` rows at a time: broadcast q[r][d] and FMA it into the key
+    // lanes.
     int64_t rb = rowBlock(nv);
     e.forLoop(e.idx(0), paddedRows, rb, [&](Value r0) {
-      Value zero = arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
+      Value zero =
+          arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
       SmallVector<Value> init(rb * nv, zero);
-      SmallVector<Value> s = e.forLoop(
-          e.idx(0), e.idx(p.headDim), 1, init, [&](Value d, ValueRange it) -> SmallVector<Value> {
-            SmallVector<Value> ktv;
-            for (int64_t n = 0; n < nv; ++n)
-              ktv.push_back(keyVector(d, n));
-            SmallVector<Value> next(it.begin(), it.end());
-            for (int64_t rr = 0; rr < rb; ++rr) {
-              Value qv = memref::LoadOp::create(b, t.qs, ValueRange{e.add(r0, e.idx(rr)), d});
-              Value qb = vector::BroadcastOp::create(b, vt, qv);
-              for (int64_t n = 0; n < nv; ++n)
-                next[rr * nv + n] = vector::FMAOp::create(b, qb, ktv[n], next[rr * nv + n]);
-            }
-            return next;
-          });
+      SmallVector<Value> s =
+          e.forLoop(e.idx(0), e.idx(p.headDim), 1, init,
+                    [&](Value d, ValueRange it) -> SmallVector<Value> {
+                      SmallVector<Value> ktv;
+                      for (int64_t n = 0; n < nv; ++n)
+                        ktv.push_back(keyVector(d, n));
+                      SmallVector<Value> next(it.begin(), it.end());
+                      for (int64_t rr = 0; rr < rb; ++rr) {
+                        Value qv = memref::LoadOp::create(
+                            b, t.qs, ValueRange{e.add(r0, e.idx(rr)), d});
+                        Value qb = vector::BroadcastOp::create(b, vt, qv);
+                        for (int64_t n = 0; n < nv; ++n)
+                          next[rr * nv + n] = vector::FMAOp::create(
+                              b, qb, ktv[n], next[rr * nv + n]);
+                      }
+                      return next;
+                    });
       // Per row: mask, online-softmax update, and P for the P V step.
       for (int64_t rr = 0; rr < rb; ++rr) {
         Value r = e.add(r0, e.idx(rr));
@@ -387,7 +430,9 @@ private:
           Value local = arith::AddIOp::create(b, splat(e.i32(n * vw)), iota);
           Value visible;
           auto conj = [&](Value cond) {
-            visible = visible ? arith::AndIOp::create(b, visible, cond).getResult() : cond;
+            visible = visible
+                          ? arith::AndIOp::create(b, visible, cond).getResult()
+                          : cond;
           };
           if (partialBlocks)
             conj(e.cmpi(arith::CmpIPredicate::slt, local, colsV));
@@ -395,17 +440,20 @@ private:
           if (p.causal)
             conj(e.cmpi(arith::CmpIPredicate::sle, j, splat(diag)));
           if (p.window)
-            conj(e.cmpi(arith::CmpIPredicate::sgt, j,
-                        splat(arith::SubIOp::create(b, diag, e.i32(*p.window)))));
+            conj(e.cmpi(
+                arith::CmpIPredicate::sgt, j,
+                splat(arith::SubIOp::create(b, diag, e.i32(*p.window)))));
           if (visible)
             sv = e.select(visible, sv, negInfV);
           row.push_back(sv);
           rowMax = rowMax ? e.maxf(rowMax, sv) : sv;
         }
-        Value mx = vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF, rowMax);
+        Value mx = vector::ReductionOp::create(
+            b, vector::CombiningKind::MAXIMUMF, rowMax);
         Value mOld = memref::LoadOp::create(b, t.m, ValueRange{r});
         Value mNew = e.maxf(mOld, mx);
-        // While a row has seen no visible key, m stays -inf, and P and alpha must be 0, not NaN.
+        // While a row has seen no visible key, m stays -inf, and P and alpha
+        // must be 0, not NaN.
         Value none = e.cmpf(arith::CmpFPredicate::OEQ, mNew, e.negInf());
         Value mSafe = e.select(none, e.f32(0), mNew);
         Value alpha = math::ExpOp::create(b, e.sub(mOld, mSafe));
@@ -416,15 +464,18 @@ private:
           vector::StoreOp::create(b, pv, t.probs, ValueRange{r, e.idx(n * vw)});
           pSum = pSum ? e.add(pSum, pv) : pv;
         }
-        Value sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD, pSum);
+        Value sum =
+            vector::ReductionOp::create(b, vector::CombiningKind::ADD, pSum);
         Value lOld = memref::LoadOp::create(b, t.l, ValueRange{r});
-        memref::StoreOp::create(b, e.add(e.mul(alpha, lOld), sum), t.l, ValueRange{r});
+        memref::StoreOp::create(b, e.add(e.mul(alpha, lOld), sum), t.l,
+                                ValueRange{r});
         memref::StoreOp::create(b, mNew, t.m, ValueRange{r});
         memref::StoreOp::create(b, alpha, t.alpha, ValueRange{r});
       }
     });
 
-    // acc = alpha acc + P V, `rv` rows at a time: each V row is loaded once per row block.
+    // acc = alpha acc + P V, `rv` rows at a time: each V row is loaded once per
+    // row block.
     int64_t nvd = numChunks(p.valueDim);
     int64_t rv = rowBlock(nvd);
     e.forLoop(e.idx(0), paddedRows, rv, [&](Value r0) {
@@ -434,28 +485,35 @@ private:
         Value alpha = memref::LoadOp::create(b, t.alpha, ValueRange{r});
         for (int64_t k = 0; k < nvd; ++k) {
           auto ct = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
-          Value a = vector::LoadOp::create(b, ct, t.acc, ValueRange{r, e.idx(k * vw)});
-          accRows.push_back(e.mul(a, vector::BroadcastOp::create(b, ct, alpha)));
+          Value a = vector::LoadOp::create(b, ct, t.acc,
+                                           ValueRange{r, e.idx(k * vw)});
+          accRows.push_back(
+              e.mul(a, vector::BroadcastOp::create(b, ct, alpha)));
         }
       }
       accRows = e.forLoop(
-          e.idx(0), cols, 1, accRows, [&](Value c, ValueRange it) -> SmallVector<Value> {
-            SmallVector<Value> vrow = loadKVRow(e, value, bi, kvh, e.add(k0, c), c);
+          e.idx(0), cols, 1, accRows,
+          [&](Value c, ValueRange it) -> SmallVector<Value> {
+            SmallVector<Value> vrow =
+                loadKVRow(e, value, bi, kvh, e.add(k0, c), c);
             SmallVector<Value> next(it.begin(), it.end());
             for (int64_t rr = 0; rr < rv; ++rr) {
-              Value pj =
-                  memref::LoadOp::create(b, t.probs, ValueRange{e.add(r0, e.idx(rr)), c});
+              Value pj = memref::LoadOp::create(
+                  b, t.probs, ValueRange{e.add(r0, e.idx(rr)), c});
               for (int64_t k = 0; k < nvd; ++k) {
-                Value pb = vector::BroadcastOp::create(b, vrow[k].getType(), pj);
-                next[rr * nvd + k] = vector::FMAOp::create(b, pb, vrow[k], next[rr * nvd + k]);
+                Value pb =
+                    vector::BroadcastOp::create(b, vrow[k].getType(), pj);
+                next[rr * nvd + k] =
+                    vector::FMAOp::create(b, pb, vrow[k], next[rr * nvd + k]);
               }
             }
             return next;
           });
       for (int64_t rr = 0; rr < rv; ++rr)
         for (int64_t k = 0; k < nvd; ++k)
-          vector::StoreOp::create(b, accRows[rr * nvd + k], t.acc,
-                                  ValueRange{e.add(r0, e.idx(rr)), e.idx(k * vw)});
+          vector::StoreOp::create(
+              b, accRows[rr * nvd + k], t.acc,
+              ValueRange{e.add(r0, e.idx(rr)), e.idx(k * vw)});
     });
   }
 
@@ -466,8 +524,8 @@ private:
 
 } // namespace
 
-void mlir::tessera::populateAttentionToLoopsPatterns(const TypeConverter &converter,
-                                                     RewritePatternSet &patterns,
-                                                     const LoopLoweringOptions &options) {
+void mlir::tessera::populateAttentionToLoopsPatterns(
+    const TypeConverter &converter, RewritePatternSet &patterns,
+    const LoopLoweringOptions &options) {
   patterns.add<AttentionLowering>(converter, patterns.getContext(), options);
 }

@@ -1,7 +1,8 @@
-//===- RowOpsToLoops.cpp - hadamard / quantize / dequantize -> row loops ---===//
+//===- RowOpsToLoops.cpp - hadamard / quantize / dequantize -> row loops --===//
 //
-// The rows of the last dim in an scf.parallel, each through a per-iteration f32 scratch row,
-// running the row bodies of Common/RowOps.cpp (shared with the GPU lowering).
+// The rows of the last dim in an scf.parallel, each through a per-iteration f32
+// scratch row, running the row bodies of Common/RowOps.cpp (shared with the GPU
+// lowering).
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/RowOps.h"
@@ -10,15 +11,16 @@
 using namespace mlir;
 using namespace mlir::tessera;
 
-void mlir::tessera::populateRowOpsToLoopsPatterns(const TypeConverter &converter,
-                                                  RewritePatternSet &patterns,
-                                                  const LoopLoweringOptions &options) {
+void mlir::tessera::populateRowOpsToLoopsPatterns(
+    const TypeConverter &converter, RewritePatternSet &patterns,
+    const LoopLoweringOptions &options) {
   RowRunner cpuRows = [](ImplicitLocOpBuilder &b, Operation *, StringRef,
-                         ArrayRef<int64_t> leadShape, int64_t rowLen, ArrayRef<Value> operands,
-                         RowBody body) {
+                         ArrayRef<int64_t> leadShape, int64_t rowLen,
+                         ArrayRef<Value> operands, RowBody body) {
     Emitter e(b);
     e.parallelRows(leadShape, [&](ValueRange lead) {
-      Value row = memref::AllocaOp::create(b, MemRefType::get({rowLen}, b.getF32Type()));
+      Value row = memref::AllocaOp::create(
+          b, MemRefType::get({rowLen}, b.getF32Type()));
       body(e, lead, operands, row);
     });
   };

@@ -1,7 +1,7 @@
-//===- TesseraToLoops.cpp - The convert-tessera-to-loops pass --------------===//
+//===- TesseraToLoops.cpp - The convert-tessera-to-loops pass -------------===//
 #include "tessera/Conversion/TesseraToLoops.h"
-#include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Passes.h"
 
@@ -26,8 +26,9 @@ using namespace mlir::tessera;
 
 namespace {
 
-/// Checks, with one diagnostic on failure, that the loop lowering handles `op`: its kind (the
-/// ops of later stages are not lowered yet), static shapes, and the schemes of packed values.
+/// Checks, with one diagnostic on failure, that the loop lowering handles `op`:
+/// its kind (the ops of later stages are not lowered yet), static shapes, and
+/// the schemes of packed values.
 LogicalResult checkLowerable(Operation *op) {
   if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp>(op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";
@@ -38,17 +39,20 @@ LogicalResult checkLowerable(Operation *op) {
 }
 
 struct ConvertTesseraToLoopsPass
-    : public tessera::impl::ConvertTesseraToLoopsBase<ConvertTesseraToLoopsPass> {
+    : public tessera::impl::ConvertTesseraToLoopsBase<
+          ConvertTesseraToLoopsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     LoopLoweringOptions options;
     options.vectorWidth = vectorWidth;
     if (options.vectorWidth < 1) {
-      getOperation().emitError() << "vector-width (" << vectorWidth << ") must be positive";
+      getOperation().emitError()
+          << "vector-width (" << vectorWidth << ") must be positive";
       return signalPassFailure();
     }
-    auto populate = [&](const TypeConverter &converter, RewritePatternSet &patterns) {
+    auto populate = [&](const TypeConverter &converter,
+                        RewritePatternSet &patterns) {
       populateAttentionToLoopsPatterns(converter, patterns, options);
       populateRowOpsToLoopsPatterns(converter, patterns, options);
     };

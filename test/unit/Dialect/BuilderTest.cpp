@@ -19,7 +19,8 @@ protected:
 
   /// Starts a function taking `args`; the builder inserts into its body.
   func::FuncOp startFunc(TypeRange args) {
-    auto fn = func::FuncOp::create(b, b.getUnknownLoc(), "f", b.getFunctionType(args, {}));
+    auto fn = func::FuncOp::create(b, b.getUnknownLoc(), "f",
+                                   b.getFunctionType(args, {}));
     b.setInsertionPointToStart(fn.addEntryBlock());
     return fn;
   }
@@ -27,7 +28,8 @@ protected:
 
   /// The module verifies, and prints then parses back to the same text.
   void expectVerifiesAndRoundTrips() {
-    ASSERT_TRUE(succeeded(verify(*module))) << (diags.empty() ? "" : diags.front());
+    ASSERT_TRUE(succeeded(verify(*module)))
+        << (diags.empty() ? "" : diags.front());
     std::string text = print(*module);
     OwningOpRef<ModuleOp> reparsed = parseSourceString<ModuleOp>(text, &ctx);
     ASSERT_TRUE(reparsed) << text;
@@ -40,10 +42,12 @@ protected:
 
 TEST_F(BuilderTest, AttentionInfersResultTypes) {
   Type bf16 = b.getBF16Type();
-  auto fn = startFunc({tensor({2, 8, 77, 128}, bf16), tensor({2, 2, 133, 128}, bf16),
-                       tensor({2, 2, 133, 96}, bf16)});
+  auto fn =
+      startFunc({tensor({2, 8, 77, 128}, bf16), tensor({2, 2, 133, 128}, bf16),
+                 tensor({2, 2, 133, 96}, bf16)});
   auto args = fn.getArguments();
-  auto op = AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[2], Value(),
+  auto op = AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[2],
+                                Value(),
                                 /*causal=*/true, /*window=*/64, /*scale=*/0.5f);
   finish();
   EXPECT_EQ(op.getOutput().getType(), tensor({2, 8, 77, 96}, bf16));
@@ -56,22 +60,26 @@ TEST_F(BuilderTest, AttentionInfersResultTypes) {
 }
 
 TEST_F(BuilderTest, AttentionDefaultScaleIsInverseSqrtHeadDim) {
-  auto fn = startFunc({tensor({1, 4, 16, 64}), tensor({1, 4, 16, 64}), tensor({1, 4, 16, 64})});
+  auto fn = startFunc(
+      {tensor({1, 4, 16, 64}), tensor({1, 4, 16, 64}), tensor({1, 4, 16, 64})});
   auto args = fn.getArguments();
-  auto op = AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[2]);
+  auto op =
+      AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[2]);
   finish();
   EXPECT_FLOAT_EQ(op.getEffectiveScale(), 0.125f);
   expectVerifiesAndRoundTrips();
 }
 
 TEST_F(BuilderTest, AttentionOnPackedKVThroughQuantize) {
-  auto fn = startFunc({tensor({1, 8, 1, 64}), tensor({1, 2, 300, 64}), tensor({1, 2, 300, 64})});
+  auto fn = startFunc({tensor({1, 8, 1, 64}), tensor({1, 2, 300, 64}),
+                       tensor({1, 2, 300, 64})});
   auto args = fn.getArguments();
   auto tq = QuantAttr::get(&ctx, QuantScheme::TqMse, {3});
   auto k = QuantizeOp::create(b, b.getUnknownLoc(), args[1], tq);
   auto v = QuantizeOp::create(b, b.getUnknownLoc(), args[2],
                               QuantAttr::get(&ctx, QuantScheme::Int, {4}));
-  auto op = AttentionOp::create(b, b.getUnknownLoc(), args[0], k, v, Value(), true);
+  auto op =
+      AttentionOp::create(b, b.getUnknownLoc(), args[0], k, v, Value(), true);
   auto d = DequantizeOp::create(b, b.getUnknownLoc(), k);
   finish();
   EXPECT_EQ(d.getOutput().getType(), tensor({1, 2, 300, 64}));
@@ -85,10 +93,12 @@ TEST_F(BuilderTest, BlockSelectFeedsAttention) {
   auto args = fn.getArguments();
   Type i32 = b.getI32Type();
   auto sel = BlockSelectOp::create(
-      b, b.getUnknownLoc(), tensor({1, 2, 16, 1}, i32), tensor({1, 2, 16}, i32), args[0],
-      args[1], Value(), Value(), /*block_q=*/64, /*block_k=*/64, BlockPool::Max,
-      b.getI64IntegerAttr(4), FloatAttr(), FloatAttr(), /*sink_blocks=*/1, /*causal=*/true);
-  AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[1], sel.getMask(), true);
+      b, b.getUnknownLoc(), tensor({1, 2, 16, 1}, i32), tensor({1, 2, 16}, i32),
+      args[0], args[1], Value(), Value(), /*block_q=*/64, /*block_k=*/64,
+      BlockPool::Max, b.getI64IntegerAttr(4), FloatAttr(), FloatAttr(),
+      /*sink_blocks=*/1, /*causal=*/true);
+  AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[1],
+                      sel.getMask(), true);
   finish();
   expectVerifiesAndRoundTrips();
 }
@@ -98,10 +108,11 @@ TEST_F(BuilderTest, HadamardAndBitAllocate) {
   auto args = fn.getArguments();
   auto h = HadamardOp::create(b, b.getUnknownLoc(), args[0].getType(), args[0],
                               b.getI64IntegerAttr(7), /*inverse=*/false);
-  HadamardOp::create(b, b.getUnknownLoc(), h.getType(), h, b.getI64IntegerAttr(7), true);
-  auto ba = BitAllocateOp::create(b, b.getUnknownLoc(), tensor({2, 64}, b.getI32Type()),
-                                  args[1], b.getF64FloatAttr(2.5), b.getI64IntegerAttr(1),
-                                  b.getI64IntegerAttr(6));
+  HadamardOp::create(b, b.getUnknownLoc(), h.getType(), h,
+                     b.getI64IntegerAttr(7), true);
+  auto ba = BitAllocateOp::create(
+      b, b.getUnknownLoc(), tensor({2, 64}, b.getI32Type()), args[1],
+      b.getF64FloatAttr(2.5), b.getI64IntegerAttr(1), b.getI64IntegerAttr(6));
   finish();
   EXPECT_EQ(ba.getMaxBits(), 6);
   expectVerifiesAndRoundTrips();
@@ -112,12 +123,13 @@ TEST_F(BuilderTest, EvictEffectiveDefaults) {
                        tensor({1, 8, 32, 64})});
   auto args = fn.getArguments();
   Type i64 = b.getI64Type();
-  auto ev = EvictOp::create(b, b.getUnknownLoc(), tensor({1, 2, 256}, i64),
-                            tensor({1, 2, 256, 64}), tensor({1, 2, 256, 64}),
-                            EvictPolicy::SnapKV, args[0], args[1], args[2], Value(),
-                            /*budget=*/256, EvictScopeAttr(), IntegerAttr(), IntegerAttr(),
-                            IntegerAttr(), DenseI64ArrayAttr(), IntegerAttr(), IntegerAttr(),
-                            FloatAttr(), IntegerAttr());
+  auto ev =
+      EvictOp::create(b, b.getUnknownLoc(), tensor({1, 2, 256}, i64),
+                      tensor({1, 2, 256, 64}), tensor({1, 2, 256, 64}),
+                      EvictPolicy::SnapKV, args[0], args[1], args[2], Value(),
+                      /*budget=*/256, EvictScopeAttr(), IntegerAttr(),
+                      IntegerAttr(), IntegerAttr(), DenseI64ArrayAttr(),
+                      IntegerAttr(), IntegerAttr(), FloatAttr(), IntegerAttr());
   finish();
   EXPECT_EQ(ev.getEffectiveWindow(), 32);
   EXPECT_EQ(ev.getEffectiveSinks(), 0);
@@ -126,8 +138,8 @@ TEST_F(BuilderTest, EvictEffectiveDefaults) {
 }
 
 TEST_F(BuilderTest, LinearBackwardUpdateWithAdamState) {
-  auto fn = startFunc({tensor({64, 32}), tensor({64, 16}), tensor({16, 32}), b.getI64Type(),
-                       tensor({16, 32}), tensor({16, 32})});
+  auto fn = startFunc({tensor({64, 32}), tensor({64, 16}), tensor({16, 32}),
+                       b.getI64Type(), tensor({16, 32}), tensor({16, 32})});
   auto a = fn.getArguments();
   auto opt = OptimizerAttr::getDefault(&ctx, OptimizerKind::AdamW);
   auto op = LinearBackwardUpdateOp::create(
@@ -142,15 +154,17 @@ TEST_F(BuilderTest, LinearBackwardUpdateWithAdamState) {
 TEST_F(BuilderTest, TaskGraphWithDependentTasks) {
   Type t = tensor({4, 64});
   auto fn = startFunc({t});
-  auto graph = TaskGraphOp::create(b, b.getUnknownLoc(), TypeRange{t}, fn.getArgument(0),
-                                   b.getI64IntegerAttr(132), /*iterations=*/1);
+  auto graph =
+      TaskGraphOp::create(b, b.getUnknownLoc(), TypeRange{t}, fn.getArgument(0),
+                          b.getI64IntegerAttr(132), /*iterations=*/1);
   Block *gb = b.createBlock(&graph.getBody(), {}, {t}, {b.getUnknownLoc()});
   auto makeTask = [&](StringRef name, Value in) {
-    auto task = TaskOp::create(b, b.getUnknownLoc(), TypeRange{t}, name, ValueRange{in}, 2);
+    auto task = TaskOp::create(b, b.getUnknownLoc(), TypeRange{t}, name,
+                               ValueRange{in}, 2);
     OpBuilder::InsertionGuard guard(b);
     Block *tb = b.createBlock(&task.getBody(), {}, {t}, {b.getUnknownLoc()});
-    auto h = HadamardOp::create(b, b.getUnknownLoc(), t, tb->getArgument(0), IntegerAttr(),
-                                false);
+    auto h = HadamardOp::create(b, b.getUnknownLoc(), t, tb->getArgument(0),
+                                IntegerAttr(), false);
     YieldOp::create(b, b.getUnknownLoc(), ValueRange{h});
     return task;
   };
@@ -164,14 +178,15 @@ TEST_F(BuilderTest, TaskGraphWithDependentTasks) {
 }
 
 TEST_F(BuilderTest, VerifierRejectsBuiltOpWithMessage) {
-  auto fn = startFunc({tensor({1, 8, 16, 64}), tensor({1, 3, 16, 64}), tensor({1, 3, 16, 64})});
+  auto fn = startFunc(
+      {tensor({1, 8, 16, 64}), tensor({1, 3, 16, 64}), tensor({1, 3, 16, 64})});
   auto args = fn.getArguments();
   AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[2]);
   finish();
   EXPECT_TRUE(failed(verify(*module)));
   ASSERT_FALSE(diags.empty());
-  EXPECT_EQ(diags.front(),
-            "'tessera.attention' op key head count (3) must divide query head count (8)");
+  EXPECT_EQ(diags.front(), "'tessera.attention' op key head count (3) must "
+                           "divide query head count (8)");
 }
 
 } // namespace

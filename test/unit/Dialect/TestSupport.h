@@ -17,18 +17,23 @@
 
 namespace tessera::test {
 
-/// A context with every dialect loaded and the diagnostics of the test collected.
+/// A context with every dialect loaded and the diagnostics of the test
+/// collected.
 class DialectTest : public ::testing::Test {
 protected:
-  DialectTest() : handler(&ctx, [this](mlir::Diagnostic &d) { diags.push_back(d.str()); }) {
+  DialectTest()
+      : handler(&ctx,
+                [this](mlir::Diagnostic &d) { diags.push_back(d.str()); }) {
     mlir::DialectRegistry registry;
     tessera::registerAllDialects(registry);
     ctx.appendDialectRegistry(registry);
     ctx.loadAllAvailableDialects();
   }
 
-  mlir::RankedTensorType tensor(llvm::ArrayRef<int64_t> shape, mlir::Type elt = {}) {
-    return mlir::RankedTensorType::get(shape, elt ? elt : mlir::Float32Type::get(&ctx));
+  mlir::RankedTensorType tensor(llvm::ArrayRef<int64_t> shape,
+                                mlir::Type elt = {}) {
+    return mlir::RankedTensorType::get(
+        shape, elt ? elt : mlir::Float32Type::get(&ctx));
   }
 
   /// Prints an attribute, a type or an op to a string.
@@ -45,7 +50,6 @@ private:
   }
 
 protected:
-
   mlir::MLIRContext ctx;
   mlir::ScopedDiagnosticHandler handler;
   std::vector<std::string> diags;

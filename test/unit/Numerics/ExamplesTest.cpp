@@ -1,11 +1,12 @@
-//===- ExamplesTest.cpp - Every example in examples/ reproduces its reference ===//
+//===- ExamplesTest.cpp - Each example reproduces its reference -----------===//
 //
-// examples/kv_int4_attention.mlir: rotate Q and K by the seeded Hadamard, pack K as 4-bit
-// groups of 32 and V as 8-bit rows, attend causally with a 128-token window. The reference
-// composes the independent Hadamard, int quantization and attention references. The kernel
-// rotates in f32 while the reference rotates in double, so a K value within an ulp of a
-// rounding boundary may land on the neighbouring 4-bit level; the tolerance (2e-3 of the
-// output scale) covers a few such flips and nothing larger.
+// examples/kv_int4_attention.mlir: rotate Q and K by the seeded Hadamard, pack
+// K as 4-bit groups of 32 and V as 8-bit rows, attend causally with a 128-token
+// window. The reference composes the independent Hadamard, int quantization and
+// attention references. The kernel rotates in f32 while the reference rotates
+// in double, so a K value within an ulp of a rounding boundary may land on the
+// neighbouring 4-bit level; the tolerance (2e-3 of the output scale) covers a
+// few such flips and nothing larger.
 //
 //===----------------------------------------------------------------------===//
 #include "Harness.h"
@@ -68,10 +69,12 @@ TEST(Examples, KvInt4AttentionMatchesComposedReference) {
   for (size_t i = 0; i < o.size(); ++i)
     worst = std::max(worst, std::fabs(o[i] - oRef[i]) / scale);
   for (size_t i = 0; i < lse.size(); ++i)
-    worstL = std::max(worstL, std::fabs(lse[i] - lseRef[i]) / (1 + std::fabs(lseRef[i])));
+    worstL = std::max(worstL, std::fabs(lse[i] - lseRef[i]) /
+                                  (1 + std::fabs(lseRef[i])));
   EXPECT_LE(worst, 2e-3);
   EXPECT_LE(worstL, 2e-3);
-  // Without the rotation and packing the answer is clearly different: the test can fail.
+  // Without the rotation and packing the answer is clearly different: the test
+  // can fail.
   std::vector<double> oPlain, lsePlain;
   reference::attention(a, q, k, v, oPlain, lsePlain);
   double apart = 0;

@@ -1,4 +1,4 @@
-//===- HadamardNumericsTest.cpp - Compiled FWHT vs the explicit Sylvester matrix ===//
+//===- HadamardNumericsTest.cpp - Compiled FWHT vs the Sylvester matrix ---===//
 #include "Harness.h"
 #include "Reference.h"
 
@@ -20,14 +20,16 @@ class Hadamard : public ::testing::TestWithParam<HCase> {};
 
 TEST_P(Hadamard, MatchesExplicitMatrix) {
   const HCase c = GetParam();
-  std::string t = "tensor<" + std::to_string(c.rows) + "x" + std::to_string(c.d) + "x" +
+  std::string t = "tensor<" + std::to_string(c.rows) + "x" +
+                  std::to_string(c.d) + "x" +
                   (c.dtype == DType::BF16 ? "bf16" : "f32") + ">";
   std::string attrs;
   if (c.seed)
     attrs = "seed = " + std::to_string(*c.seed);
   if (c.inverse)
     attrs += std::string(attrs.empty() ? "" : ", ") + "inverse";
-  auto m = compileOrFail("func.func @h(%x: " + t + ") -> " + t + " {\n  %y = tessera.hadamard %x" +
+  auto m = compileOrFail("func.func @h(%x: " + t + ") -> " + t +
+                         " {\n  %y = tessera.hadamard %x" +
                          (attrs.empty() ? "" : " {" + attrs + "}") + " : " + t +
                          "\n  return %y : " + t + "\n}\n");
   ASSERT_TRUE(m);
@@ -48,21 +50,25 @@ TEST_P(Hadamard, MatchesExplicitMatrix) {
 INSTANTIATE_TEST_SUITE_P(
     Sizes, Hadamard,
     ::testing::Values(HCase{3, 8, std::nullopt, false, DType::F32},
-                      HCase{5, 64, 42, false, DType::F32}, HCase{5, 64, 42, true, DType::F32},
-                      HCase{2, 128, 7, false, DType::BF16}, HCase{1, 1024, 123, false, DType::F32},
+                      HCase{5, 64, 42, false, DType::F32},
+                      HCase{5, 64, 42, true, DType::F32},
+                      HCase{2, 128, 7, false, DType::BF16},
+                      HCase{1, 1024, 123, false, DType::F32},
                       HCase{4, 16, 0, true, DType::F32}),
     [](const ::testing::TestParamInfo<HCase> &info) {
-      return "d" + std::to_string(info.param.d) + (info.param.seed ? "_seeded" : "_plain") +
+      return "d" + std::to_string(info.param.d) +
+             (info.param.seed ? "_seeded" : "_plain") +
              (info.param.inverse ? "_inverse" : "_forward") +
              (info.param.dtype == DType::BF16 ? "_bf16" : "_f32");
     });
 
 // The seeded transform and its inverse compose to the identity.
 TEST(HadamardRoundTrip, InverseUndoesForward) {
-  auto m = compileOrFail("func.func @rt(%x: tensor<6x256xf32>) -> tensor<6x256xf32> {\n"
-                         "  %y = tessera.hadamard %x {seed = 99} : tensor<6x256xf32>\n"
-                         "  %z = tessera.hadamard %y {seed = 99, inverse} : tensor<6x256xf32>\n"
-                         "  return %z : tensor<6x256xf32>\n}\n");
+  auto m = compileOrFail(
+      "func.func @rt(%x: tensor<6x256xf32>) -> tensor<6x256xf32> {\n"
+      "  %y = tessera.hadamard %x {seed = 99} : tensor<6x256xf32>\n"
+      "  %z = tessera.hadamard %y {seed = 99, inverse} : tensor<6x256xf32>\n"
+      "  return %z : tensor<6x256xf32>\n}\n");
   ASSERT_TRUE(m);
   std::mt19937_64 rng(5);
   auto x = randomValues(6 * 256, DType::F32, rng);

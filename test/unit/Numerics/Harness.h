@@ -1,4 +1,4 @@
-//===- Harness.h - Compile, run and compare for the numerics tests -*- C++ -*-===//
+//===- Harness.h - Compile, run and compare for numerics tests --*- C++ -*-===//
 #ifndef TESSERA_TEST_NUMERICS_HARNESS_H
 #define TESSERA_TEST_NUMERICS_HARNESS_H
 
@@ -13,13 +13,16 @@
 
 namespace tessera::test {
 
-/// Compiles `mlir` for the host (no cache), failing the test with the diagnostics otherwise.
-inline std::unique_ptr<jit::CompiledModule> compileOrFail(const std::string &mlir) {
+/// Compiles `mlir` for the host (no cache), failing the test with the
+/// diagnostics otherwise.
+inline std::unique_ptr<jit::CompiledModule>
+compileOrFail(const std::string &mlir) {
   std::string diags;
   jit::CompileOptions options;
   options.cacheDir = "off";
   auto m = jit::compile(mlir, "test.mlir", options,
-                        [&](const std::string &sev, const std::string &loc, const std::string &msg) {
+                        [&](const std::string &sev, const std::string &loc,
+                            const std::string &msg) {
                           diags += loc + ": " + sev + ": " + msg + "\n";
                         });
   EXPECT_TRUE(m) << diags << "\n" << mlir;
@@ -27,7 +30,8 @@ inline std::unique_ptr<jit::CompiledModule> compileOrFail(const std::string &mli
 }
 
 /// Calls the module's only entry and returns its outputs.
-inline std::vector<HostTensor> run(jit::CompiledModule &m, std::vector<HostTensor> &inputs) {
+inline std::vector<HostTensor> run(jit::CompiledModule &m,
+                                   std::vector<HostTensor> &inputs) {
   const EntryABI &e = m.entries().front();
   std::vector<HostTensor> outputs;
   std::vector<void *> in, out;
@@ -39,15 +43,15 @@ inline std::vector<HostTensor> run(jit::CompiledModule &m, std::vector<HostTenso
   }
   std::string diags;
   bool ok = m.invoke(e.name, in, out,
-                     [&](const std::string &, const std::string &, const std::string &msg) {
-                       diags += msg + "\n";
-                     });
+                     [&](const std::string &, const std::string &,
+                         const std::string &msg) { diags += msg + "\n"; });
   EXPECT_TRUE(ok) << diags;
   return outputs;
 }
 
 /// Fresh standard-normal values, rounded to what `dtype` can hold.
-inline std::vector<double> randomValues(size_t n, DType dtype, std::mt19937_64 &rng) {
+inline std::vector<double> randomValues(size_t n, DType dtype,
+                                        std::mt19937_64 &rng) {
   std::normal_distribution<double> normal;
   std::vector<double> v(n);
   for (double &x : v) {

@@ -1,4 +1,4 @@
-//===- Reference.cpp - Independent reference implementations of tessera ops ===//
+//===- Reference.cpp - Independent references of tessera ops --------------===//
 #include "Reference.h"
 
 #include <algorithm>
@@ -7,14 +7,18 @@
 
 using namespace tessera::reference;
 
-void tessera::reference::attention(const Attention &a, const std::vector<double> &q,
-                                   const std::vector<double> &k, const std::vector<double> &v,
-                                   std::vector<double> &o, std::vector<double> &lse) {
+void tessera::reference::attention(const Attention &a,
+                                   const std::vector<double> &q,
+                                   const std::vector<double> &k,
+                                   const std::vector<double> &v,
+                                   std::vector<double> &o,
+                                   std::vector<double> &lse) {
   o.assign(a.B * a.Hq * a.Sq * a.Dv, 0.0);
   lse.assign(a.B * a.Hq * a.Sq, -std::numeric_limits<double>::infinity());
   double scale = a.scale ? *a.scale : 1.0 / std::sqrt(static_cast<double>(a.D));
   int64_t g = a.Hq / a.Hkv, off = a.Skv - a.Sq;
-  int64_t qBlocks = (a.Sq + a.blockQ - 1) / a.blockQ, kBlocks = (a.Skv + a.blockK - 1) / a.blockK;
+  int64_t qBlocks = (a.Sq + a.blockQ - 1) / a.blockQ,
+          kBlocks = (a.Skv + a.blockK - 1) / a.blockK;
   std::vector<double> s(a.Skv);
   std::vector<bool> visible(a.Skv);
   for (int64_t b = 0; b < a.B; ++b)
@@ -30,7 +34,8 @@ void tessera::reference::attention(const Attention &a, const std::vector<double>
           if (a.window && j <= i + off - *a.window)
             ok = false;
           if (!a.blockMask.empty() &&
-              !a.blockMask[(mh * qBlocks + i / a.blockQ) * kBlocks + j / a.blockK])
+              !a.blockMask[(mh * qBlocks + i / a.blockQ) * kBlocks +
+                           j / a.blockK])
             ok = false;
           visible[j] = ok;
           if (!ok)
@@ -72,8 +77,10 @@ int sign(uint64_t seed, int64_t i) {
 }
 } // namespace
 
-std::vector<double> tessera::reference::hadamard(const std::vector<double> &x, int64_t d,
-                                                 std::optional<uint64_t> seed, bool inverse) {
+std::vector<double> tessera::reference::hadamard(const std::vector<double> &x,
+                                                 int64_t d,
+                                                 std::optional<uint64_t> seed,
+                                                 bool inverse) {
   // Sylvester construction: H_1 = [1], H_2n = [[H, H], [H, -H]].
   std::vector<int> h(1, 1);
   for (int64_t n = 1; n < d; n *= 2) {
@@ -107,17 +114,20 @@ std::vector<double> tessera::reference::hadamard(const std::vector<double> &x, i
   return y;
 }
 
-IntQuantized tessera::reference::quantizeInt(const std::vector<float> &row, int bits,
-                                             int64_t group, bool symmetric) {
+IntQuantized tessera::reference::quantizeInt(const std::vector<float> &row,
+                                             int bits, int64_t group,
+                                             bool symmetric) {
   IntQuantized out;
   int64_t d = static_cast<int64_t>(row.size());
   if (group == 0)
     group = d;
   out.codes.assign((d * bits + 7) / 8, 0);
   int64_t levels = int64_t{1} << bits;
-  float qmax = symmetric ? static_cast<float>(levels / 2 - 1) : static_cast<float>(levels - 1);
+  float qmax = symmetric ? static_cast<float>(levels / 2 - 1)
+                         : static_cast<float>(levels - 1);
   for (int64_t g0 = 0; g0 < d; g0 += group) {
-    float hi = -std::numeric_limits<float>::infinity(), lo = std::numeric_limits<float>::infinity();
+    float hi = -std::numeric_limits<float>::infinity(),
+          lo = std::numeric_limits<float>::infinity();
     for (int64_t j = g0; j < g0 + group; ++j) {
       hi = std::max(hi, symmetric ? std::fabs(row[j]) : row[j]);
       lo = std::min(lo, row[j]);
@@ -130,14 +140,18 @@ IntQuantized tessera::reference::quantizeInt(const std::vector<float> &row, int 
     for (int64_t j = g0; j < g0 + group; ++j) {
       float q = std::round((row[j] - zero) * inv);
       q = std::min(std::max(q, symmetric ? -qmax : 0.0f), qmax);
-      uint32_t code = static_cast<uint32_t>(symmetric ? q + static_cast<float>(levels / 2) : q);
+      uint32_t code = static_cast<uint32_t>(
+          symmetric ? q + static_cast<float>(levels / 2) : q);
       for (int bit = 0; bit < bits; ++bit)
         if (code >> bit & 1) {
           int64_t pos = j * bits + bit;
           out.codes[pos / 8] |= static_cast<uint8_t>(1u << (pos % 8));
         }
-      float deq = symmetric ? static_cast<float>(static_cast<int32_t>(code) - levels / 2) * scale
-                            : static_cast<float>(code) * scale + zero;
+      float deq =
+          symmetric
+              ? static_cast<float>(static_cast<int32_t>(code) - levels / 2) *
+                    scale
+              : static_cast<float>(code) * scale + zero;
       out.dequantized.push_back(deq);
     }
   }
