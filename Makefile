@@ -37,15 +37,14 @@ bench: build
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
 
-# The suites under AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan/. Debian's
+# The suites under AddressSanitizer + UndefinedBehaviorSanitizer with assertions on, in
+# build-asan/ (clang only: -shared-libsan). Debian's
 # libMLIR/libLLVM are not instrumented, while LLVM's header-inlined allocators are: their
 # manual poisoning would report false use-after-poison, hence allow_user_poisoning=0.
 sanitize: deps
-	@dpkg-query -W -f='$${Status}' libclang-rt-22-dev 2>/dev/null | grep -q "ok installed" || \
-	  $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -qq libclang-rt-22-dev
 	ASAN_OPTIONS=allow_user_poisoning=0 \
 	  $(MAKE) --no-print-directory test BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
-	  CMAKE_FLAGS="-DTESSERA_SANITIZE=ON"
+	  CMAKE_FLAGS="-DTESSERA_SANITIZE=ON -DTESSERA_ASSERTIONS=ON $(CMAKE_FLAGS)"
 
 docs: configure
 	cmake --build $(BUILD_DIR) --target docs

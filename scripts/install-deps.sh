@@ -3,6 +3,7 @@
 set -euo pipefail
 
 PKGS=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22 libomp-22-dev
+      clang-format-22 libclang-rt-22-dev
       ninja-build cmake ccache libgtest-dev python3-numpy)
 
 missing=()

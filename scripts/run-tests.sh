@@ -46,5 +46,7 @@ if [ "$ctest_rc" -ne 0 ] && [ "$ct_fail" -eq 0 ]; then failed=$(( failed + 1 ));
 if [ "$ct_total" -eq 0 ]; then echo "error: ctest ran no test"; failed=$(( failed + 1 )); fi
 
 echo
-echo "tessera: $passed passed, $failed failed, $skipped skipped"
+summary="tessera: $passed passed, $failed failed, $skipped skipped"
+echo "$summary" > "$BUILD_DIR/test-summary.txt"
+echo "$summary"
 [ "$failed" -eq 0 ]

@@ -3,8 +3,8 @@
 #include "status.h"
 
 #include <cstdlib>
-#include <initializer_list>
 #include <dlfcn.h>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 
@@ -16,7 +16,8 @@ struct LoadResult {
   std::string message;
 };
 
-/// Resolves the first of `names` that the driver exports (versioned names first).
+/// Resolves the first of `names` that the driver exports (versioned names
+/// first).
 template <typename Fn>
 bool resolve(void *handle, std::initializer_list<const char *> names, Fn &slot,
              LoadResult &result) {
@@ -46,9 +47,12 @@ LoadResult load() {
       !resolve(handle, {"cuDeviceGetCount"}, d.cuDeviceGetCount, result) ||
       !resolve(handle, {"cuDeviceGet"}, d.cuDeviceGet, result) ||
       !resolve(handle, {"cuDeviceGetName"}, d.cuDeviceGetName, result) ||
-      !resolve(handle, {"cuDeviceGetAttribute"}, d.cuDeviceGetAttribute, result) ||
-      !resolve(handle, {"cuDevicePrimaryCtxRetain"}, d.cuDevicePrimaryCtxRetain, result) ||
-      !resolve(handle, {"cuDevicePrimaryCtxRelease_v2"}, d.cuDevicePrimaryCtxRelease, result) ||
+      !resolve(handle, {"cuDeviceGetAttribute"}, d.cuDeviceGetAttribute,
+               result) ||
+      !resolve(handle, {"cuDevicePrimaryCtxRetain"}, d.cuDevicePrimaryCtxRetain,
+               result) ||
+      !resolve(handle, {"cuDevicePrimaryCtxRelease_v2"},
+               d.cuDevicePrimaryCtxRelease, result) ||
       !resolve(handle, {"cuGetErrorName"}, d.cuGetErrorName, result) ||
       !resolve(handle, {"cuCtxSetCurrent"}, d.cuCtxSetCurrent, result) ||
       !resolve(handle, {"cuMemAlloc_v2"}, d.cuMemAlloc, result) ||
@@ -57,16 +61,18 @@ LoadResult load() {
       !resolve(handle, {"cuMemcpyDtoH_v2"}, d.cuMemcpyDtoH, result) ||
       !resolve(handle, {"cuStreamCreate"}, d.cuStreamCreate, result) ||
       !resolve(handle, {"cuStreamDestroy_v2"}, d.cuStreamDestroy, result) ||
-      !resolve(handle, {"cuStreamSynchronize"}, d.cuStreamSynchronize, result) ||
+      !resolve(handle, {"cuStreamSynchronize"}, d.cuStreamSynchronize,
+               result) ||
       !resolve(handle, {"cuEventCreate"}, d.cuEventCreate, result) ||
       !resolve(handle, {"cuEventDestroy_v2"}, d.cuEventDestroy, result) ||
       !resolve(handle, {"cuEventRecord"}, d.cuEventRecord, result) ||
       !resolve(handle, {"cuEventSynchronize"}, d.cuEventSynchronize, result) ||
-      !resolve(handle, {"cuEventElapsedTime_v2", "cuEventElapsedTime"}, d.cuEventElapsedTime,
-               result) ||
+      !resolve(handle, {"cuEventElapsedTime_v2", "cuEventElapsedTime"},
+               d.cuEventElapsedTime, result) ||
       !resolve(handle, {"cuModuleLoadDataEx"}, d.cuModuleLoadDataEx, result) ||
       !resolve(handle, {"cuModuleUnload"}, d.cuModuleUnload, result) ||
-      !resolve(handle, {"cuModuleGetFunction"}, d.cuModuleGetFunction, result) ||
+      !resolve(handle, {"cuModuleGetFunction"}, d.cuModuleGetFunction,
+               result) ||
       !resolve(handle, {"cuFuncSetAttribute"}, d.cuFuncSetAttribute, result) ||
       !resolve(handle, {"cuLaunchKernel"}, d.cuLaunchKernel, result))
     return result;
@@ -75,8 +81,9 @@ LoadResult load() {
     const char *name = nullptr;
     d.cuGetErrorName(rc, &name);
     result.code = TSRT_NO_DEVICE;
-    result.message = std::string("cuInit failed: ") + (name ? name : "unknown CUDA error") +
-                     " (" + std::to_string(rc) + ")";
+    result.message = std::string("cuInit failed: ") +
+                     (name ? name : "unknown CUDA error") + " (" +
+                     std::to_string(rc) + ")";
   }
   return result;
 }
@@ -91,10 +98,11 @@ tsrt_status tsrt::loadDriver(const Driver **out) {
   return nullptr;
 }
 
-tsrt_status tsrt::cudaStatus(const Driver &driver, CUresult result, const char *call) {
+tsrt_status tsrt::cudaStatus(const Driver &driver, CUresult result,
+                             const char *call) {
   const char *name = nullptr;
   if (driver.cuGetErrorName(result, &name) != CUDA_SUCCESS || !name)
     name = "unknown CUDA error";
-  return makeStatus(result == 2 ? TSRT_OUT_OF_MEMORY : TSRT_CUDA_ERROR, "%s failed: %s (%d)",
-                    call, name, result);
+  return makeStatus(result == 2 ? TSRT_OUT_OF_MEMORY : TSRT_CUDA_ERROR,
+                    "%s failed: %s (%d)", call, name, result);
 }

@@ -1,7 +1,8 @@
-//===- driver.h - The CUDA driver API, loaded with dlopen ---------*- C++ -*-===//
+//===- driver.h - The CUDA driver API, loaded with dlopen -------*- C++ -*-===//
 //
-// The few driver types and entry points the runtime uses, declared here (the driver ABI is
-// stable) so that the runtime builds without the CUDA toolkit and never links libcuda.
+// The few driver types and entry points the runtime uses, declared here (the
+// driver ABI is stable) so that the runtime builds without the CUDA toolkit and
+// never links libcuda.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_RUNTIME_DRIVER_H
@@ -35,7 +36,8 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
-/// Entry points resolved from libcuda.so.1 (versioned names where cuda.h maps them).
+/// Entry points resolved from libcuda.so.1 (versioned names where cuda.h maps
+/// them).
 struct Driver {
   CUresult (*cuInit)(unsigned);
   CUresult (*cuDeviceGetCount)(int *);
@@ -58,20 +60,24 @@ struct Driver {
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
-  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, CUjit_option *, void **);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned,
+                                 CUjit_option *, void **);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void **, void **);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
 };
 
-/// Loads and initialises the driver once per process. On success *out points at the
-/// resolved entry points (valid for the life of the process). The library path is
-/// libcuda.so.1 unless the environment variable TSRT_CUDA_DRIVER names another.
+/// Loads and initialises the driver once per process. On success *out points at
+/// the resolved entry points (valid for the life of the process). The library
+/// path is libcuda.so.1 unless the environment variable TSRT_CUDA_DRIVER names
+/// another.
 tsrt_status loadDriver(const Driver **out);
 
-/// A status for a failed driver call: TSRT_CUDA_ERROR with the CUDA error's name.
+/// A status for a failed driver call: TSRT_CUDA_ERROR with the CUDA error's
+/// name.
 tsrt_status cudaStatus(const Driver &driver, CUresult result, const char *call);
 
 } // namespace tsrt

@@ -1,4 +1,4 @@
-//===- internal.h - Runtime handle layouts shared by the sources -*- C++ -*-===//
+//===- internal.h - Runtime handle layouts shared by sources ----*- C++ -*-===//
 #ifndef TESSERA_RUNTIME_INTERNAL_H
 #define TESSERA_RUNTIME_INTERNAL_H
 
@@ -38,11 +38,14 @@ struct tsrt_kernel_impl {
 
 namespace tsrt {
 
-/// Makes the runtime's context current on this thread; a failure becomes a status.
+/// Makes the runtime's context current on this thread; a failure becomes a
+/// status.
 tsrt_status makeCurrent(tsrt_runtime runtime);
 
 /// The driver stream of `stream` (null: the default stream).
-inline CUstream streamOf(tsrt_stream stream) { return stream ? stream->stream : nullptr; }
+inline CUstream streamOf(tsrt_stream stream) {
+  return stream ? stream->stream : nullptr;
+}
 
 } // namespace tsrt
 

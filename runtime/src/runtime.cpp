@@ -27,7 +27,8 @@ tsrt_status tsrt_device_count(int *out) {
 
 tsrt_status tsrt_runtime_create(int ordinal, tsrt_runtime *out) {
   if (!out)
-    return makeStatus(TSRT_INVALID_ARGUMENT, "tsrt_runtime_create: out is NULL");
+    return makeStatus(TSRT_INVALID_ARGUMENT,
+                      "tsrt_runtime_create: out is NULL");
   *out = nullptr;
   const tsrt::Driver *d = nullptr;
   if (tsrt_status s = tsrt::loadDriver(&d))
@@ -36,9 +37,10 @@ tsrt_status tsrt_runtime_create(int ordinal, tsrt_runtime *out) {
   if (tsrt::CUresult rc = d->cuDeviceGetCount(&count))
     return tsrt::cudaStatus(*d, rc, "cuDeviceGetCount");
   if (ordinal < 0 || ordinal >= count)
-    return makeStatus(count == 0 ? TSRT_NO_DEVICE : TSRT_INVALID_ARGUMENT,
-                      "device ordinal %d out of range: the driver sees %d device(s)", ordinal,
-                      count);
+    return makeStatus(
+        count == 0 ? TSRT_NO_DEVICE : TSRT_INVALID_ARGUMENT,
+        "device ordinal %d out of range: the driver sees %d device(s)", ordinal,
+        count);
   tsrt::CUdevice device = 0;
   if (tsrt::CUresult rc = d->cuDeviceGet(&device, ordinal))
     return tsrt::cudaStatus(*d, rc, "cuDeviceGet");
@@ -64,7 +66,8 @@ void tsrt_runtime_destroy(tsrt_runtime runtime) {
 tsrt_status tsrt_device_info(tsrt_runtime runtime, char *name, size_t name_size,
                              int *compute_capability) {
   if (!runtime || !name || name_size == 0 || !compute_capability)
-    return makeStatus(TSRT_INVALID_ARGUMENT, "tsrt_device_info: NULL or empty argument");
+    return makeStatus(TSRT_INVALID_ARGUMENT,
+                      "tsrt_device_info: NULL or empty argument");
   const tsrt::Driver &d = *runtime->driver;
   int size = name_size > 4096 ? 4096 : static_cast<int>(name_size);
   if (tsrt::CUresult rc = d.cuDeviceGetName(name, size, runtime->device))
@@ -72,10 +75,12 @@ tsrt_status tsrt_device_info(tsrt_runtime runtime, char *name, size_t name_size,
   name[name_size - 1] = '\0';
   int major = 0, minor = 0;
   if (tsrt::CUresult rc = d.cuDeviceGetAttribute(
-          &major, tsrt::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, runtime->device))
+          &major, tsrt::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+          runtime->device))
     return tsrt::cudaStatus(d, rc, "cuDeviceGetAttribute");
   if (tsrt::CUresult rc = d.cuDeviceGetAttribute(
-          &minor, tsrt::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, runtime->device))
+          &minor, tsrt::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+          runtime->device))
     return tsrt::cudaStatus(d, rc, "cuDeviceGetAttribute");
   *compute_capability = major * 10 + minor;
   return nullptr;

@@ -29,7 +29,9 @@ tsrt_status tsrt::makeStatus(tsrt_code code, const char *fmt, ...) {
 
 extern "C" {
 
-tsrt_code tsrt_status_code(tsrt_status status) { return status ? status->code : TSRT_OK; }
+tsrt_code tsrt_status_code(tsrt_status status) {
+  return status ? status->code : TSRT_OK;
+}
 
 const char *tsrt_status_message(tsrt_status status) {
   return status ? status->message.c_str() : "";

@@ -1,4 +1,4 @@
-//===- status.h - Internal helpers for building tsrt_status values -*- C++ -*-===//
+//===- status.h - Internal helpers building tsrt_status values --*- C++ -*-===//
 #ifndef TESSERA_RUNTIME_STATUS_H
 #define TESSERA_RUNTIME_STATUS_H
 

@@ -1,9 +1,10 @@
-//===- FakeDriver.cpp - A stand-in libcuda for testing the runtime's binding ===//
+//===- FakeDriver.cpp - A stand-in libcuda for the runtime's tests --------===//
 //
-// Exports the driver entry points the runtime resolves, so the runtime's loading, error
-// mapping and device queries are tested on machines without a GPU. FAKE_CUDA_MODE selects
-// the behaviour: "no_device" makes cuInit fail with CUDA_ERROR_NO_DEVICE (100); anything else
-// reports one device, "Tessera Fake GPU", compute capability 9.0.
+// Exports the driver entry points the runtime resolves, so the runtime's
+// loading, error mapping and device queries are tested on machines without a
+// GPU. FAKE_CUDA_MODE selects the behaviour: "no_device" makes cuInit fail with
+// CUDA_ERROR_NO_DEVICE (100); anything else reports one device, "Tessera Fake
+// GPU", compute capability 9.0.
 //
 //===----------------------------------------------------------------------===//
 #include <cstdint>
@@ -19,7 +20,9 @@ bool noDevice() {
 } // namespace
 
 extern "C" {
-__attribute__((visibility("default"))) int cuInit(unsigned) { return noDevice() ? 100 : 0; }
+__attribute__((visibility("default"))) int cuInit(unsigned) {
+  return noDevice() ? 100 : 0;
+}
 __attribute__((visibility("default"))) int cuDeviceGetCount(int *n) {
   *n = 1;
   return 0;
@@ -30,11 +33,13 @@ __attribute__((visibility("default"))) int cuDeviceGet(int *d, int ordinal) {
   *d = 0;
   return 0;
 }
-__attribute__((visibility("default"))) int cuDeviceGetName(char *name, int len, int) {
+__attribute__((visibility("default"))) int cuDeviceGetName(char *name, int len,
+                                                           int) {
   std::strncpy(name, "Tessera Fake GPU", static_cast<size_t>(len));
   return 0;
 }
-__attribute__((visibility("default"))) int cuDeviceGetAttribute(int *v, int attr, int) {
+__attribute__((visibility("default"))) int cuDeviceGetAttribute(int *v,
+                                                                int attr, int) {
   if (attr == 75)
     *v = 9;
   else if (attr == 76)
@@ -43,7 +48,8 @@ __attribute__((visibility("default"))) int cuDeviceGetAttribute(int *v, int attr
     return 1; // CUDA_ERROR_INVALID_VALUE
   return 0;
 }
-__attribute__((visibility("default"))) int cuDevicePrimaryCtxRetain(void **ctx, int) {
+__attribute__((visibility("default"))) int cuDevicePrimaryCtxRetain(void **ctx,
+                                                                    int) {
   ++retained;
   *ctx = &retained;
   return 0;
@@ -54,7 +60,8 @@ __attribute__((visibility("default"))) int cuDevicePrimaryCtxRelease_v2(int) {
 }
 #define FAKE_API __attribute__((visibility("default")))
 
-/// What the last cuLaunchKernel saw, for the tests to inspect (dlsym "fake_last_launch").
+/// What the last cuLaunchKernel saw, for the tests to inspect (dlsym
+/// "fake_last_launch").
 struct FakeLaunch {
   unsigned grid[3], block[3], shared;
   int numParams;
@@ -110,21 +117,27 @@ FAKE_API int cuEventElapsedTime_v2(float *ms, int *start, int *stop) {
   *ms = static_cast<float>(*stop - *start);
   return 0;
 }
-/// Accepts PTX that declares a version; anything else fails like the driver's JIT, with a log.
-FAKE_API int cuModuleLoadDataEx(void **module, const void *image, unsigned n, int *options,
-                                void **values) {
+/// Accepts PTX that declares a version; anything else fails like the driver's
+/// JIT, with a log.
+FAKE_API int cuModuleLoadDataEx(void **module, const void *image, unsigned n,
+                                int *options, void **values) {
   const char *text = static_cast<const char *>(image);
-  if (std::strstr(text, ".version") || std::memcmp(text, "\x7f" "ELF", 4) == 0) {
+  if (std::strstr(text, ".version") || std::memcmp(text,
+                                                   "\x7f"
+                                                   "ELF",
+                                                   4) == 0) {
     *module = &fakeObject;
     return 0;
   }
   for (unsigned i = 0; i < n; ++i)
     if (options[i] == 5) // CU_JIT_ERROR_LOG_BUFFER
-      std::strcpy(static_cast<char *>(values[i]), "ptxas fatal: line 1: no .version directive");
+      std::strcpy(static_cast<char *>(values[i]),
+                  "ptxas fatal: line 1: no .version directive");
   return 218; // CUDA_ERROR_INVALID_PTX
 }
 FAKE_API int cuModuleUnload(void *) { return 0; }
-/// Every kernel exists except those named "missing_..."; the handle is the kernel's name.
+/// Every kernel exists except those named "missing_..."; the handle is the
+/// kernel's name.
 FAKE_API int cuModuleGetFunction(const char **f, void *, const char *name) {
   if (std::strncmp(name, "missing_", 8) == 0)
     return 500; // CUDA_ERROR_NOT_FOUND
@@ -132,13 +145,14 @@ FAKE_API int cuModuleGetFunction(const char **f, void *, const char *name) {
   return 0;
 }
 FAKE_API int cuFuncSetAttribute(void *, int, int) { return 0; }
-FAKE_API int cuLaunchKernel(const char *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-                            unsigned by, unsigned bz, unsigned shared, void *, void **params,
-                            void **) {
+FAKE_API int cuLaunchKernel(const char *f, unsigned gx, unsigned gy,
+                            unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                            unsigned shared, void *, void **params, void **) {
   fake_last_launch = FakeLaunch{{gx, gy, gz}, {bx, by, bz}, shared, 0, {}, f};
   ++fake_launch_count;
-  // Only "fake_kernel" has a known signature: a pointer, an i32, an i64 and an f32; read each
-  // parameter's own size, as the driver would from the kernel's signature.
+  // Only "fake_kernel" has a known signature: a pointer, an i32, an i64 and an
+  // f32; read each parameter's own size, as the driver would from the kernel's
+  // signature.
   if (std::strcmp(f, "fake_kernel") != 0)
     return 0;
   const size_t sizes[4] = {8, 4, 8, 4};

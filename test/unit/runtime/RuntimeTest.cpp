@@ -1,15 +1,16 @@
-//===- RuntimeTest.cpp - Runtime C API without a GPU ------------------------===//
+//===- RuntimeTest.cpp - Runtime C API without a GPU ----------------------===//
 //
-// Each test runs in its own process (gtest_discover_tests), so a test can choose which
-// "driver" the runtime loads through TSRT_CUDA_DRIVER before its first call.
+// Each test runs in its own process (gtest_discover_tests), so a test can
+// choose which "driver" the runtime loads through TSRT_CUDA_DRIVER before its
+// first call.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera-runtime/runtime.h"
 
+#include "StatusGuard.h"
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
-#include "StatusGuard.h"
 
 #include <gtest/gtest.h>
 #include <string>
@@ -18,7 +19,9 @@ namespace {
 
 using tessera::test::Status;
 
-void useDriver(const char *path) { ASSERT_EQ(setenv("TSRT_CUDA_DRIVER", path, 1), 0); }
+void useDriver(const char *path) {
+  ASSERT_EQ(setenv("TSRT_CUDA_DRIVER", path, 1), 0);
+}
 
 TEST(RuntimeStatus, NullIsSuccess) {
   EXPECT_EQ(tsrt_status_code(nullptr), TSRT_OK);
@@ -80,7 +83,8 @@ TEST(RuntimeDriver, FakeDeviceIsQueriedThroughTheDriver) {
   tsrt_runtime rt = nullptr;
   Status bad(tsrt_runtime_create(3, &rt));
   EXPECT_EQ(bad.code(), TSRT_INVALID_ARGUMENT);
-  EXPECT_EQ(bad.message(), "device ordinal 3 out of range: the driver sees 1 device(s)");
+  EXPECT_EQ(bad.message(),
+            "device ordinal 3 out of range: the driver sees 1 device(s)");
   Status ok(tsrt_runtime_create(0, &rt));
   ASSERT_EQ(ok.code(), TSRT_OK) << ok.message();
   char name[64];
@@ -143,7 +147,8 @@ TEST(RuntimeDevice, BufferRoundTripAndBounds) {
   char big[65];
   Status over(tsrt_buffer_upload(buf, big, sizeof(big)));
   EXPECT_EQ(over.code(), TSRT_INVALID_ARGUMENT);
-  EXPECT_EQ(over.message(), "tsrt_buffer_upload: 65 bytes do not fit a buffer of 64");
+  EXPECT_EQ(over.message(),
+            "tsrt_buffer_upload: 65 bytes do not fit a buffer of 64");
   Status zero(tsrt_buffer_alloc(f.rt, 0, &buf));
   EXPECT_EQ(zero.code(), TSRT_INVALID_ARGUMENT);
   tsrt_buffer_free(buf);
@@ -156,8 +161,10 @@ TEST(RuntimeModule, PtxErrorsCarryTheJitLog) {
   const char bad[] = "not ptx";
   Status s(tsrt_module_load_ptx(f.rt, bad, sizeof(bad) - 1, &m));
   EXPECT_EQ(s.code(), TSRT_CUDA_ERROR);
-  EXPECT_EQ(s.message(), "cuModuleLoadDataEx (PTX) failed: CUDA_ERROR_INVALID_PTX (218): ptxas "
-                         "fatal: line 1: no .version directive");
+  EXPECT_EQ(
+      s.message(),
+      "cuModuleLoadDataEx (PTX) failed: CUDA_ERROR_INVALID_PTX (218): ptxas "
+      "fatal: line 1: no .version directive");
   EXPECT_EQ(m, nullptr);
 }
 
@@ -171,8 +178,8 @@ TEST(RuntimeModule, LaunchPacksArgumentsInOrder) {
   tsrt_kernel k = nullptr;
   Status missing(tsrt_module_get_kernel(m, "missing_kernel", &k));
   EXPECT_EQ(missing.code(), TSRT_CUDA_ERROR);
-  EXPECT_EQ(missing.message(),
-            "kernel 'missing_kernel': cuModuleGetFunction failed: CUDA_ERROR_NOT_FOUND (500)");
+  EXPECT_EQ(missing.message(), "kernel 'missing_kernel': cuModuleGetFunction "
+                               "failed: CUDA_ERROR_NOT_FOUND (500)");
   Status found(tsrt_module_get_kernel(m, "fake_kernel", &k));
   ASSERT_EQ(found.code(), TSRT_OK) << found.message();
   tsrt_kernel again = nullptr;
@@ -208,8 +215,10 @@ TEST(RuntimeModule, LaunchPacksArgumentsInOrder) {
   std::memcpy(&address, &seen->params[0], 8);
   float hostCheck[4] = {1, 2, 3, 4}, viaDevice[4] = {0};
   ASSERT_EQ(tsrt_status_code(tsrt_buffer_upload(buf, hostCheck, 16)), TSRT_OK);
-  std::memcpy(viaDevice, address, 16); // the fake's device memory is host memory
-  EXPECT_EQ(std::memcmp(hostCheck, viaDevice, 16), 0) << "argument 0 is the buffer's address";
+  std::memcpy(viaDevice, address,
+              16); // the fake's device memory is host memory
+  EXPECT_EQ(std::memcmp(hostCheck, viaDevice, 16), 0)
+      << "argument 0 is the buffer's address";
   int32_t i32;
   std::memcpy(&i32, &seen->params[1], 4);
   EXPECT_EQ(i32, -7);
@@ -227,7 +236,8 @@ TEST(RuntimeModule, LaunchPacksArgumentsInOrder) {
   nullBuffer.kind = TSRT_ARG_BUFFER;
   nullBuffer.value.buffer = nullptr;
   Status nb(tsrt_launch(k, &config, &nullBuffer, 1, nullptr));
-  EXPECT_EQ(nb.message(), "tsrt_launch 'fake_kernel': argument 0 is a NULL buffer");
+  EXPECT_EQ(nb.message(),
+            "tsrt_launch 'fake_kernel': argument 0 is a NULL buffer");
   tsrt_buffer_free(buf);
   tsrt_module_unload(m);
 }

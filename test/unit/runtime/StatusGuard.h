@@ -1,4 +1,4 @@
-//===- StatusGuard.h - Owning wrapper for tsrt_status in tests ---*- C++ -*-===//
+//===- StatusGuard.h - Owning wrapper for tsrt_status in tests --*- C++ -*-===//
 #ifndef TESSERA_TEST_UNIT_RUNTIME_STATUSGUARD_H
 #define TESSERA_TEST_UNIT_RUNTIME_STATUSGUARD_H
 
