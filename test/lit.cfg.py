@@ -16,7 +16,7 @@ config.test_exec_root = os.path.join(config.tessera_obj_root, "test")
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.tessera_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["tessera-opt", "tessera-run", "tessera-compile", "tessera-run-gpu"], [config.tessera_tools_dir])
+llvm_config.add_tool_substitutions(["tessera-opt", "tessera-run", "tessera-compile", "tessera-run-gpu", "tessera-sim"], [config.tessera_tools_dir])
 
 config.substitutions.append(("%tessera_lib_dir", config.tessera_lib_dir))
 config.substitutions.append(("%tessera_tools_dir", config.tessera_tools_dir))
@@ -24,6 +24,8 @@ config.substitutions.append(("%tessera_src_root", config.tessera_src_root))
 config.substitutions.append(("%tessera_obj_root", config.tessera_obj_root))
 # A stand-in libcuda (test/unit/runtime/FakeDriver.cpp) for running artifacts without a GPU.
 config.substitutions.append(("%fake_cuda", config.tessera_fake_cuda))
+# The simulator as a CUDA driver (runtime/sim/src/CudaDriver.cpp).
+config.substitutions.append(("%sim_cuda", os.path.join(config.tessera_lib_dir, "libtessera_sim_cuda.so")))
 
 # ptxas validates the PTX we emit; without a CUDA toolkit those tests are UNSUPPORTED.
 ptxas = shutil.which("ptxas") or next(

@@ -5,8 +5,11 @@ For each checks/<name>/ made by prepare.sh: run model.tsr with tessera-run-gpu o
 inputs (in/*.npy, in the entry order inputs.txt gives) and compare every output with the CPU path's (cpu<i>.npy):
   O (bf16/f16): max |gpu - cpu| <= 2e-2 * max(1, max |cpu|)   (P is rounded to 16 bits on
                 the GPU before P.V and exp/log use the approximate hardware units)
-  LSE (f32):    max |gpu - cpu| <= 1e-2, and -inf exactly where the CPU has -inf (rows that
-                see no key), where O must be 0.
+  LSE (f32):    max |gpu - cpu| <= 1e-2 * max(1, max |cpu|), and -inf exactly where the
+                CPU has -inf (rows that see no key), where O must be 0. Relative, because
+                the GPU rounds K (and dequantized K) to bf16/f16 before Q.K: the score error
+                grows with |score| (packed caches with random scales have |LSE| ~ 30,
+                where 2^-9 relative rounding alone gives ~0.06; found by tessera-sim).
 Prints one line per check and exits non-zero if any fails. A check with a `requires` file
 (sm_90a: wgmma kernels) that the runner cannot load on this GPU is reported as skipped.
 Needs only numpy.
@@ -45,7 +48,8 @@ def compare(gpu, cpu):
             return False, f"-inf rows differ at {int((inf_c != inf_g).sum())} places"
         fin = ~inf_c
         err = float(np.abs(g[fin] - c[fin]).max()) if fin.any() else 0.0
-        return err <= LSE_TOL, f"lse max err {err:.3g} (tol {LSE_TOL})"
+        tol = LSE_TOL * max(1.0, float(np.abs(c[fin]).max()) if fin.any() else 1.0)
+        return err <= tol, f"lse max err {err:.3g} (tol {tol:.3g})"
     scale = max(1.0, float(np.abs(c).max()))
     err = float(np.abs(g - c).max())
     return err <= O_TOL * scale, f"o max err {err:.3g} (tol {O_TOL * scale:.3g})"

@@ -516,10 +516,21 @@ tessera::jit::compile(const std::string &source, const std::string &bufferName,
              llvm::toString(generator.takeError()));
     return nullptr;
   }
-  // Runtime libraries first, then the process (libc, libm) as the fallback.
+  // Search order: the object itself, the runtime libraries it needs, then the
+  // process (libc) in a JITDylib of its own, so that a process that happens to
+  // carry another copy of a runtime library (an embedder's) cannot shadow the
+  // one we load.
   if (!addHostRuntimeLibraries(**jit, *object, diag))
     return nullptr;
-  (*jit)->getMainJITDylib().addGenerator(std::move(*generator));
+  auto process =
+      (*jit)->getExecutionSession().createJITDylib("tessera.process");
+  if (!process) {
+    diag("error", "",
+         "cannot create a JITDylib: " + llvm::toString(process.takeError()));
+    return nullptr;
+  }
+  process->addGenerator(std::move(*generator));
+  (*jit)->getMainJITDylib().addToLinkOrder(*process);
   if (llvm::Error err = (*jit)->addObjectFile(std::move(object))) {
     diag("error", "",
          "cannot load the compiled object: " + llvm::toString(std::move(err)));

@@ -4,6 +4,7 @@
 #include "tessera-runtime/artifact.h"
 #include "tessera-runtime/runtime.h"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -162,7 +163,10 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal,
   // this device. A cubin for the exact target loads without JIT compilation, so
   // it ranks first.
   std::string exact = "sm_" + std::to_string(impl->capability);
-  size_t index = tsrt_artifact_num_images(impl->artifact), bestScore = 0;
+  // Every usable image, best first; if one fails to load (a cubin the
+  // driver cannot take, e.g. on the simulator, which runs PTX only), the next
+  // is tried; if none loads, every failure is reported.
+  std::vector<std::pair<size_t, size_t>> ranked; // score, index
   for (size_t i = 0; i < tsrt_artifact_num_images(impl->artifact); ++i) {
     const char *target;
     tsrt_image_format format;
@@ -178,30 +182,46 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal,
                                  t.back() != 'a');
     size_t score =
         4 * cap + (exactMatch ? 2 : 0) + (format == TSRT_IMAGE_CUBIN ? 1 : 0);
-    if (usable && score > bestScore) {
-      index = i;
-      bestScore = score;
-    }
+    if (usable)
+      ranked.push_back({score, i});
   }
-  if (index == tsrt_artifact_num_images(impl->artifact)) {
+  if (ranked.empty()) {
     error = "'" + path + "' has no image this device (" + exact + ") can load";
     return nullptr;
   }
-  const char *target;
-  tsrt_image_format format;
-  const void *data;
-  size_t size;
-  tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target, &format,
-                                       &data, &size));
-  impl->image =
-      std::string(target) + (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
-  tsrt_status s =
-      format == TSRT_IMAGE_PTX
-          ? tsrt_module_load_ptx(impl->runtime, static_cast<const char *>(data),
-                                 size, &impl->module)
-          : tsrt_module_load_image(impl->runtime, data, size, &impl->module);
-  if (!(error = take(s)).empty())
+  std::sort(ranked.begin(), ranked.end(),
+            [](const auto &a, const auto &b) { return a.first > b.first; });
+  std::string firstError;
+  for (const auto &[score, index] : ranked) {
+    (void)score;
+    const char *target;
+    tsrt_image_format format;
+    const void *data;
+    size_t size;
+    tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target,
+                                         &format, &data, &size));
+    tsrt_status s =
+        format == TSRT_IMAGE_PTX
+            ? tsrt_module_load_ptx(impl->runtime,
+                                   static_cast<const char *>(data), size,
+                                   &impl->module)
+            : tsrt_module_load_image(impl->runtime, data, size, &impl->module);
+    std::string loadError = take(s);
+    if (loadError.empty()) {
+      impl->image = std::string(target) +
+                    (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
+      firstError.clear();
+      break;
+    }
+    firstError += std::string(firstError.empty() ? "" : "; ") + target +
+                  (format == TSRT_IMAGE_CUBIN ? " cubin: " : " ptx: ") +
+                  loadError;
+  }
+  if (!impl->module) {
+    error = ranked.size() == 1 ? firstError.substr(firstError.find(": ") + 2)
+                               : "no image loads: " + firstError;
     return nullptr;
+  }
   return std::unique_ptr<Runner>(new Runner(std::move(impl)));
 }
 

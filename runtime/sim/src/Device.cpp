@@ -1,0 +1,156 @@
+//===- Device.cpp - The simulated device: memory, modules, launches -------===//
+#include "Ptx.h"
+#include "tessera-sim/Sim.h"
+
+#include <cstdio>
+#include <cstring>
+
+using namespace tessera::sim;
+
+namespace {
+/// Device addresses start high and grow; each allocation is followed by an
+/// unmapped gap of at least 4 KiB, so an overrun never reaches a neighbour.
+constexpr uint64_t kFirstAddress = 0x0000'7f00'0000'0000ull;
+constexpr uint64_t kGap = 4096;
+constexpr uint64_t kAlign = 256;
+
+std::string hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+} // namespace
+
+Memory::Memory() : next_(kFirstAddress) {}
+Memory::~Memory() = default;
+
+uint64_t Memory::allocate(size_t bytes) {
+  uint64_t base = next_;
+  Allocation a;
+  a.base = base;
+  a.data.assign(bytes, 0);
+  allocations_.emplace(base, std::move(a));
+  next_ = (base + bytes + kGap + kAlign - 1) / kAlign * kAlign;
+  return base;
+}
+
+bool Memory::free(uint64_t address) { return allocations_.erase(address) > 0; }
+
+uint8_t *Memory::translate(uint64_t address, size_t bytes) {
+  auto it = allocations_.upper_bound(address);
+  if (it == allocations_.begin())
+    return nullptr;
+  --it;
+  Allocation &a = it->second;
+  if (address < a.base || address - a.base + bytes > a.data.size() ||
+      address + bytes < address)
+    return nullptr;
+  return a.data.data() + (address - a.base);
+}
+
+std::string Memory::describe(uint64_t address, size_t bytes) const {
+  auto it = allocations_.upper_bound(address);
+  std::string nearest;
+  if (it != allocations_.begin()) {
+    auto prev = std::prev(it);
+    const Allocation &a = prev->second;
+    uint64_t end = a.base + a.data.size();
+    if (address >= a.base && address < end)
+      return std::to_string(address + bytes - end) +
+             " bytes past the end of a " + std::to_string(a.data.size()) +
+             "-byte allocation at " + hex(a.base);
+    nearest = (address == end ? std::string("just past")
+                              : std::to_string(address - end) + " bytes past") +
+              " the end of a " + std::to_string(a.data.size()) +
+              "-byte allocation at " + hex(a.base);
+  }
+  if (it != allocations_.end()) {
+    std::string before = std::to_string(it->first - address) +
+                         " bytes before an allocation at " + hex(it->first);
+    nearest = nearest.empty() ? before : nearest + "; " + before;
+  }
+  return nearest.empty() ? "no allocation is live" : nearest;
+}
+
+LoadedModule::~LoadedModule() = default;
+
+const Function *LoadedModule::kernel(const std::string &name) const {
+  const Function *f = module_->find(name);
+  return f && f->isEntry && !f->code.empty() ? f : nullptr;
+}
+
+Device::Device(int computeCapability) : computeCapability_(computeCapability) {}
+Device::~Device() = default;
+
+std::unique_ptr<LoadedModule> Device::load(const std::string &ptx,
+                                           std::string &error) {
+  std::unique_ptr<Module> m = parsePtx(ptx, error);
+  if (!m)
+    return nullptr;
+  auto loaded = std::unique_ptr<LoadedModule>(new LoadedModule());
+  uint64_t bytes = 0;
+  for (const Variable &v : m->globals)
+    bytes = std::max(bytes, v.offset + v.size);
+  if (bytes) {
+    loaded->globalsBase_ = memory_.allocate(bytes);
+    for (const Variable &v : m->globals)
+      if (!v.init.empty())
+        std::memcpy(memory_.translate(loaded->globalsBase_ + v.offset, v.size),
+                    v.init.data(), v.init.size());
+  }
+  loaded->module_ = std::move(m);
+  return loaded;
+}
+
+std::vector<std::pair<unsigned, unsigned>>
+Device::parameterLayout(const Function &kernel) {
+  std::vector<std::pair<unsigned, unsigned>> layout;
+  for (const Param &p : kernel.params)
+    layout.push_back({p.size, p.align});
+  return layout;
+}
+
+bool Device::launch(const LoadedModule &module, const Function &kernel,
+                    Dim3 grid, Dim3 block, unsigned dynamicSharedBytes,
+                    const std::vector<const void *> &params,
+                    const LaunchOptions &options, LaunchStats &stats,
+                    std::string &error) {
+  std::string where = "kernel '" + kernel.name + "': ";
+  if (params.size() != kernel.params.size()) {
+    error = where + "takes " + std::to_string(kernel.params.size()) +
+            " parameters, the launch passes " + std::to_string(params.size());
+    return false;
+  }
+  if (grid.count() == 0 || block.count() == 0) {
+    error = where + "empty grid or block";
+    return false;
+  }
+  if (block.count() > 1024) {
+    error = where + "a CTA of " + std::to_string(block.count()) +
+            " threads exceeds 1024";
+    return false;
+  }
+  const unsigned *limit = kernel.reqntid[0] ? kernel.reqntid : kernel.maxntid;
+  if (limit[0]) {
+    uint64_t most =
+        uint64_t(limit[0]) * std::max(1u, limit[1]) * std::max(1u, limit[2]);
+    bool exact = kernel.reqntid[0] != 0;
+    if ((exact && (block.x != limit[0] || block.y != std::max(1u, limit[1]) ||
+                   block.z != std::max(1u, limit[2]))) ||
+        block.count() > most) {
+      error = where + "block (" + std::to_string(block.x) + "," +
+              std::to_string(block.y) + "," + std::to_string(block.z) +
+              ") violates its " + (exact ? ".reqntid" : ".maxntid") + " " +
+              std::to_string(limit[0]) + "," + std::to_string(limit[1]) + "," +
+              std::to_string(limit[2]);
+      return false;
+    }
+  }
+  std::vector<uint8_t> bytes(kernel.paramBytes, 0);
+  for (size_t i = 0; i < params.size(); ++i)
+    std::memcpy(bytes.data() + kernel.params[i].offset, params[i],
+                kernel.params[i].size);
+  return runKernel(*this, module.module(), kernel, grid, block,
+                   dynamicSharedBytes, bytes, options, module.globalsBase_,
+                   stats, error);
+}
