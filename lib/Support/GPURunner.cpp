@@ -5,8 +5,10 @@
 #include "tessera-runtime/runtime.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <sstream>
+#include <unistd.h>
 
 using namespace tessera;
 using namespace tessera::gpu;
@@ -342,4 +344,25 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
   tsrt_timer_destroy(timer);
   release();
   return error.empty();
+}
+
+bool tessera::gpu::useSimulatorDriver(std::string &error) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) {
+    error = "cannot locate the running tool (readlink /proc/self/exe failed)";
+    return false;
+  }
+  exe[n] = '\0';
+  std::string dir(exe);
+  dir = dir.substr(0, dir.rfind('/'));
+  std::string candidates[] = {dir + "/../lib/libtessera_sim_cuda.so",
+                              dir + "/libtessera_sim_cuda.so"};
+  for (const std::string &path : candidates)
+    if (access(path.c_str(), R_OK) == 0) {
+      setenv("TSRT_CUDA_DRIVER", path.c_str(), 1);
+      return true;
+    }
+  error = "--device=sim needs libtessera_sim_cuda.so in " + dir + "/../lib";
+  return false;
 }

@@ -3,7 +3,7 @@
 // tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy ...] [--output=o.npy
 // ...]
 //                 [--random-inputs=SEED] [--save-inputs=DIR] [--bench=N]
-//                 [--device=N]
+//                 [--device=N|sim]  (sim: run under tessera-sim)
 //                 [--print-manifest]
 //
 // The GPU half of tessera-run, linked only against the runtime: build artifacts
@@ -62,7 +62,15 @@ int main(int argc, char **argv) {
     } else if (option(arg, "bench", value)) {
       bench = std::atoi(value.c_str());
     } else if (option(arg, "device", value)) {
-      ordinal = std::atoi(value.c_str());
+      if (value == "sim") {
+        std::string error;
+        if (!tessera::gpu::useSimulatorDriver(error)) {
+          std::cerr << "tessera-run-gpu: error: " << error << "\n";
+          return 1;
+        }
+      } else {
+        ordinal = std::atoi(value.c_str());
+      }
     } else if (arg == "--print-manifest") {
       printManifest = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -70,7 +78,7 @@ int main(int argc, char **argv) {
           << "usage: tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy "
              "...] "
              "[--output=o.npy ...] [--random-inputs=SEED] [--save-inputs=DIR] "
-             "[--bench=N] [--device=N] [--print-manifest]\n";
+             "[--bench=N] [--device=N|sim] [--print-manifest]\n";
       return 0;
     } else if (arg.rfind("--", 0) == 0 || !model.empty()) {
       return fail("unknown argument '" + arg + "' (see --help)");

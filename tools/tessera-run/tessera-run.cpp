@@ -1,7 +1,8 @@
 //===- tessera-run.cpp - Run and benchmark tessera modules ----------------===//
 //
 // tessera-run FILE.mlir --entry=NAME [--input=a.npy ...] [--output=o.npy ...]
-//             [--random-inputs=SEED] [--save-inputs=DIR] [--device=cpu|cuda]
+//             [--random-inputs=SEED] [--save-inputs=DIR]
+//             [--device=cpu|cuda|sim]
 //             [--bench=N]
 //
 // Compiles the module for the host (cached), reads inputs from .npy files or
@@ -47,7 +48,7 @@ static cl::opt<std::string> saveInputs("save-inputs",
                                        cl::desc("Write the inputs used to DIR"),
                                        cl::value_desc("dir"),
                                        cl::cat(category));
-static cl::opt<std::string> device("device", cl::desc("cpu or cuda"),
+static cl::opt<std::string> device("device", cl::desc("cpu, cuda or sim"),
                                    cl::init("cpu"), cl::cat(category));
 static cl::opt<unsigned> bench("bench",
                                cl::desc("Time N calls; print median/min/max"),
@@ -158,8 +159,15 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv, "Tessera runner: run and benchmark tessera modules\n");
 
-  if (device != "cpu" && device != "cuda")
-    return fail("unknown --device '" + device + "' (expected cpu or cuda)");
+  if (device != "cpu" && device != "cuda" && device != "sim")
+    return fail("unknown --device '" + device +
+                "' (expected cpu, cuda or sim)");
+  if (device == "sim") { // the artifact on tessera-sim, through the runtime
+    std::string error;
+    if (!tessera::gpu::useSimulatorDriver(error))
+      return fail(error);
+    device = "cuda";
+  }
   bool artifact = llvm::StringRef(inputFile).ends_with(".tsr");
   if (device == "cuda" && !artifact)
     return fail("--device=cuda runs .tsr artifacts: compile the module with "

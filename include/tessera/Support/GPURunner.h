@@ -45,6 +45,11 @@ struct Manifest {
 bool parseManifest(const std::string &text, Manifest &out, std::string &error);
 
 /// A loaded artifact on one device.
+/// Makes the runtime use tessera-sim (libtessera_sim_cuda.so, found beside
+/// the running tool in ../lib) as its CUDA driver; call before any runtime
+/// call. Returns false with `error` set if the library is not there.
+bool useSimulatorDriver(std::string &error);
+
 class Runner {
 public:
   /// Opens `path`, creates the runtime on device `ordinal` and loads the image
