@@ -5,6 +5,7 @@
 #include "tessera/JIT/JIT.h"
 #include "tessera/Support/Tensor.h"
 
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <memory>
 #include <random>
@@ -14,12 +15,16 @@
 namespace tessera::test {
 
 /// Compiles `mlir` for the host (no cache), failing the test with the
-/// diagnostics otherwise.
+/// diagnostics otherwise. TESSERA_TEST_VECTOR_WIDTH pins the vector width
+/// (ctest runs the suite again at 8, an AVX2 host's, so results never depend
+/// on which CPU the suite happens to run on).
 inline std::unique_ptr<jit::CompiledModule>
 compileOrFail(const std::string &mlir) {
   std::string diags;
   jit::CompileOptions options;
   options.cacheDir = "off";
+  if (const char *w = std::getenv("TESSERA_TEST_VECTOR_WIDTH"); w && *w)
+    options.vectorWidth = std::atoll(w);
   auto m = jit::compile(mlir, "test.mlir", options,
                         [&](const std::string &sev, const std::string &loc,
                             const std::string &msg) {
