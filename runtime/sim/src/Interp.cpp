@@ -826,9 +826,10 @@ private:
       double x = s == Ty::F64 ? doubleOf(v) : toF32(v, s);
       if (std::isnan(x))
         return 0;
-      x = integral(
-          in.mods | ((in.mods & (M_RNI | M_RZI | M_RMI | M_RPI)) ? 0 : M_RZI),
-          x);
+      x = integral(in.mods | ((in.mods & (M_RNI | M_RZI | M_RMI | M_RPI))
+                                  ? 0u
+                                  : uint32_t(M_RZI)),
+                   x);
       if (isSigned(d)) {
         double lo = -std::ldexp(1.0, ds * 8 - 1),
                hi = std::ldexp(1.0, ds * 8 - 1) - 1;

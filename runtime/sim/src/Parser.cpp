@@ -294,7 +294,7 @@ bool parseNumber(const std::string &text, bool negative, Ty t, uint64_t &bits) {
     }
     return true;
   }
-  uint64_t v;
+  uint64_t v = 0;
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
     v = std::stoull(s.substr(2), nullptr, 16);
   else if (s.size() > 1 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
@@ -369,7 +369,7 @@ private:
     bool neg = accept("-");
     if (peek().kind != Token::Number)
       return fail("expected a number, found '" + peek().text + "'");
-    uint64_t bits;
+    uint64_t bits = 0;
     parseNumber(next().text, neg, Ty::U64, bits);
     v = bits;
     return true;
@@ -388,7 +388,7 @@ private:
           next();
       } else if (t == ".address_size") {
         next();
-        uint64_t v;
+        uint64_t v = 0;
         if (!integer(v))
           return false;
         module_->addressSize = static_cast<unsigned>(v);
@@ -428,7 +428,7 @@ private:
     while (peek().text.size() > 1 && peek().text[0] == '.') {
       std::string m = next().text.substr(1);
       if (m == "align") {
-        uint64_t a;
+        uint64_t a = 0;
         if (!integer(a))
           return false;
         v.align = static_cast<unsigned>(a);
@@ -450,7 +450,7 @@ private:
         unsized = true;
         continue;
       }
-      uint64_t d;
+      uint64_t d = 0;
       if (!integer(d) || !expect("]"))
         return false;
       count *= d;
@@ -465,7 +465,7 @@ private:
         bool neg = accept("-");
         if (peek().kind != Token::Number)
           return fail("unsupported initialiser '" + peek().text + "'");
-        uint64_t bits;
+        uint64_t bits = 0;
         parseNumber(next().text, neg, t, bits);
         values.push_back(bits);
       } while (accept(","));
@@ -519,7 +519,7 @@ private:
         return fail("expected a register name, found '" + peek().text + "'");
       std::string nm = next().text;
       if (accept("<")) {
-        uint64_t count;
+        uint64_t count = 0;
         if (!integer(count) || !expect(">"))
           return false;
         for (uint64_t i = 0; i < count; ++i)
@@ -552,7 +552,7 @@ private:
       while (peek().text.size() > 1 && peek().text[0] == '.') {
         std::string m = next().text.substr(1);
         if (m == "align") {
-          uint64_t a;
+          uint64_t a = 0;
           if (!integer(a))
             return false;
           p.align = static_cast<unsigned>(a);
@@ -563,7 +563,7 @@ private:
           if (m == "ptr" && is(".global"))
             next();
           if (m == "ptr" && accept(".align")) {
-            uint64_t ignored;
+            uint64_t ignored = 0;
             if (!integer(ignored))
               return false;
           }
@@ -573,7 +573,7 @@ private:
       }
       p.name = next().text;
       while (accept("[")) {
-        uint64_t d;
+        uint64_t d = 0;
         if (!integer(d) || !expect("]"))
           return false;
         count *= d;
@@ -624,7 +624,7 @@ private:
         if (d == ".pragma")
           next();
         else if (d != ".noreturn") {
-          uint64_t ignored;
+          uint64_t ignored = 0;
           if (!integer(ignored))
             return false;
         }
@@ -634,7 +634,7 @@ private:
       if (!dims)
         return fail("unsupported function directive '" + d + "'");
       for (int i = 0; i < 3; ++i) {
-        uint64_t v;
+        uint64_t v = 0;
         if (!integer(v))
           return false;
         dims[i] = static_cast<unsigned>(v);
@@ -830,13 +830,13 @@ private:
       }
       if (accept("+")) {
         bool neg = accept("-");
-        uint64_t v;
+        uint64_t v = 0;
         if (peek().kind != Token::Number)
           return fail("expected an offset, found '" + peek().text + "'");
         parseNumber(next().text, neg, Ty::S64, v);
         o.imm = v;
       } else if (accept("-")) {
-        uint64_t v;
+        uint64_t v = 0;
         parseNumber(next().text, true, Ty::S64, v);
         o.imm = v;
       } else if (o.base < 0 && !o.hasSymbol && peek().kind == Token::Number) {
