@@ -1223,9 +1223,9 @@ private:
           r = in.op == Op::Abs ? (a & 0x7fff) : (a ^ 0x8000);
         } else {
           int64_t x = sext(a, n);
-          r = zext(
-              static_cast<uint64_t>(in.op == Op::Abs ? (x < 0 ? -x : x) : -x),
-              n);
+          r = zext((in.op == Op::Abs && x >= 0) ? static_cast<uint64_t>(x)
+                                                : 0 - static_cast<uint64_t>(x),
+                   n);
         }
         write(w, o[0], l, r, in.type);
       });
