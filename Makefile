@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 # when the pinned compiler is missing.
 TOOLCHAIN ?= clang
 
-.PHONY: all deps configure build test demo docs bench sanitize clean
+.PHONY: all deps configure build test demo docs bench bench-sim sanitize clean
 
 all: build
 
@@ -36,6 +36,10 @@ bench: build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
+
+# Simulator speed: warp instructions per second over the GPU kit (bench/sim/speed.py).
+bench-sim: build
+	BUILD_DIR=$(BUILD_DIR) /usr/bin/python3 bench/sim/speed.py
 
 # The suites under AddressSanitizer + UndefinedBehaviorSanitizer with assertions on, in
 # build-asan/ (clang only: -shared-libsan). Debian's
