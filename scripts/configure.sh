@@ -87,5 +87,4 @@ fi
 
 echo "configure: $BUILD_DIR with TOOLCHAIN=$TOOLCHAIN ($CXX), $BUILD_TYPE"
 cmake "${ARGS[@]}"
-mkdir -p "$BUILD_DIR"
 printf '%s\n' "$WANT" > "$STAMP"

@@ -193,15 +193,16 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal,
   }
   std::sort(ranked.begin(), ranked.end(),
             [](const auto &a, const auto &b) { return a.first > b.first; });
-  std::string firstError;
-  for (const auto &[score, index] : ranked) {
-    (void)score;
+  std::vector<std::string> failures; // "sm_90 cubin: <status>"
+  for (const auto &entry : ranked) {
     const char *target;
     tsrt_image_format format;
     const void *data;
     size_t size;
-    tsrt_status_free(tsrt_artifact_image(impl->artifact, index, &target,
+    tsrt_status_free(tsrt_artifact_image(impl->artifact, entry.second, &target,
                                          &format, &data, &size));
+    std::string image =
+        std::string(target) + (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
     tsrt_status s =
         format == TSRT_IMAGE_PTX
             ? tsrt_module_load_ptx(impl->runtime,
@@ -210,18 +211,19 @@ std::unique_ptr<Runner> Runner::open(const std::string &path, int ordinal,
             : tsrt_module_load_image(impl->runtime, data, size, &impl->module);
     std::string loadError = take(s);
     if (loadError.empty()) {
-      impl->image = std::string(target) +
-                    (format == TSRT_IMAGE_CUBIN ? " cubin" : " ptx");
-      firstError.clear();
+      impl->image = image;
       break;
     }
-    firstError += std::string(firstError.empty() ? "" : "; ") + target +
-                  (format == TSRT_IMAGE_CUBIN ? " cubin: " : " ptx: ") +
-                  loadError;
+    failures.push_back(image + ": " + loadError);
   }
   if (!impl->module) {
-    error = ranked.size() == 1 ? firstError.substr(firstError.find(": ") + 2)
-                               : "no image loads: " + firstError;
+    if (ranked.size() == 1) {
+      error = failures.front().substr(failures.front().find(": ") + 2);
+    } else {
+      error = "no image loads";
+      for (size_t i = 0; i < failures.size(); ++i)
+        error += (i ? "; " : ": ") + failures[i];
+    }
     return nullptr;
   }
   return std::unique_ptr<Runner>(new Runner(std::move(impl)));

@@ -11,6 +11,7 @@
 // "tessera-sim: error: ..." with exit status 1. No LLVM, no MLIR.
 //
 //===----------------------------------------------------------------------===//
+#include "tessera-sim/Numeric.h"
 #include "tessera-sim/Sim.h"
 
 #include <cstdio>
@@ -63,13 +64,6 @@ struct Arg {
   uint64_t u64 = 0;
   float f32 = 0;
 };
-
-float bf16(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 } // namespace
 
@@ -194,25 +188,9 @@ int main(int argc, char **argv) {
     }
   }
   LaunchOptions options;
-  if (checks == "none") {
-    options.checks = CheckOptions{false, false, false, false};
-  } else if (checks != "all") {
-    options.checks = CheckOptions{false, false, false, false};
-    std::stringstream ss(checks);
-    std::string c;
-    while (std::getline(ss, c, ',')) {
-      if (c == "bounds")
-        options.checks.bounds = true;
-      else if (c == "races")
-        options.checks.races = true;
-      else if (c == "uninitialized")
-        options.checks.uninitialized = true;
-      else if (c == "barriers")
-        options.checks.barriers = true;
-      else
-        return usage(("unknown checker " + c).c_str());
-    }
-  }
+  std::string checkError;
+  if (!parseCheckOptions(checks, options.checks, checkError))
+    return usage(checkError.c_str());
   LaunchStats st;
   if (!device.launch(*module, *fn, grid, block, shared, params, options, st,
                      error)) {
@@ -247,7 +225,7 @@ int main(int argc, char **argv) {
       } else if (type == "bf16") {
         uint16_t h;
         std::memcpy(&h, data + 2 * i, 2);
-        std::printf(" %g", bf16(h));
+        std::printf(" %g", bf16ToFloat(h));
       } else if (type == "i32") {
         int32_t v;
         std::memcpy(&v, data + 4 * i, 4);

@@ -51,7 +51,6 @@ struct State {
   LaunchOptions options;
   bool stats = false;
   int sticky = kSuccess;
-  std::string lastReport;
 };
 
 State &state() {
@@ -73,37 +72,6 @@ struct SimEvent {
   std::chrono::steady_clock::time_point when;
 };
 
-CheckOptions parseChecks(const char *spec) {
-  CheckOptions c;
-  if (!spec || !*spec || std::strcmp(spec, "all") == 0)
-    return c;
-  c.bounds = c.races = c.uninitialized = c.barriers = false;
-  if (std::strcmp(spec, "none") == 0)
-    return c;
-  std::string s = spec;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    std::string item = s.substr(
-        start, end == std::string::npos ? std::string::npos : end - start);
-    if (item == "bounds")
-      c.bounds = true;
-    else if (item == "races")
-      c.races = true;
-    else if (item == "uninitialized")
-      c.uninitialized = true;
-    else if (item == "barriers")
-      c.barriers = true;
-    else
-      std::fprintf(stderr, "tessera-sim: unknown checker '%s' ignored\n",
-                   item.c_str());
-    if (end == std::string::npos)
-      break;
-    start = end + 1;
-  }
-  return c;
-}
-
 } // namespace
 
 SIM_API int cuInit(unsigned) {
@@ -112,7 +80,15 @@ SIM_API int cuInit(unsigned) {
   if (!s.device) {
     const char *cc = std::getenv("TESSERA_SIM_CC");
     s.device = std::make_unique<Device>(cc && *cc ? std::atoi(cc) : 90);
-    s.options.checks = parseChecks(std::getenv("TESSERA_SIM_CHECKS"));
+    const char *checks = std::getenv("TESSERA_SIM_CHECKS");
+    std::string error;
+    if (!parseCheckOptions(checks ? checks : "", s.options.checks, error)) {
+      std::fprintf(stderr,
+                   "tessera-sim: TESSERA_SIM_CHECKS: %s; running with all "
+                   "checkers\n",
+                   error.c_str());
+      s.options.checks = CheckOptions();
+    }
     if (const char *ctas = std::getenv("TESSERA_SIM_CTAS"))
       s.options.residentCtas = static_cast<unsigned>(std::atoi(ctas));
     const char *st = std::getenv("TESSERA_SIM_STATS");
@@ -319,7 +295,6 @@ SIM_API int cuLaunchKernel(SimFunction *f, unsigned gx, unsigned gy,
   if (!s.device->launch(*f->module, *f->fn, Dim3{gx, gy, gz}, Dim3{bx, by, bz},
                         shared, args, s.options, stats, error)) {
     std::fprintf(stderr, "tessera-sim: %s\n", error.c_str());
-    s.lastReport = error;
     s.sticky = kLaunchFailed;
     return kLaunchFailed;
   }

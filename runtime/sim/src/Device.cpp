@@ -14,11 +14,6 @@ constexpr uint64_t kFirstAddress = 0x0000'7f00'0000'0000ull;
 constexpr uint64_t kGap = 4096;
 constexpr uint64_t kAlign = 256;
 
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 } // namespace
 
 Memory::Memory() : next_(kFirstAddress) {}
@@ -58,15 +53,16 @@ std::string Memory::describe(uint64_t address, size_t bytes) const {
     if (address >= a.base && address < end)
       return std::to_string(address + bytes - end) +
              " bytes past the end of a " + std::to_string(a.data.size()) +
-             "-byte allocation at " + hex(a.base);
+             "-byte allocation at " + hexString(a.base);
     nearest = (address == end ? std::string("just past")
                               : std::to_string(address - end) + " bytes past") +
               " the end of a " + std::to_string(a.data.size()) +
-              "-byte allocation at " + hex(a.base);
+              "-byte allocation at " + hexString(a.base);
   }
   if (it != allocations_.end()) {
     std::string before = std::to_string(it->first - address) +
-                         " bytes before an allocation at " + hex(it->first);
+                         " bytes before an allocation at " +
+                         hexString(it->first);
     nearest = nearest.empty() ? before : nearest + "; " + before;
   }
   return nearest.empty() ? "no allocation is live" : nearest;
@@ -100,14 +96,6 @@ std::unique_ptr<LoadedModule> Device::load(const std::string &ptx,
   }
   loaded->module_ = std::move(m);
   return loaded;
-}
-
-std::vector<std::pair<unsigned, unsigned>>
-Device::parameterLayout(const Function &kernel) {
-  std::vector<std::pair<unsigned, unsigned>> layout;
-  for (const Param &p : kernel.params)
-    layout.push_back({p.size, p.align});
-  return layout;
 }
 
 bool Device::launch(const LoadedModule &module, const Function &kernel,
@@ -153,4 +141,36 @@ bool Device::launch(const LoadedModule &module, const Function &kernel,
   return runKernel(*this, module.module(), kernel, grid, block,
                    dynamicSharedBytes, bytes, options, module.globalsBase_,
                    stats, error);
+}
+
+bool tessera::sim::parseCheckOptions(const std::string &spec, CheckOptions &out,
+                                     std::string &error) {
+  out = CheckOptions();
+  if (spec.empty() || spec == "all")
+    return true;
+  out = CheckOptions{false, false, false, false};
+  if (spec == "none")
+    return true;
+  size_t start = 0;
+  while (true) {
+    size_t end = spec.find(',', start);
+    std::string item = spec.substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
+    if (item == "bounds")
+      out.bounds = true;
+    else if (item == "races")
+      out.races = true;
+    else if (item == "uninitialized")
+      out.uninitialized = true;
+    else if (item == "barriers")
+      out.barriers = true;
+    else {
+      error = "unknown checker '" + item +
+              "' (expected all, none or bounds,races,uninitialized,barriers)";
+      return false;
+    }
+    if (end == std::string::npos)
+      return true;
+    start = end + 1;
+  }
 }

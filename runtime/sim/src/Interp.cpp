@@ -15,8 +15,8 @@
 //    reached by part of a warp, deadlocks.
 //
 //===----------------------------------------------------------------------===//
-#include "Numeric.h"
 #include "Ptx.h"
+#include "tessera-sim/Numeric.h"
 #include "tessera-sim/Sim.h"
 
 #include <algorithm>
@@ -34,12 +34,6 @@ constexpr uint64_t kSharedWindow = 0x0000'7e00'0000'0000ull;
 constexpr uint64_t kLocalWindow = 0x0000'7d00'0000'0000ull;
 constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 /// The failure of a launch: thrown inside the interpreter, caught at launch.
 struct SimError {
   std::string message;
@@ -55,17 +49,6 @@ struct Warp {
   uint32_t pc[32] = {};
   std::vector<uint64_t> regs; ///< regs[r * 32 + lane]
   bool done() const { return (exists & ~exited) == 0; }
-  // Async copies issued and not yet waited for, per commit group.
-  struct Copy {
-    uint64_t dst, src;
-    unsigned bytes, srcBytes;
-    unsigned lane;
-    uint32_t line;
-  };
-  std::vector<Copy> pendingCopies;
-  std::vector<std::vector<Copy>> committedGroups;
-  // wgmma: accumulator registers between fence and the mma (fence rule).
-  bool wgmmaFenced = false;
 };
 
 struct SharedShadow {
@@ -74,7 +57,6 @@ struct SharedShadow {
   int16_t readerWarp = -1;
   bool readersFromManyWarps = false;
   uint32_t readEpoch = 0;
-  bool writtenByGenericProxy = false; ///< since the last fence.proxy.async
 };
 
 struct Cta {
@@ -217,7 +199,7 @@ private:
         if (w.atBarrier) {
           const Inst &in = fn_.code[w.barrierPc];
           os << "waits at barrier " << w.barrierId << " (PTX line " << in.line
-             << ", lanes " << hex(w.atBarrier) << ")";
+             << ", lanes " << hexString(w.atBarrier) << ")";
         } else {
           os << "runnable?";
         }
@@ -405,43 +387,43 @@ private:
       return {Space::Global, a};
     }
     if (s == Space::Const)
-      return {Space::Global, a < globalsBase_ ? a + globalsBase_ : a};
+      return {Space::Global, a}; // const variables live in the globals block
     return {s, a};
   }
 
   uint8_t *memoryAt(Cta &cta, Warp &w, Space s, uint64_t a, unsigned bytes,
                     unsigned lane, bool isWrite) {
     const char *what = isWrite ? "write" : "read";
-    if (opts_.checks.bounds && bytes && (a % bytes) != 0 &&
-        bytes <= 16) // vectors: aligned to their full size
+    // Every access, vectors included, must be aligned to its full size.
+    if (opts_.checks.bounds && bytes && (a % bytes) != 0)
       fail(std::string("misaligned ") + what + " of " + std::to_string(bytes) +
-               " bytes at " + spaceName(s) + " address " + hex(a),
+               " bytes at " + spaceName(s) + " address " + hexString(a),
            lane);
     switch (s) {
     case Space::Global: {
       uint8_t *p = dev_.memory().translate(a, bytes);
       if (!p)
         fail(std::string("out-of-bounds ") + what + " of " +
-                 std::to_string(bytes) + " bytes at global address " + hex(a) +
-                 " (" + dev_.memory().describe(a, bytes) + ")",
+                 std::to_string(bytes) + " bytes at global address " +
+                 hexString(a) + " (" + dev_.memory().describe(a, bytes) + ")",
              lane);
       return p;
     }
     case Space::Shared:
       if (a + bytes > cta.shared.size() || a + bytes < a)
         fail(std::string("out-of-bounds ") + what + " of " +
-                 std::to_string(bytes) + " bytes at shared offset " + hex(a) +
-                 " (the CTA has " + std::to_string(cta.shared.size()) +
-                 " bytes of shared memory)",
+                 std::to_string(bytes) + " bytes at shared offset " +
+                 hexString(a) + " (the CTA has " +
+                 std::to_string(cta.shared.size()) + " bytes of shared memory)",
              lane);
       return cta.shared.data() + a;
     case Space::Local: {
       unsigned t = w.index * 32 + lane;
       if (a + bytes > fn_.localBytes)
         fail(std::string("out-of-bounds ") + what + " of " +
-                 std::to_string(bytes) + " bytes at local offset " + hex(a) +
-                 " (the thread has " + std::to_string(fn_.localBytes) +
-                 " bytes of local memory)",
+                 std::to_string(bytes) + " bytes at local offset " +
+                 hexString(a) + " (the thread has " +
+                 std::to_string(fn_.localBytes) + " bytes of local memory)",
              lane);
       return cta.local.data() + t * fn_.localBytes + a;
     }
@@ -449,7 +431,7 @@ private:
       if (isWrite)
         fail("store to kernel parameter space", lane);
       if (a + bytes > params_.size())
-        fail("parameter read at offset " + hex(a) + " beyond the " +
+        fail("parameter read at offset " + hexString(a) + " beyond the " +
                  std::to_string(params_.size()) + " parameter bytes",
              lane);
       return const_cast<uint8_t *>(params_.data()) + a;
@@ -477,7 +459,7 @@ private:
 
   /// Shared-memory hazard and initialisation checks for one access.
   void checkShared(Cta &cta, Warp &w, uint64_t off, unsigned bytes,
-                   unsigned lane, bool isWrite, bool asyncProxy = false) {
+                   unsigned lane, bool isWrite) {
     if (cta.shadow.empty())
       return;
     uint32_t me = w.index * 32 + lane + 1;
@@ -487,16 +469,16 @@ private:
         if (opts_.checks.races) {
           if (s.writer && s.writer != me && s.writeEpoch == cta.epoch &&
               (s.writer - 1) / 32 != w.index)
-            fail("shared-memory race: write to shared offset " + hex(off + i) +
-                     " also written by thread " + std::to_string(s.writer - 1) +
-                     " since the last barrier",
+            fail("shared-memory race: write to shared offset " +
+                     hexString(off + i) + " also written by thread " +
+                     std::to_string(s.writer - 1) + " since the last barrier",
                  lane);
           if (s.readEpoch == cta.epoch &&
               (s.readersFromManyWarps ||
                (s.readerWarp >= 0 &&
                 static_cast<unsigned>(s.readerWarp) != w.index)))
-            fail("shared-memory race: write to shared offset " + hex(off + i) +
-                     " read by another warp (" +
+            fail("shared-memory race: write to shared offset " +
+                     hexString(off + i) + " read by another warp (" +
                      (s.readersFromManyWarps
                           ? std::string("several")
                           : "warp " + std::to_string(s.readerWarp)) +
@@ -505,16 +487,16 @@ private:
         }
         s.writer = me;
         s.writeEpoch = cta.epoch;
-        s.writtenByGenericProxy = !asyncProxy;
       } else {
         if (opts_.checks.uninitialized && !s.writer)
-          fail("read of uninitialised shared memory at offset " + hex(off + i) +
-                   " (never written by this CTA)",
+          fail("read of uninitialised shared memory at offset " +
+                   hexString(off + i) + " (never written by this CTA)",
                lane);
         if (opts_.checks.races && s.writer && s.writer != me &&
             s.writeEpoch == cta.epoch && (s.writer - 1) / 32 != w.index)
-          fail("shared-memory race: read of shared offset " + hex(off + i) +
-                   " written by thread " + std::to_string(s.writer - 1) +
+          fail("shared-memory race: read of shared offset " +
+                   hexString(off + i) + " written by thread " +
+                   std::to_string(s.writer - 1) +
                    " since the last barrier (missing bar.sync?)",
                lane);
         if (s.readEpoch != cta.epoch) {
@@ -1025,10 +1007,6 @@ private:
       lanes([&](unsigned l) {
         auto [s, a] = address(cta, w, in, o[1], l);
         uint8_t buf[64] = {};
-        if (count > 1 && opts_.checks.bounds && (a % (es * count)) != 0)
-          fail("misaligned vector read of " + std::to_string(es * count) +
-                   " bytes at " + spaceName(s) + " address " + hex(a),
-               l);
         load(cta, w, s, a, buf, es * count, l);
         for (unsigned i = 0; i < count; ++i) {
           uint64_t v = 0;
@@ -1054,10 +1032,6 @@ private:
           uint64_t v = read(cta, w, count > 1 ? o[1].elems[i] : o[1], l);
           std::memcpy(buf + i * es, &v, es);
         }
-        if (count > 1 && opts_.checks.bounds && (a % (es * count)) != 0)
-          fail("misaligned vector write of " + std::to_string(es * count) +
-                   " bytes at " + spaceName(s) + " address " + hex(a),
-               l);
         store(cta, w, s, a, buf, es * count, l);
       });
       return;
@@ -1089,8 +1063,6 @@ private:
         uint64_t base = in.space == Space::Shared  ? kSharedWindow
                         : in.space == Space::Local ? kLocalWindow
                                                    : 0;
-        if (in.space == Space::Const && in.op == Op::Cvta && v < globalsBase_)
-          v += globalsBase_;
         write(w, o[0], l, in.op == Op::Cvta ? v + base : v - base, in.type);
       });
       return;
@@ -1324,11 +1296,11 @@ private:
     case Op::Setp:
     case Op::Set:
       lanes([&](unsigned l) {
-        uint64_t a = read(cta, w, o[1 + ((in.mods & M_CC) ? 1 : 0)], l);
-        uint64_t b = read(cta, w, o[2 + ((in.mods & M_CC) ? 1 : 0)], l);
+        uint64_t a = read(cta, w, o[1 + ((in.mods & M_PAIR) ? 1 : 0)], l);
+        uint64_t b = read(cta, w, o[2 + ((in.mods & M_PAIR) ? 1 : 0)], l);
         bool t = compare(in.cmp, in.type2, a, b);
         bool t2 = !t;
-        size_t cIndex = 3 + ((in.mods & M_CC) ? 1 : 0);
+        size_t cIndex = 3 + ((in.mods & M_PAIR) ? 1 : 0);
         if (in.boolOp != BoolOp::None) {
           bool c = read(cta, w, o[cIndex], l) != 0;
           auto combine = [&](bool x) {
@@ -1346,7 +1318,7 @@ private:
           return;
         }
         write(w, o[0], l, t, Ty::Pred);
-        if (in.mods & M_CC)
+        if (in.mods & M_PAIR)
           write(w, o[1], l, t2, Ty::Pred);
       });
       return;
@@ -1472,9 +1444,9 @@ private:
     case Op::Bar: {
       uint32_t live = w.exists & ~w.exited;
       if (opts_.checks.barriers && mask != live)
-        fail("barrier divergence: bar.sync reached by lanes " + hex(mask) +
-             " of warp " + std::to_string(w.index) + " while lanes " +
-             hex(live & ~mask) + " are elsewhere");
+        fail("barrier divergence: bar.sync reached by lanes " +
+             hexString(mask) + " of warp " + std::to_string(w.index) +
+             " while lanes " + hexString(live & ~mask) + " are elsewhere");
       if (exec != mask)
         fail("a predicated-off bar.sync in part of a warp is not supported");
       if (!o.empty() && read(cta, w, o[0], 0) != 0)
@@ -1516,9 +1488,7 @@ private:
     case Op::Fence:
       return; // sequentially consistent memory
     case Op::ProxyFence:
-      for (SharedShadow &s : cta.shadow)
-        s.writtenByGenericProxy = false;
-      return;
+      return; // nothing reads shared memory through the async proxy yet
     case Op::CpAsync:
     case Op::CpAsyncCommit:
     case Op::CpAsyncWait:
@@ -1537,14 +1507,14 @@ private:
     uint32_t members = static_cast<uint32_t>(read(cta, w, maskOp, 0));
     uint32_t live = w.exists & ~w.exited;
     if (opts_.checks.barriers && (members & live & ~exec))
-      fail(std::string(what) + ": lanes " + hex(members & live & ~exec) +
-           " named in the member mask " + hex(members) +
-           " do not execute it with lanes " + hex(exec));
+      fail(std::string(what) + ": lanes " + hexString(members & live & ~exec) +
+           " named in the member mask " + hexString(members) +
+           " do not execute it with lanes " + hexString(exec));
   }
 
   void shuffle(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {
     const std::vector<Operand> &o = in.ops;
-    bool hasPred = in.mods & M_CC;
+    bool hasPred = in.mods & M_PAIR;
     size_t a = hasPred ? 2 : 1;
     const Operand &maskOp = o[a + 3];
     checkMembers(w, exec, cta, maskOp, "shfl.sync");
@@ -1597,7 +1567,7 @@ private:
   void mma(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {
     uint32_t live = w.exists & ~w.exited;
     if (exec != 0xffffffffu || live != 0xffffffffu)
-      fail("mma.sync.aligned executed by lanes " + hex(exec) +
+      fail("mma.sync.aligned executed by lanes " + hexString(exec) +
            ": all 32 lanes of the warp must execute it");
     if (in.m != 16 || in.n != 8 || (in.k != 16 && in.k != 8))
       fail("mma shape m" + std::to_string(in.m) + "n" + std::to_string(in.n) +

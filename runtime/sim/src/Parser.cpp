@@ -417,9 +417,7 @@ private:
   /// `.shared .align 16 .b8 name[123];` and friends. The caller has not
   /// consumed the state space.
   bool parseVariable(Variable &v, bool moduleScope) {
-    bool isExtern = false;
-    if (accept(".extern"))
-      isExtern = true;
+    accept(".extern"); // only meaningful for unsized .shared arrays
     std::string sp = next().text.substr(1);
     if (!parseSpace(sp, v.space))
       return fail("unknown state space '." + sp + "'");
@@ -481,7 +479,6 @@ private:
     v.externDynamic = unsized && v.space == Space::Shared;
     if (unsized && !v.externDynamic)
       return fail("unsized array '" + v.name + "' outside .extern .shared");
-    (void)isExtern;
     if (moduleScope) {
       if (v.space == Space::Shared) {
         module_->shared.push_back(v);
@@ -595,6 +592,7 @@ private:
     scopes_.clear();
     scopes_.emplace_back();
     localVars_.clear();
+    functionShared_.clear();
     pendingLabels_.clear();
     if (!isEntry && is("(")) {
       std::vector<Param> ret;
@@ -716,8 +714,7 @@ private:
             v.offset = fn_->staticShared;
             fn_->staticShared += v.size;
           }
-          module_->shared.push_back(v); // visible to this function's code
-          sharedOfFunction_.push_back(v);
+          functionShared_.push_back(v);
         } else if (v.space == Space::Local) {
           fn_->localBytes = (fn_->localBytes + v.align - 1) / v.align * v.align;
           localVars_[v.name] = fn_->localBytes;
@@ -748,24 +745,19 @@ private:
       if (!parseInstruction())
         return false;
     }
-    // Function-scope shared variables are not visible to the next function.
-    for (const Variable &v : sharedOfFunction_)
-      for (size_t i = 0; i < module_->shared.size(); ++i)
-        if (module_->shared[i].name == v.name &&
-            module_->shared[i].offset == v.offset) {
-          module_->shared.erase(module_->shared.begin() + i);
-          break;
-        }
-    sharedOfFunction_.clear();
     return true;
   }
 
-  std::vector<Variable> sharedOfFunction_;
+  /// .shared variables declared in the function being parsed.
+  std::vector<Variable> functionShared_;
 
   const Variable *findShared(const std::string &nm) const {
-    for (auto it = module_->shared.rbegin(); it != module_->shared.rend(); ++it)
-      if (it->name == nm)
-        return &*it;
+    for (const Variable &v : functionShared_)
+      if (v.name == nm)
+        return &v;
+    for (const Variable &v : module_->shared)
+      if (v.name == nm)
+        return &v;
     return nullptr;
   }
   const Variable *findGlobal(const std::string &nm) const {
@@ -941,7 +933,7 @@ private:
         if (!parseOperand(q, immType))
           return false;
         inst.ops.push_back(q);
-        inst.mods |= M_CC; // marks the two-destination form
+        inst.mods |= M_PAIR; // marks the two-destination form
       }
       if (!accept(","))
         break;
@@ -1076,8 +1068,6 @@ private:
           m == "L2" || m == "row" || m == "col" || m == "satfinite" ||
           m == "sc" || m == "acq_rel" || m == "cluster" || m == "shared::cta" ||
           m == "noftz" || m == "ftz") {
-        if (m == "row" || m == "col")
-          inst.mods |= (m == "row" ? 0u : 0u);
         continue;
       }
       if (inst.op == Op::Setp || inst.op == Op::Set) {

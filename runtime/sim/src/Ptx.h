@@ -142,7 +142,7 @@ enum Mod : uint32_t {
   M_RELEASE = 1u << 20,
   M_VOLATILE = 1u << 21,
   M_FULL = 1u << 22,
-  M_CC = 1u << 23,
+  M_PAIR = 1u << 23, ///< two destinations (`setp ... %p|%q`, `shfl ... %r|%p`)
   M_SHIFTCLAMP = 1u << 24,
   M_WRAP = 1u << 25,
 };
@@ -305,6 +305,17 @@ struct Module {
   std::vector<std::unique_ptr<Function>> functions;
   const Function *find(const std::string &name) const;
 };
+
+/// "0x1f" for diagnostics.
+inline std::string hexString(uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  std::string s;
+  do {
+    s.insert(s.begin(), digits[v & 15]);
+    v >>= 4;
+  } while (v);
+  return "0x" + s;
+}
 
 /// Parses PTX text; null with `error` = "line N: ..." on failure.
 std::unique_ptr<Module> parsePtx(const std::string &text, std::string &error);

@@ -45,6 +45,11 @@ struct LaunchOptions {
   uint64_t instructionLimit = 20'000'000'000ull;
 };
 
+/// Parses a checker list: "all", "none" or a comma list of bounds, races,
+/// uninitialized, barriers. False with `error` naming an unknown entry.
+bool parseCheckOptions(const std::string &spec, CheckOptions &out,
+                       std::string &error);
+
 /// Launch geometry.
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -126,10 +131,6 @@ public:
               const std::vector<const void *> &params,
               const LaunchOptions &options, LaunchStats &stats,
               std::string &error);
-
-  /// Byte size and alignment of each parameter of `kernel`, in order.
-  static std::vector<std::pair<unsigned, unsigned>>
-  parameterLayout(const Function &kernel);
 
 private:
   Memory memory_;
