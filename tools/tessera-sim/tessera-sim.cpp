@@ -32,7 +32,7 @@ int usage(const char *message) {
                "usage: tessera-sim FILE.ptx --kernel=NAME --grid=X[,Y,Z] "
                "--block=X[,Y,Z] [--shared=BYTES] [--arg=buf:BYTES[:FILL]|"
                "u32:V|u64:V|f32:V]... [--print=ARG:TYPE:COUNT]... "
-               "[--checks=all|none|bounds,races,uninitialized,barriers] "
+               "[--checks=all|none|bounds,races,uninitialized,barriers,wgmma] "
                "[--stats]\n");
   return 2;
 }

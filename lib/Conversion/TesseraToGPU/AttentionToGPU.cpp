@@ -331,9 +331,11 @@ private:
   SmallVector<Value> wgmmaScores() {
     SmallVector<Type> fields(32, f32());
     auto accType = LLVM::LLVMStructType::getLiteral(b.getContext(), fields);
+    // No zero-fill: the first k-slice uses scale-d = 0, so the accumulator's
+    // input is ignored, and writing it (the movs LLVM places right before the
+    // first wgmma) after wgmma.fence breaks the PTX ISA's fence rule
+    // (found by tessera-sim's wgmma checker).
     Value acc = LLVM::UndefOp::create(b, accType);
-    for (int64_t i = 0; i < 32; ++i)
-      acc = LLVM::InsertValueOp::create(b, acc, e.f32(0), i);
     auto halfKind = f16 ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
     NVVM::WgmmaFenceAlignedOp::create(b);
     for (int64_t sl = 0; sl < p.headDim / 16; ++sl)

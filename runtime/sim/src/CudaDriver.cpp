@@ -9,7 +9,7 @@
 // Settings (environment, read at cuInit):
 //   TESSERA_SIM_CC      compute capability the device reports (default 90)
 //   TESSERA_SIM_CHECKS  "all" (default), "none", or a comma list of bounds,
-//                       races, uninitialized, barriers
+//                       races, uninitialized, barriers, wgmma
 //   TESSERA_SIM_CTAS    CTAs resident at once (default: up to 132)
 //   TESSERA_SIM_STATS   "1": one line of statistics per launch on stderr
 // A launch that a checker stops prints its report on stderr ("tessera-sim:

@@ -148,7 +148,7 @@ bool tessera::sim::parseCheckOptions(const std::string &spec, CheckOptions &out,
   out = CheckOptions();
   if (spec.empty() || spec == "all")
     return true;
-  out = CheckOptions{false, false, false, false};
+  out = CheckOptions{false, false, false, false, false};
   if (spec == "none")
     return true;
   size_t start = 0;
@@ -164,9 +164,12 @@ bool tessera::sim::parseCheckOptions(const std::string &spec, CheckOptions &out,
       out.uninitialized = true;
     else if (item == "barriers")
       out.barriers = true;
+    else if (item == "wgmma")
+      out.wgmma = true;
     else {
-      error = "unknown checker '" + item +
-              "' (expected all, none or bounds,races,uninitialized,barriers)";
+      error =
+          "unknown checker '" + item +
+          "' (expected all, none or bounds,races,uninitialized,barriers,wgmma)";
       return false;
     }
     if (end == std::string::npos)

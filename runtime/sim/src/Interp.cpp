@@ -48,6 +48,14 @@ struct Warp {
   unsigned barrierId = 0;
   uint32_t pc[32] = {};
   std::vector<uint64_t> regs; ///< regs[r * 32 + lane]
+  /// wgmma.mma_async is warpgroup-collective: a warp that reaches it waits
+  /// here until the other three warps of its warpgroup do.
+  bool atWgmma = false;
+  uint32_t wgmmaPc = 0;
+  /// The wgmma.fence rule: registers written (by anything but wgmma) since
+  /// the warp's last wgmma.fence; all, before its first.
+  std::vector<uint8_t> writtenSinceFence;
+  uint32_t lastFenceLine = 0;
   bool done() const { return (exists & ~exited) == 0; }
 };
 
@@ -57,6 +65,9 @@ struct SharedShadow {
   int16_t readerWarp = -1;
   bool readersFromManyWarps = false;
   uint32_t readEpoch = 0;
+  /// Written through the generic proxy (st.shared) since the last
+  /// fence.proxy.async: not yet visible to wgmma's async-proxy reads.
+  bool genericSinceProxyFence = false;
 };
 
 struct Cta {
@@ -153,7 +164,7 @@ private:
     c.y = static_cast<unsigned>((linear / grid_.x) % grid_.y);
     c.z = static_cast<unsigned>(linear / (uint64_t(grid_.x) * grid_.y));
     c.shared.assign(sharedBytes_, 0);
-    if (opts_.checks.races || opts_.checks.uninitialized)
+    if (opts_.checks.races || opts_.checks.uninitialized || opts_.checks.wgmma)
       c.shadow.assign(sharedBytes_, SharedShadow());
     c.local.assign(fn_.localBytes * threadsPerCta_, 0);
     c.warps.resize(warpsPerCta_);
@@ -164,6 +175,8 @@ private:
       unsigned lanes = std::min(32u, threadsPerCta_ - first);
       warp.exists = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1);
       warp.regs.assign(numRegs_ * 32, 0);
+      if (opts_.checks.wgmma)
+        warp.writtenSinceFence.assign(numRegs_, 1);
     }
     return c;
   }
@@ -200,8 +213,11 @@ private:
           const Inst &in = fn_.code[w.barrierPc];
           os << "waits at barrier " << w.barrierId << " (PTX line " << in.line
              << ", lanes " << hexString(w.atBarrier) << ")";
+        } else if (w.atWgmma) {
+          os << "waits for its warpgroup at wgmma.mma_async (PTX line "
+             << fn_.code[w.wgmmaPc].line << ")";
         } else {
-          os << "runnable?";
+          os << "runnable";
         }
       }
     }
@@ -216,12 +232,14 @@ private:
     bool progressed = false;
     for (Warp &w : cta.warps) {
       for (unsigned q = 0; q < opts_.quantum; ++q) {
-        if (w.done() || w.atBarrier)
+        if (w.done() || w.atBarrier || w.atWgmma)
           break;
         stepWarp(cta, w);
         progressed = true;
       }
     }
+    if (completeWgmmas(cta))
+      progressed = true;
     // Barrier release: every warp that has not finished waits at barrier 0
     // (or the named barrier) with all its live lanes.
     bool anyWaiting = false, allArrived = true;
@@ -363,6 +381,8 @@ private:
     else if (bytes < 8)
       v &= (1ull << (bytes * 8)) - 1;
     reg(w, o.index, lane) = v;
+    if (!w.writtenSinceFence.empty())
+      w.writtenSinceFence[o.index] = 1;
   }
 
   // ----- memory -------------------------------------------------------------
@@ -487,6 +507,7 @@ private:
         }
         s.writer = me;
         s.writeEpoch = cta.epoch;
+        s.genericSinceProxyFence = true;
       } else {
         if (opts_.checks.uninitialized && !s.writer)
           fail("read of uninitialised shared memory at offset " +
@@ -961,6 +982,8 @@ private:
   void stepWarp(Cta &cta, Warp &w) {
     curWarp_ = &w;
     uint32_t runnable = w.exists & ~w.exited & ~w.atBarrier;
+    if (w.atWgmma)
+      runnable = 0;
     uint32_t pc = UINT32_MAX;
     for (unsigned l = 0; l < 32; ++l)
       if (runnable >> l & 1)
@@ -1488,16 +1511,39 @@ private:
     case Op::Fence:
       return; // sequentially consistent memory
     case Op::ProxyFence:
-      return; // nothing reads shared memory through the async proxy yet
+      // Sequentially consistent memory: one thread's fence publishes every
+      // generic write so far to the async proxy (a lenient reading: the PTX
+      // ISA orders only the fencing thread's writes, which a barrier then
+      // extends to the CTA, as our kernels do).
+      for (SharedShadow &sh : cta.shadow)
+        sh.genericSinceProxyFence = false;
+      return;
     case Op::CpAsync:
     case Op::CpAsyncCommit:
     case Op::CpAsyncWait:
       fail("cp.async is not implemented in the simulator yet");
     case Op::WgmmaFence:
+      if (exec != (w.exists & ~w.exited))
+        fail("wgmma.fence.sync.aligned executed by part of the warp");
+      std::fill(w.writtenSinceFence.begin(), w.writtenSinceFence.end(), 0);
+      w.lastFenceLine = in.line;
+      return;
     case Op::WgmmaCommit:
     case Op::WgmmaWait:
+      // A wgmma completes when its warpgroup issues it (completeWgmmas), so
+      // every group is complete by the time it is committed or waited for.
+      if (exec != (w.exists & ~w.exited))
+        fail("wgmma commit/wait executed by part of the warp");
+      return;
     case Op::Wgmma:
-      fail("wgmma is not implemented in the simulator yet");
+      if (exec != 0xffffffffu)
+        fail("wgmma.mma_async.sync.aligned executed by lanes " +
+             hexString(exec) + ": all 32 lanes of the warp must execute it");
+      w.atWgmma = true;
+      w.wgmmaPc = pc;
+      for (unsigned l = 0; l < 32; ++l)
+        w.pc[l] = pc; // resumes after its warpgroup completes the mma
+      return;
     }
     fail("unsupported instruction");
   }
@@ -1667,6 +1713,180 @@ private:
         write(w, d, l, uint64_t(e0) | uint64_t(e1) << 16, Ty::B32);
       }
     }
+  }
+
+  /// Completes every warpgroup whose four warps wait at a wgmma.mma_async;
+  /// returns whether one did.
+  bool completeWgmmas(Cta &cta) {
+    bool any = false;
+    for (size_t g = 0; g * 4 < cta.warps.size(); ++g) {
+      bool waiting = false, all = true;
+      for (size_t k = 0; k < 4; ++k) {
+        size_t i = 4 * g + k;
+        if (i < cta.warps.size() && cta.warps[i].atWgmma)
+          waiting = true;
+        else
+          all = false;
+      }
+      if (!waiting)
+        continue;
+      if (4 * g + 3 >= cta.warps.size()) {
+        curWarp_ = nullptr;
+        curInst_ = &fn_.code[cta.warps[4 * g].wgmmaPc];
+        fail("wgmma.mma_async needs warpgroups of 4 warps; the CTA has " +
+             std::to_string(cta.warps.size()) + " warps");
+      }
+      if (!all)
+        continue;
+      uint32_t pc = cta.warps[4 * g].wgmmaPc;
+      curInst_ = &fn_.code[pc];
+      for (size_t k = 1; k < 4; ++k)
+        if (cta.warps[4 * g + k].wgmmaPc != pc) {
+          curWarp_ = &cta.warps[4 * g + k];
+          fail("the warps of warpgroup " + std::to_string(g) +
+               " reach different wgmma.mma_async instructions (PTX lines " +
+               std::to_string(fn_.code[pc].line) + " and " +
+               std::to_string(fn_.code[curWarp_->wgmmaPc].line) + ")");
+        }
+      wgmma(cta, g, fn_.code[pc]);
+      for (size_t k = 0; k < 4; ++k) {
+        Warp &w = cta.warps[4 * g + k];
+        w.atWgmma = false;
+        for (unsigned l = 0; l < 32; ++l)
+          w.pc[l] = pc + 1;
+      }
+      any = true;
+    }
+    return any;
+  }
+
+  /// One element of a no-swizzle K-major shared-memory operand described by
+  /// `desc`: row `r` (along M or N) and column `k`, as 16-bit bits. Core
+  /// matrices are 8 rows of 16 contiguous bytes; the one holding (r, k) starts
+  /// at start + (r / 8) * SBO + (k / 8) * LBO (PTX ISA, "Matrix Descriptor
+  /// Format" and the K-major canonical layouts).
+  uint16_t wgmmaOperand(Cta &cta, uint64_t desc, unsigned r, unsigned k,
+                        const char *which) {
+    uint64_t start = (desc & 0x3fff) << 4;
+    uint64_t lbo = ((desc >> 16) & 0x3fff) << 4;
+    uint64_t sbo = ((desc >> 32) & 0x3fff) << 4;
+    uint64_t off =
+        start + (r / 8) * sbo + (k / 8) * lbo + (r % 8) * 16 + (k % 8) * 2;
+    if (off + 2 > cta.shared.size())
+      fail(std::string("wgmma operand ") + which + " reads shared offset " +
+           hexString(off) + " past the CTA's " +
+           std::to_string(cta.shared.size()) + " bytes (descriptor " +
+           hexString(desc) + ")");
+    if (!cta.shadow.empty()) {
+      for (unsigned i = 0; i < 2; ++i) {
+        const SharedShadow &sh = cta.shadow[off + i];
+        if (opts_.checks.uninitialized && !sh.writer)
+          fail(std::string("wgmma operand ") + which +
+               " reads uninitialised shared memory at offset " +
+               hexString(off + i));
+        if (opts_.checks.wgmma && sh.genericSinceProxyFence)
+          fail(std::string("wgmma operand ") + which + " reads shared offset " +
+               hexString(off + i) + ", written by thread " +
+               std::to_string(sh.writer - 1) +
+               " through the generic proxy with no fence.proxy.async since");
+      }
+    }
+    uint16_t v;
+    std::memcpy(&v, cta.shared.data() + off, 2);
+    return v;
+  }
+
+  /// wgmma.mma_async.sync.aligned.m64nNk16.f32.{f16,bf16}: D (64 x N, f32) =
+  /// A (64 x 16) * B (16 x N) [+ D], A from a descriptor or from registers, B
+  /// from a descriptor, both K-major without swizzle. Warp k of the group owns
+  /// rows 16k..16k+15; accumulator register 4j + x of lane l holds row
+  /// 16k + l/4 + 8(x/2), column 8j + 2(l%4) + x%2.
+  void wgmma(Cta &cta, size_t group, const Inst &in) {
+    Warp *warps[4] = {&cta.warps[4 * group], &cta.warps[4 * group + 1],
+                      &cta.warps[4 * group + 2], &cta.warps[4 * group + 3]};
+    curWarp_ = warps[0];
+    const std::vector<Operand> &o = in.ops;
+    unsigned N = in.n;
+    if (in.m != 64 || in.k != 16 || N % 8 || N < 8 || N > 256)
+      fail("wgmma shape m" + std::to_string(in.m) + "n" + std::to_string(N) +
+           "k" + std::to_string(in.k) + " is not supported");
+    if (in.type != Ty::F32 || (in.type2 != Ty::F16 && in.type2 != Ty::BF16))
+      fail("only f16/bf16 inputs with f32 accumulators are modelled");
+    bool aFromRegs = o[1].kind == Operand::Vec;
+    size_t expected = aFromRegs ? 7 : 8;
+    if (o.size() != expected || o[0].kind != Operand::Vec ||
+        o[0].elems.size() != N / 2)
+      fail("wgmma operands: expected {" + std::to_string(N / 2) +
+           " accumulators}, a, b-desc, scale-d, imm-scale-a, imm-scale-b" +
+           (aFromRegs ? ", imm-trans-b" : ", imm-trans-a, imm-trans-b"));
+    auto value = [&](const Operand &op) { return read(cta, *warps[0], op, 0); };
+    bool scaleD = value(o[3]) != 0;
+    double sa = static_cast<int64_t>(value(o[4])) < 0 ? -1.0 : 1.0;
+    double sb = static_cast<int64_t>(value(o[5])) < 0 ? -1.0 : 1.0;
+    if ((!aFromRegs && value(o[6]) != 0) || value(o[aFromRegs ? 6 : 7]) != 0)
+      fail("transposed (MN-major) wgmma operands are not modelled yet");
+    uint64_t descB = value(o[2]), descA = aFromRegs ? 0 : value(o[1]);
+    for (uint64_t d : {descA, descB})
+      if (d >> 62)
+        fail("wgmma descriptor " + hexString(d) + " uses swizzle mode " +
+             std::to_string(d >> 62) + ", which is not modelled yet");
+    // The wgmma.fence rule: the accumulators (and A registers) must not have
+    // been written since the warp's last wgmma.fence by anything but wgmma.
+    if (opts_.checks.wgmma)
+      for (Warp *w : warps) {
+        curWarp_ = w;
+        auto check = [&](const Operand &r, const char *what) {
+          if (r.kind == Operand::Reg && w->writtenSinceFence[r.index])
+            fail(std::string("wgmma.fence rule: ") + what + " register " +
+                 fn_.registers[r.index].name + " is written " +
+                 (w->lastFenceLine ? "after the wgmma.fence of PTX line " +
+                                         std::to_string(w->lastFenceLine)
+                                   : std::string("with no wgmma.fence")) +
+                 " and before this wgmma.mma_async");
+        };
+        for (const Operand &r : o[0].elems)
+          check(r, "accumulator");
+        if (aFromRegs)
+          for (const Operand &r : o[1].elems)
+            check(r, "A fragment");
+      }
+    float A[64][16];
+    std::vector<float> B(16 * N);
+    Ty h = in.type2;
+    for (unsigned r = 0; r < 64; ++r)
+      for (unsigned k = 0; k < 16; ++k)
+        if (!aFromRegs)
+          A[r][k] = toF32(wgmmaOperand(cta, descA, r, k, "A"), h);
+    if (aFromRegs)
+      for (unsigned wi = 0; wi < 4; ++wi)
+        for (unsigned l = 0; l < 32; ++l) {
+          unsigned g = l >> 2, t = l & 3;
+          for (unsigned i = 0; i < 8; ++i) {
+            uint64_t rv = read(cta, *warps[wi], o[1].elems[i / 2], l);
+            A[16 * wi + g + 8 * ((i >> 1) & 1)]
+             [2 * t + (i & 1) + 8 * (i >> 2)] =
+                 toF32((rv >> (16 * (i & 1))) & 0xffff, h);
+          }
+        }
+    for (unsigned n = 0; n < N; ++n)
+      for (unsigned k = 0; k < 16; ++k)
+        B[k * N + n] = toF32(wgmmaOperand(cta, descB, n, k, "B"), h);
+    for (unsigned wi = 0; wi < 4; ++wi)
+      for (unsigned l = 0; l < 32; ++l) {
+        unsigned g = l >> 2, t = l & 3;
+        for (unsigned r = 0; r < N / 2; ++r) {
+          unsigned j = r / 4, x = r % 4;
+          unsigned row = 16 * wi + g + 8 * (x >> 1),
+                   col = 8 * j + 2 * t + x % 2;
+          int32_t ri = o[0].elems[r].index;
+          double acc =
+              scaleD ? floatOf(static_cast<uint32_t>(reg(*warps[wi], ri, l)))
+                     : 0.0;
+          for (unsigned k = 0; k < 16; ++k)
+            acc += sa * A[row][k] * sb * B[k * N + col];
+          reg(*warps[wi], ri, l) = bitsOf(static_cast<float>(acc));
+        }
+      }
   }
 
   void atomic(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {

@@ -30,6 +30,9 @@ struct CheckOptions {
   bool races = true;         ///< shared-memory hazards between barriers
   bool uninitialized = true; ///< reads of shared memory never written
   bool barriers = true;      ///< barrier divergence inside a warp
+  /// wgmma: the wgmma.fence rule, and async-proxy reads of shared memory
+  /// written through the generic proxy without fence.proxy.async
+  bool wgmma = true;
 };
 
 /// How a launch is executed.
@@ -46,7 +49,7 @@ struct LaunchOptions {
 };
 
 /// Parses a checker list: "all", "none" or a comma list of bounds, races,
-/// uninitialized, barriers. False with `error` naming an unknown entry.
+/// uninitialized, barriers, wgmma. False with `error` naming an unknown entry.
 bool parseCheckOptions(const std::string &spec, CheckOptions &out,
                        std::string &error);
 
