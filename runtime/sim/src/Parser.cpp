@@ -920,6 +920,8 @@ private:
       immType = inst.type2;
     if (inst.op == Op::Setp || inst.op == Op::Set)
       immType = inst.type2;
+    if (inst.op == Op::Wgmma || inst.op == Op::WgmmaWait)
+      immType = Ty::S32; // scale-d, scales and transposes are integers
     while (!is(";")) {
       if (peek().kind == Token::End)
         return fail("missing ';'");
