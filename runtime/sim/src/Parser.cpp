@@ -1092,39 +1092,22 @@ private:
           continue;
         }
       }
-      if (inst.op == Op::Shfl) {
-        Sub sub = m == "up"     ? Sub::Up
-                  : m == "down" ? Sub::Down
-                  : m == "bfly" ? Sub::Bfly
-                  : m == "idx"  ? Sub::Idx
-                                : Sub::None;
-        if (sub != Sub::None) {
-          inst.sub = sub;
-          continue;
-        }
-      }
-      if (inst.op == Op::Vote) {
-        Sub sub = m == "all"      ? Sub::All
-                  : m == "any"    ? Sub::Any
-                  : m == "uni"    ? Sub::Uni
-                  : m == "ballot" ? Sub::Ballot
-                                  : Sub::None;
-        if (sub != Sub::None) {
-          inst.sub = sub;
-          continue;
-        }
-      }
-      if (inst.op == Op::Atom || inst.op == Op::Red) {
-        static const std::unordered_map<std::string, Sub> subs = {
-            {"add", Sub::AAdd}, {"min", Sub::AMin}, {"max", Sub::AMax},
-            {"inc", Sub::AInc}, {"dec", Sub::ADec}, {"and", Sub::AAnd},
-            {"or", Sub::AOr},   {"xor", Sub::AXor}, {"exch", Sub::AExch},
-            {"cas", Sub::ACas}};
-        auto a = subs.find(m);
-        if (a != subs.end()) {
-          inst.sub = a->second;
-          continue;
-        }
+      // Sub-operations of shfl, vote, atom and red, keyed by opcode.
+      static const std::map<std::pair<Op, std::string>, Sub> subs = {
+          {{Op::Shfl, "up"}, Sub::Up},      {{Op::Shfl, "down"}, Sub::Down},
+          {{Op::Shfl, "bfly"}, Sub::Bfly},  {{Op::Shfl, "idx"}, Sub::Idx},
+          {{Op::Vote, "all"}, Sub::All},    {{Op::Vote, "any"}, Sub::Any},
+          {{Op::Vote, "uni"}, Sub::Uni},    {{Op::Vote, "ballot"}, Sub::Ballot},
+          {{Op::Atom, "add"}, Sub::AAdd},   {{Op::Atom, "min"}, Sub::AMin},
+          {{Op::Atom, "max"}, Sub::AMax},   {{Op::Atom, "inc"}, Sub::AInc},
+          {{Op::Atom, "dec"}, Sub::ADec},   {{Op::Atom, "and"}, Sub::AAnd},
+          {{Op::Atom, "or"}, Sub::AOr},     {{Op::Atom, "xor"}, Sub::AXor},
+          {{Op::Atom, "exch"}, Sub::AExch}, {{Op::Atom, "cas"}, Sub::ACas}};
+      // red takes atom's operations.
+      auto sub = subs.find({inst.op == Op::Red ? Op::Atom : inst.op, m});
+      if (sub != subs.end() && inst.sub == Sub::None) {
+        inst.sub = sub->second;
+        continue;
       }
       if (inst.op == Op::Bar) {
         if (m == "warp") {
