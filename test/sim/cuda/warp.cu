@@ -49,4 +49,3 @@ extern "C" __global__ void atomics(const int *in, int n, int *hist, int bins,
     old = atomicCAS(as, assumed, __float_as_int(f));
   } while (old != assumed);
 }
-
