@@ -1507,6 +1507,9 @@ private:
     case Op::Red:
       atomic(cta, w, in, exec);
       return;
+    case Op::Redux:
+      redux(cta, w, in, exec);
+      return;
     case Op::Membar:
     case Op::Fence:
       return; // sequentially consistent memory
@@ -1889,6 +1892,65 @@ private:
       }
   }
 
+  /// redux.sync.{add,min,max}.{u32,s32} / {and,or,xor}.b32 d, a, membermask:
+  /// each executing lane receives the reduction over the lanes of its own
+  /// member mask (tiles of a warp pass different masks to one instruction).
+  void redux(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {
+    const std::vector<Operand> &o = in.ops;
+    if (o.size() != 3)
+      fail("redux.sync needs d, a, membermask");
+    bool sgn = isSigned(in.type);
+    uint32_t live = w.exists & ~w.exited;
+    uint64_t v[32] = {};
+    for (unsigned l = 0; l < 32; ++l)
+      if (exec >> l & 1)
+        v[l] = zext(read(cta, w, o[1], l), 4);
+    for (unsigned l = 0; l < 32; ++l) {
+      if (!(exec >> l & 1))
+        continue;
+      uint32_t members = static_cast<uint32_t>(read(cta, w, o[2], l));
+      if (!(members >> l & 1))
+        fail("redux.sync: lane " + std::to_string(l) +
+                 " is not in its own member mask " + hexString(members),
+             l);
+      if (opts_.checks.barriers && (members & live & ~exec))
+        fail("redux.sync: lanes " + hexString(members & live & ~exec) +
+                 " named in the member mask " + hexString(members) +
+                 " do not execute it with lanes " + hexString(exec),
+             l);
+      uint64_t acc = v[l];
+      for (unsigned j = 0; j < 32; ++j) {
+        if (j == l || !(members & exec & (1u << j)))
+          continue;
+        switch (in.sub) {
+        case Sub::AAdd:
+          acc = zext(acc + v[j], 4);
+          break;
+        case Sub::AMin:
+          acc = sgn ? (sext(v[j], 4) < sext(acc, 4) ? v[j] : acc)
+                    : std::min(acc, v[j]);
+          break;
+        case Sub::AMax:
+          acc = sgn ? (sext(v[j], 4) > sext(acc, 4) ? v[j] : acc)
+                    : std::max(acc, v[j]);
+          break;
+        case Sub::AAnd:
+          acc &= v[j];
+          break;
+        case Sub::AOr:
+          acc |= v[j];
+          break;
+        case Sub::AXor:
+          acc ^= v[j];
+          break;
+        default:
+          fail("unsupported redux.sync operation");
+        }
+      }
+      write(w, o[0], l, acc, Ty::B32);
+    }
+  }
+
   void atomic(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {
     const std::vector<Operand> &o = in.ops;
     bool isAtom = in.op == Op::Atom;
@@ -1900,7 +1962,17 @@ private:
         continue;
       auto [s, a] = address(cta, w, in, o[ai], l);
       uint64_t old = 0;
-      load(cta, w, s, a, &old, n, l);
+      // Atomics never race with each other: shared-memory atomics skip the
+      // hazard checker (plain accesses are still checked against them).
+      uint8_t *p = memoryAt(cta, w, s, a, n, l, true);
+      if (s == Space::Shared && opts_.checks.uninitialized &&
+          !cta.shadow.empty())
+        for (unsigned i = 0; i < n; ++i)
+          if (!cta.shadow[a + i].writer)
+            fail("atomic on uninitialised shared memory at offset " +
+                     hexString(a + i),
+                 l);
+      std::memcpy(&old, p, n);
       uint64_t b = read(cta, w, o[ai + 1], l);
       uint64_t r;
       switch (in.sub) {
@@ -1949,7 +2021,14 @@ private:
       default:
         fail("unsupported atomic operation");
       }
-      store(cta, w, s, a, &r, n, l);
+      std::memcpy(p, &r, n);
+      if (s == Space::Shared && !cta.shadow.empty())
+        for (unsigned i = 0; i < n; ++i) {
+          SharedShadow &sh = cta.shadow[a + i];
+          sh.writer = w.index * 32 + l + 1;
+          sh.writeEpoch = cta.epoch;
+          sh.genericSinceProxyFence = true;
+        }
       if (isAtom)
         write(w, o[0], l, zext(old, n), t);
     }

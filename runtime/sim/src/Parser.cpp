@@ -1012,7 +1012,7 @@ private:
         {"cp", Op::CpAsync},  {"atom", Op::Atom},
         {"red", Op::Red},     {"membar", Op::Membar},
         {"fence", Op::Fence}, {"wgmma", Op::Wgmma},
-        {"trap", Op::Trap},
+        {"trap", Op::Trap},   {"redux", Op::Redux},
     };
     auto it = ops.find(base);
     if (it == ops.end())
@@ -1103,8 +1103,9 @@ private:
           {{Op::Atom, "dec"}, Sub::ADec},   {{Op::Atom, "and"}, Sub::AAnd},
           {{Op::Atom, "or"}, Sub::AOr},     {{Op::Atom, "xor"}, Sub::AXor},
           {{Op::Atom, "exch"}, Sub::AExch}, {{Op::Atom, "cas"}, Sub::ACas}};
-      // red takes atom's operations.
-      auto sub = subs.find({inst.op == Op::Red ? Op::Atom : inst.op, m});
+      // red and redux take atom's operations.
+      bool atomLike = inst.op == Op::Red || inst.op == Op::Redux;
+      auto sub = subs.find({atomLike ? Op::Atom : inst.op, m});
       if (sub != subs.end() && inst.sub == Sub::None) {
         inst.sub = sub->second;
         continue;

@@ -107,6 +107,7 @@ enum class Op : uint8_t {
   CpAsyncWait,
   Atom,
   Red,
+  Redux,
   Membar,
   Fence,
   ProxyFence,
@@ -170,7 +171,7 @@ enum class Cmp : uint8_t {
 };
 enum class BoolOp : uint8_t { None, And, Or, Xor };
 
-/// Sub-operation of shfl / vote / atom / red.
+/// Sub-operation of shfl / vote / atom / red / redux.
 enum class Sub : uint8_t {
   None,
   Up,

@@ -151,3 +151,55 @@ TEST_F(Validation, GridAtomics) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(Validation, CooperativeGroupsReduceAndScan) {
+  auto m = load("groups.ptx");
+  ASSERT_TRUE(m);
+  for (int n : {16, 200, 513}) {
+    std::uniform_int_distribution<int> dist(-1000, 1000);
+    std::vector<int> in(n);
+    for (int &x : in)
+      x = dist(rng);
+    const int threads = 128;
+    int blocks = (n + threads - 1) / threads;
+    uint64_t dIn = upload(in);
+    uint64_t dSums = upload(std::vector<int>(blocks, 0));
+    uint64_t dScan = upload(std::vector<int>(n, 0));
+    launch(*m, "groups", Dim3{unsigned(blocks)}, Dim3{unsigned(threads)},
+           {&dIn, &n, &dSums, &dScan});
+    std::vector<int> sums(blocks, 0), scan(n);
+    for (int i = 0; i < n; ++i) {
+      sums[i / threads] += in[i];
+      // Inclusive scan within the tile of 16 threads holding i.
+      int acc = 0;
+      for (int j = i - i % 16; j <= i; ++j)
+        acc += in[j];
+      scan[i] = acc;
+    }
+    EXPECT_EQ(download<int>(dSums, blocks), sums) << "n " << n;
+    EXPECT_EQ(download<int>(dScan, n), scan) << "n " << n;
+  }
+}
+
+TEST_F(Validation, SharedMemoryAtomicsAcrossWarps) {
+  auto m = load("groups.ptx");
+  ASSERT_TRUE(m);
+  for (int n : {1, 300, 1000}) {
+    std::uniform_int_distribution<int> dist(0, 1 << 20);
+    std::vector<int> in(n);
+    for (int &x : in)
+      x = dist(rng);
+    uint64_t dIn = upload(in);
+    uint64_t dHist = upload(std::vector<int>(32, 0));
+    launch(*m, "shared_hist", Dim3{unsigned((n + 255) / 256)}, Dim3{256},
+           {&dIn, &n, &dHist});
+    std::vector<int> hist(32, 0);
+    for (int x : in)
+      ++hist[x & 31];
+    EXPECT_EQ(download<int>(dHist, 32), hist) << "n " << n;
+  }
+}
+
+} // namespace
