@@ -68,6 +68,19 @@ struct SharedShadow {
   /// Written through the generic proxy (st.shared) since the last
   /// fence.proxy.async: not yet visible to wgmma's async-proxy reads.
   bool genericSinceProxyFence = false;
+  /// The PTX line of a cp.async whose copy into this byte has not completed
+  /// (0: none): plain accesses to it are reported.
+  uint32_t asyncLine = 0;
+};
+
+/// One cp.async of one thread, performed when its group is waited for.
+struct PendingCopy {
+  uint64_t dst;     ///< shared offset
+  uint64_t src;     ///< global address
+  unsigned bytes;   ///< cp-size
+  unsigned srcSize; ///< bytes read from src; the rest is zero-filled
+  uint64_t group;   ///< 0: not committed yet
+  uint32_t line;
 };
 
 struct Cta {
@@ -79,6 +92,9 @@ struct Cta {
   std::vector<uint8_t> local; ///< per-thread frames, back to back
   uint32_t epoch = 1;
   bool done = false;
+  /// cp.async state per thread: copies in flight, groups committed so far.
+  std::vector<std::vector<PendingCopy>> copies;
+  std::vector<uint64_t> committedGroups;
 };
 
 class Interpreter {
@@ -166,6 +182,8 @@ private:
     c.shared.assign(sharedBytes_, 0);
     if (opts_.checks.races || opts_.checks.uninitialized || opts_.checks.wgmma)
       c.shadow.assign(sharedBytes_, SharedShadow());
+    c.copies.assign(threadsPerCta_, {});
+    c.committedGroups.assign(threadsPerCta_, 0);
     c.local.assign(fn_.localBytes * threadsPerCta_, 0);
     c.warps.resize(warpsPerCta_);
     for (unsigned w = 0; w < warpsPerCta_; ++w) {
@@ -485,6 +503,12 @@ private:
     uint32_t me = w.index * 32 + lane + 1;
     for (unsigned i = 0; i < bytes; ++i) {
       SharedShadow &s = cta.shadow[off + i];
+      if (s.asyncLine && opts_.checks.races)
+        fail(std::string(isWrite ? "write to" : "read of") + " shared offset " +
+                 hexString(off + i) + ", the destination of the cp.async of " +
+                 "PTX line " + std::to_string(s.asyncLine) +
+                 ", which has not completed (missing cp.async.wait_group?)",
+             lane);
       if (isWrite) {
         if (opts_.checks.races) {
           if (s.writer && s.writer != me && s.writeEpoch == cta.epoch &&
@@ -1522,9 +1546,22 @@ private:
         sh.genericSinceProxyFence = false;
       return;
     case Op::CpAsync:
+      lanes([&](unsigned l) { cpAsync(cta, w, in, l); });
+      return;
     case Op::CpAsyncCommit:
+      lanes([&](unsigned l) { cpAsyncCommit(cta, w.index * 32 + l); });
+      return;
     case Op::CpAsyncWait:
-      fail("cp.async is not implemented in the simulator yet");
+      lanes([&](unsigned l) {
+        unsigned t = w.index * 32 + l;
+        uint64_t keep = 0;
+        if (in.n == 0xffff)
+          cpAsyncCommit(cta, t); // wait_all: commit, then wait for all
+        else
+          keep = read(cta, w, o[0], l);
+        cpAsyncComplete(cta, w, l, keep);
+      });
+      return;
     case Op::WgmmaFence:
       if (exec != (w.exists & ~w.exited))
         fail("wgmma.fence.sync.aligned executed by part of the warp");
@@ -1890,6 +1927,98 @@ private:
           reg(*warps[wi], ri, l) = bitsOf(static_cast<float>(acc));
         }
       }
+  }
+
+  // ----- cp.async ------------------------------------------------------------
+
+  /// cp.async.{ca,cg}.shared.global [dst], [src], cp-size[, src-size | p]:
+  /// checked now, performed when its group is waited for (the destination is
+  /// "in flight" until then).
+  void cpAsync(Cta &cta, Warp &w, const Inst &in, unsigned l) {
+    const std::vector<Operand> &o = in.ops;
+    if (o.size() < 3 || o[0].kind != Operand::Addr ||
+        o[1].kind != Operand::Addr)
+      fail("cp.async needs [dst], [src], cp-size", l);
+    auto addr = [&](const Operand &a) {
+      uint64_t v = a.imm;
+      if (a.base >= 0)
+        v += reg(w, a.base, l);
+      if (a.hasSymbol)
+        v += symbolValue(a);
+      return v;
+    };
+    unsigned bytes = static_cast<unsigned>(read(cta, w, o[2], l));
+    if (bytes != 4 && bytes != 8 && bytes != 16)
+      fail("cp.async cp-size " + std::to_string(bytes) +
+               " (must be 4, 8 or 16)",
+           l);
+    unsigned srcSize = bytes;
+    if (o.size() > 3 && o[3].kind == Operand::Reg &&
+        fn_.registers[o[3].index].type == Ty::Pred)
+      srcSize = read(cta, w, o[3], l) ? 0 : bytes; // ignore-src
+    else if (o.size() > 3)
+      srcSize = static_cast<unsigned>(read(cta, w, o[3], l));
+    if (srcSize > bytes)
+      fail("cp.async src-size " + std::to_string(srcSize) +
+               " exceeds cp-size " + std::to_string(bytes),
+           l);
+    uint64_t dst = addr(o[0]), src = addr(o[1]);
+    // The destination is a .shared address; the source a .global one.
+    if (dst >= kSharedWindow && dst < kSharedWindow + kWindowSize)
+      dst -= kSharedWindow;
+    memoryAt(cta, w, Space::Shared, dst, bytes, l, true);
+    if (srcSize) {
+      if (opts_.checks.bounds && src % bytes)
+        fail("misaligned cp.async source " + hexString(src) + " for " +
+                 std::to_string(bytes) + " bytes",
+             l);
+      memoryAt(cta, w, Space::Global, src, srcSize, l, false);
+    }
+    if (!cta.shadow.empty())
+      for (unsigned i = 0; i < bytes; ++i) {
+        SharedShadow &sh = cta.shadow[dst + i];
+        if (sh.asyncLine && opts_.checks.races)
+          fail("cp.async to shared offset " + hexString(dst + i) +
+                   ", already the destination of the unfinished cp.async of "
+                   "PTX line " +
+                   std::to_string(sh.asyncLine),
+               l);
+        sh.asyncLine = in.line;
+      }
+    cta.copies[w.index * 32 + l].push_back(
+        PendingCopy{dst, src, bytes, srcSize, 0, in.line});
+  }
+
+  void cpAsyncCommit(Cta &cta, unsigned t) {
+    uint64_t g = ++cta.committedGroups[t];
+    for (PendingCopy &c : cta.copies[t])
+      if (!c.group)
+        c.group = g;
+  }
+
+  /// Completes the thread's committed groups but the `keep` most recent.
+  void cpAsyncComplete(Cta &cta, Warp &w, unsigned l, uint64_t keep) {
+    unsigned t = w.index * 32 + l;
+    uint64_t last = cta.committedGroups[t];
+    uint64_t upTo = keep >= last ? 0 : last - keep;
+    std::vector<PendingCopy> &list = cta.copies[t];
+    std::vector<PendingCopy> rest;
+    for (const PendingCopy &c : list) {
+      if (!c.group || c.group > upTo) {
+        rest.push_back(c);
+        continue;
+      }
+      uint8_t buf[16] = {};
+      if (c.srcSize)
+        std::memcpy(buf,
+                    memoryAt(cta, w, Space::Global, c.src, c.srcSize, l, false),
+                    c.srcSize);
+      if (!cta.shadow.empty())
+        for (unsigned i = 0; i < c.bytes; ++i)
+          cta.shadow[c.dst + i].asyncLine = 0;
+      store(cta, w, Space::Shared, c.dst, buf, c.bytes, l);
+    }
+    list.swap(rest);
   }
 
   /// redux.sync.{add,min,max}.{u32,s32} / {and,or,xor}.b32 d, a, membermask:

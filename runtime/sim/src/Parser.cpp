@@ -1119,7 +1119,8 @@ private:
           return bad(m);
       }
       if (inst.op == Op::CpAsync) {
-        if (m == "async")
+        if (m == "async" || m == "L2::64B" || m == "L2::128B" ||
+            m == "L2::256B")
           continue;
         if (m == "commit_group") {
           inst.op = Op::CpAsyncCommit;

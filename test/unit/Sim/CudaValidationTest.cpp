@@ -203,3 +203,45 @@ TEST_F(Validation, SharedMemoryAtomicsAcrossWarps) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(Validation, MemcpyAsyncGroups) {
+  auto m = load("copy.ptx");
+  ASSERT_TRUE(m);
+  for (int n : {128, 300, 1000}) {
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    std::vector<float> in(n);
+    for (float &x : in)
+      x = dist(rng);
+    uint64_t dIn = upload(in);
+    uint64_t dOut = upload(std::vector<float>(128, 0.f));
+    launch(*m, "stream_tiles", Dim3{1}, Dim3{128}, {&dIn, &dOut, &n});
+    std::vector<float> ref(128, 0.f);
+    for (int i = 0; i < n; ++i)
+      ref[i % 128] += in[i]; // the kernel's order: tile by tile
+    EXPECT_EQ(download<float>(dOut, 128), ref) << "n " << n;
+  }
+}
+
+TEST_F(Validation, MemcpyAsyncReadBeforeWaitIsReported) {
+  auto m = load("copy.ptx");
+  ASSERT_TRUE(m);
+  int n = 300;
+  uint64_t dIn = upload(std::vector<float>(n, 1.f));
+  uint64_t dOut = upload(std::vector<float>(128, 0.f));
+  const Function *fn = m->kernel("stream_tiles_no_wait");
+  ASSERT_TRUE(fn);
+  std::vector<const void *> params = {&dIn, &dOut, &n};
+  LaunchStats stats;
+  std::string error;
+  EXPECT_FALSE(device.launch(*m, *fn, Dim3{1}, Dim3{128}, 0, params,
+                             LaunchOptions(), stats, error));
+  EXPECT_NE(error.find("which has not completed (missing "
+                       "cp.async.wait_group?)"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("PTX line"), std::string::npos) << error;
+}
+
+} // namespace
