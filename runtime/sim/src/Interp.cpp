@@ -95,6 +95,14 @@ struct Cta {
   /// cp.async state per thread: copies in flight, groups committed so far.
   std::vector<std::vector<PendingCopy>> copies;
   std::vector<uint64_t> committedGroups;
+  /// mbarrier objects by shared offset (PTX ISA, "Parallel Synchronization
+  /// and Communication Instructions: mbarrier").
+  struct Mbarrier {
+    uint32_t expected = 0, pending = 0;
+    uint64_t phase = 0;
+    int64_t tx = 0;
+  };
+  std::map<uint64_t, Mbarrier> mbarriers;
 };
 
 class Interpreter {
@@ -1534,6 +1542,75 @@ private:
     case Op::Redux:
       redux(cta, w, in, exec);
       return;
+    case Op::Bfind:
+      lanes([&](unsigned l) {
+        unsigned n = sizeOf(in.type);
+        uint64_t a = zext(read(cta, w, o[1], l), n);
+        // Signed: the most significant bit that differs from the sign bit.
+        if (isSigned(in.type) && (a >> (n * 8 - 1) & 1))
+          a = zext(~a, n);
+        uint64_t r = 0xffffffffu;
+        if (a) {
+          r = 63 - static_cast<uint64_t>(__builtin_clzll(a));
+          if (in.mods & M_SHIFTAMT)
+            r = n * 8 - 1 - r;
+        }
+        write(w, o[0], l, r, Ty::U32);
+      });
+      return;
+    case Op::Activemask:
+      lanes([&](unsigned l) { write(w, o[0], l, exec, Ty::B32); });
+      return;
+    case Op::Match: {
+      if (o.size() < 3)
+        fail("match.sync needs d, a, membermask");
+      bool pair = in.mods & M_PAIR;
+      const Operand &value = o[pair ? 2 : 1];
+      const Operand &maskOp = o[pair ? 3 : 2];
+      uint64_t v[32] = {};
+      lanes([&](unsigned l) {
+        v[l] = zext(read(cta, w, value, l), sizeOf(in.type));
+      });
+      uint32_t live = w.exists & ~w.exited;
+      lanes([&](unsigned l) {
+        uint32_t members = static_cast<uint32_t>(read(cta, w, maskOp, l));
+        if (opts_.checks.barriers && (members & live & ~exec))
+          fail("match.sync: lanes " + hexString(members & live & ~exec) +
+                   " named in the member mask " + hexString(members) +
+                   " do not execute it with lanes " + hexString(exec),
+               l);
+        uint32_t same = 0;
+        for (unsigned j = 0; j < 32; ++j)
+          if ((members & exec & (1u << j)) && v[j] == v[l])
+            same |= 1u << j;
+        uint32_t group = members & exec;
+        if (in.sub == Sub::MatchAll) {
+          bool all = same == group;
+          write(w, o[0], l, all ? group : 0, Ty::B32);
+          if (pair)
+            write(w, o[1], l, all, Ty::Pred);
+        } else {
+          write(w, o[0], l, same, Ty::B32);
+        }
+      });
+      return;
+    }
+    case Op::Nanosleep:
+      return; // no clocks: a functional model
+    case Op::Mbarrier:
+      lanes([&](unsigned l) { mbarrier(cta, w, in, l); });
+      return;
+    case Op::CpAsyncArrive:
+      lanes([&](unsigned l) {
+        // The arrive-on happens once all the thread's prior cp.asyncs have
+        // completed: they complete now. Without .noinc the pending count is
+        // first incremented, so the net effect on it is nil.
+        cpAsyncComplete(cta, w, l, 0, /*all=*/true);
+        Cta::Mbarrier &b = mbarrierAt(cta, w, in, o[0], l);
+        if (in.mods & M_NOINC)
+          mbarrierArrive(cta, b, 1, l);
+      });
+      return;
     case Op::Membar:
     case Op::Fence:
       return; // sequentially consistent memory
@@ -1997,14 +2074,15 @@ private:
   }
 
   /// Completes the thread's committed groups but the `keep` most recent.
-  void cpAsyncComplete(Cta &cta, Warp &w, unsigned l, uint64_t keep) {
+  void cpAsyncComplete(Cta &cta, Warp &w, unsigned l, uint64_t keep,
+                       bool all = false) {
     unsigned t = w.index * 32 + l;
     uint64_t last = cta.committedGroups[t];
     uint64_t upTo = keep >= last ? 0 : last - keep;
     std::vector<PendingCopy> &list = cta.copies[t];
     std::vector<PendingCopy> rest;
     for (const PendingCopy &c : list) {
-      if (!c.group || c.group > upTo) {
+      if (!all && (!c.group || c.group > upTo)) {
         rest.push_back(c);
         continue;
       }
@@ -2019,6 +2097,127 @@ private:
       store(cta, w, Space::Shared, c.dst, buf, c.bytes, l);
     }
     list.swap(rest);
+  }
+
+  // ----- mbarrier -----------------------------------------------------------
+
+  uint64_t mbarrierOffset(Cta &cta, Warp &w, const Operand &a, unsigned l) {
+    if (a.kind != Operand::Addr)
+      fail("mbarrier operand is not an address", l);
+    uint64_t v = a.imm;
+    if (a.base >= 0)
+      v += reg(w, a.base, l);
+    if (a.hasSymbol)
+      v += symbolValue(a);
+    if (v >= kSharedWindow && v < kSharedWindow + kWindowSize)
+      v -= kSharedWindow;
+    memoryAt(cta, w, Space::Shared, v, 8, l, false); // bounds, alignment
+    return v;
+  }
+
+  Cta::Mbarrier &mbarrierAt(Cta &cta, Warp &w, const Inst &in, const Operand &a,
+                            unsigned l) {
+    uint64_t off = mbarrierOffset(cta, w, a, l);
+    auto it = cta.mbarriers.find(off);
+    if (it == cta.mbarriers.end())
+      fail(std::string("'") + in.text + "' on shared offset " + hexString(off) +
+               ", which holds no initialised mbarrier",
+           l);
+    return it->second;
+  }
+
+  /// A completed phase orders what its arrivals wrote before what its
+  /// waiters read. The race checker models that leniently: like a bar.sync,
+  /// the completion starts a new epoch for the whole CTA.
+  void mbarrierMaybeComplete(Cta &cta, Cta::Mbarrier &b) {
+    if (b.pending == 0 && b.tx == 0) {
+      ++b.phase;
+      b.pending = b.expected;
+      ++cta.epoch;
+    }
+  }
+
+  void mbarrierArrive(Cta &cta, Cta::Mbarrier &b, uint32_t count, unsigned l) {
+    if (count > b.pending)
+      fail("mbarrier arrive count " + std::to_string(count) +
+               " exceeds the phase's pending count " +
+               std::to_string(b.pending),
+           l);
+    b.pending -= count;
+    mbarrierMaybeComplete(cta, b);
+  }
+
+  /// mbarrier.{init,inval,arrive[.expect_tx],arrive_drop,test_wait,try_wait,
+  /// expect_tx,complete_tx}: the state token an arrive returns is the phase
+  /// number it arrived on; a wait is satisfied once that phase (or, with
+  /// .parity, the phase of that parity) has completed.
+  void mbarrier(Cta &cta, Warp &w, const Inst &in, unsigned l) {
+    const std::vector<Operand> &o = in.ops;
+    auto need = [&](size_t n) {
+      if (o.size() < n)
+        fail(std::string("'") + in.text + "' has too few operands", l);
+    };
+    switch (in.sub) {
+    case Sub::MInit: {
+      need(2);
+      uint64_t off = mbarrierOffset(cta, w, o[0], l);
+      uint32_t count = static_cast<uint32_t>(read(cta, w, o[1], l));
+      if (count == 0 || count > (1u << 20) - 1)
+        fail("mbarrier.init count " + std::to_string(count) +
+                 " outside 1..2^20-1",
+             l);
+      Cta::Mbarrier b;
+      b.expected = b.pending = count;
+      cta.mbarriers[off] = b;
+      return;
+    }
+    case Sub::MInval:
+      need(1);
+      cta.mbarriers.erase(mbarrierOffset(cta, w, o[0], l));
+      return;
+    case Sub::MArrive:
+    case Sub::MArriveDrop: {
+      need(2);
+      Cta::Mbarrier &b = mbarrierAt(cta, w, in, o[1], l);
+      uint64_t token = b.phase;
+      uint32_t count = 1;
+      if (in.mods & M_EXPECT_TX) {
+        need(3);
+        b.tx += static_cast<int64_t>(read(cta, w, o[2], l));
+      } else if (o.size() > 2) {
+        count = static_cast<uint32_t>(read(cta, w, o[2], l));
+      }
+      if (in.sub == Sub::MArriveDrop) {
+        if (count > b.expected)
+          fail("mbarrier.arrive_drop below zero expected arrivals", l);
+        b.expected -= count;
+      }
+      mbarrierArrive(cta, b, count, l);
+      write(w, o[0], l, token, Ty::B64);
+      return;
+    }
+    case Sub::MTestWait:
+    case Sub::MTryWait: {
+      need(3);
+      Cta::Mbarrier &b = mbarrierAt(cta, w, in, o[1], l);
+      uint64_t v = read(cta, w, o[2], l);
+      bool done = (in.mods & M_PARITY) ? (b.phase & 1) != (v & 1) : b.phase > v;
+      write(w, o[0], l, done, Ty::Pred);
+      return;
+    }
+    case Sub::MExpectTx:
+    case Sub::MCompleteTx: {
+      need(2);
+      Cta::Mbarrier &b = mbarrierAt(cta, w, in, o[0], l);
+      int64_t bytes = static_cast<int64_t>(read(cta, w, o[1], l));
+      b.tx += in.sub == Sub::MExpectTx ? bytes : -bytes;
+      if (in.sub == Sub::MCompleteTx)
+        mbarrierMaybeComplete(cta, b);
+      return;
+    }
+    default:
+      fail("unsupported mbarrier operation", l);
+    }
   }
 
   /// redux.sync.{add,min,max}.{u32,s32} / {and,or,xor}.b32 d, a, membermask:

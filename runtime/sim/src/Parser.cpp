@@ -984,35 +984,69 @@ private:
     std::vector<std::string> parts = split(full, '.');
     const std::string &base = parts[0];
     static const std::unordered_map<std::string, Op> ops = {
-        {"ld", Op::Ld},       {"ldu", Op::Ld},
-        {"st", Op::St},       {"mov", Op::Mov},
-        {"cvta", Op::Cvta},   {"add", Op::Add},
-        {"sub", Op::Sub},     {"mul", Op::Mul},
-        {"mad", Op::Mad},     {"fma", Op::Fma},
-        {"div", Op::Div},     {"rem", Op::Rem},
-        {"min", Op::Min},     {"max", Op::Max},
-        {"abs", Op::Abs},     {"neg", Op::Neg},
-        {"and", Op::And},     {"or", Op::Or},
-        {"xor", Op::Xor},     {"not", Op::Not},
-        {"cnot", Op::Cnot},   {"shl", Op::Shl},
-        {"shr", Op::Shr},     {"bfe", Op::Bfe},
-        {"bfi", Op::Bfi},     {"prmt", Op::Prmt},
-        {"popc", Op::Popc},   {"clz", Op::Clz},
-        {"brev", Op::Brev},   {"selp", Op::Selp},
-        {"setp", Op::Setp},   {"set", Op::Set},
-        {"cvt", Op::Cvt},     {"ex2", Op::Ex2},
-        {"lg2", Op::Lg2},     {"rcp", Op::Rcp},
-        {"sqrt", Op::Sqrt},   {"rsqrt", Op::Rsqrt},
-        {"sin", Op::Sin},     {"cos", Op::Cos},
-        {"tanh", Op::Tanh},   {"shfl", Op::Shfl},
-        {"vote", Op::Vote},   {"bar", Op::Bar},
-        {"barrier", Op::Bar}, {"bra", Op::Bra},
-        {"ret", Op::Ret},     {"exit", Op::Exit},
-        {"mma", Op::Mma},     {"ldmatrix", Op::Ldmatrix},
-        {"cp", Op::CpAsync},  {"atom", Op::Atom},
-        {"red", Op::Red},     {"membar", Op::Membar},
-        {"fence", Op::Fence}, {"wgmma", Op::Wgmma},
-        {"trap", Op::Trap},   {"redux", Op::Redux},
+        {"ld", Op::Ld},
+        {"ldu", Op::Ld},
+        {"st", Op::St},
+        {"mov", Op::Mov},
+        {"cvta", Op::Cvta},
+        {"add", Op::Add},
+        {"sub", Op::Sub},
+        {"mul", Op::Mul},
+        {"mad", Op::Mad},
+        {"fma", Op::Fma},
+        {"div", Op::Div},
+        {"rem", Op::Rem},
+        {"min", Op::Min},
+        {"max", Op::Max},
+        {"abs", Op::Abs},
+        {"neg", Op::Neg},
+        {"and", Op::And},
+        {"or", Op::Or},
+        {"xor", Op::Xor},
+        {"not", Op::Not},
+        {"cnot", Op::Cnot},
+        {"shl", Op::Shl},
+        {"shr", Op::Shr},
+        {"bfe", Op::Bfe},
+        {"bfi", Op::Bfi},
+        {"prmt", Op::Prmt},
+        {"popc", Op::Popc},
+        {"clz", Op::Clz},
+        {"brev", Op::Brev},
+        {"selp", Op::Selp},
+        {"setp", Op::Setp},
+        {"set", Op::Set},
+        {"cvt", Op::Cvt},
+        {"ex2", Op::Ex2},
+        {"lg2", Op::Lg2},
+        {"rcp", Op::Rcp},
+        {"sqrt", Op::Sqrt},
+        {"rsqrt", Op::Rsqrt},
+        {"sin", Op::Sin},
+        {"cos", Op::Cos},
+        {"tanh", Op::Tanh},
+        {"shfl", Op::Shfl},
+        {"vote", Op::Vote},
+        {"bar", Op::Bar},
+        {"barrier", Op::Bar},
+        {"bra", Op::Bra},
+        {"ret", Op::Ret},
+        {"exit", Op::Exit},
+        {"mma", Op::Mma},
+        {"ldmatrix", Op::Ldmatrix},
+        {"cp", Op::CpAsync},
+        {"atom", Op::Atom},
+        {"red", Op::Red},
+        {"membar", Op::Membar},
+        {"fence", Op::Fence},
+        {"wgmma", Op::Wgmma},
+        {"trap", Op::Trap},
+        {"redux", Op::Redux},
+        {"bfind", Op::Bfind},
+        {"activemask", Op::Activemask},
+        {"match", Op::Match},
+        {"nanosleep", Op::Nanosleep},
+        {"mbarrier", Op::Mbarrier},
     };
     auto it = ops.find(base);
     if (it == ops.end())
@@ -1117,6 +1151,48 @@ private:
         }
         if (m == "arrive" || m == "red" || m == "cta")
           return bad(m);
+      }
+      if (inst.op == Op::Bfind && m == "shiftamt") {
+        inst.mods |= M_SHIFTAMT;
+        continue;
+      }
+      if (inst.op == Op::Match && (m == "any" || m == "all")) {
+        inst.sub = m == "any" ? Sub::MatchAny : Sub::MatchAll;
+        continue;
+      }
+      if (inst.op == Op::Mbarrier) {
+        static const std::unordered_map<std::string, Sub> msubs = {
+            {"init", Sub::MInit},          {"inval", Sub::MInval},
+            {"arrive", Sub::MArrive},      {"arrive_drop", Sub::MArriveDrop},
+            {"test_wait", Sub::MTestWait}, {"try_wait", Sub::MTryWait},
+            {"expect_tx", Sub::MExpectTx}, {"complete_tx", Sub::MCompleteTx}};
+        auto ms = msubs.find(m);
+        if (ms != msubs.end()) {
+          if (inst.sub == Sub::None)
+            inst.sub = ms->second;
+          else if (ms->second == Sub::MExpectTx &&
+                   (inst.sub == Sub::MArrive || inst.sub == Sub::MArriveDrop))
+            inst.mods |= M_EXPECT_TX;
+          else
+            return bad(m);
+          continue;
+        }
+        if (m == "parity") {
+          inst.mods |= M_PARITY;
+          continue;
+        }
+      }
+      if (inst.op == Op::CpAsync && m == "mbarrier") {
+        inst.op = Op::CpAsyncArrive;
+        continue;
+      }
+      if (inst.op == Op::CpAsyncArrive) {
+        if (m == "arrive")
+          continue;
+        if (m == "noinc") {
+          inst.mods |= M_NOINC;
+          continue;
+        }
       }
       if (inst.op == Op::CpAsync) {
         if (m == "async" || m == "L2::64B" || m == "L2::128B" ||

@@ -108,6 +108,12 @@ enum class Op : uint8_t {
   Atom,
   Red,
   Redux,
+  Bfind,
+  Activemask,
+  Match,
+  Nanosleep,
+  Mbarrier,
+  CpAsyncArrive,
   Membar,
   Fence,
   ProxyFence,
@@ -146,6 +152,10 @@ enum Mod : uint32_t {
   M_PAIR = 1u << 23, ///< two destinations (`setp ... %p|%q`, `shfl ... %r|%p`)
   M_SHIFTCLAMP = 1u << 24,
   M_WRAP = 1u << 25,
+  M_SHIFTAMT = 1u << 26,  ///< bfind.shiftamt
+  M_PARITY = 1u << 27,    ///< mbarrier.*_wait.parity
+  M_EXPECT_TX = 1u << 28, ///< mbarrier.arrive.expect_tx
+  M_NOINC = 1u << 29,     ///< cp.async.mbarrier.arrive.noinc
 };
 
 enum class Cmp : uint8_t {
@@ -192,6 +202,16 @@ enum class Sub : uint8_t {
   AXor,
   AExch,
   ACas, // atom/red
+  MInit,
+  MInval,
+  MArrive,
+  MArriveDrop,
+  MTestWait,
+  MTryWait,
+  MExpectTx,
+  MCompleteTx, // mbarrier
+  MatchAny,
+  MatchAll, // match
 };
 
 enum class Special : uint8_t {

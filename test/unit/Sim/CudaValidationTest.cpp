@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -242,6 +243,35 @@ TEST_F(Validation, MemcpyAsyncReadBeforeWaitIsReported) {
             std::string::npos)
       << error;
   EXPECT_NE(error.find("PTX line"), std::string::npos) << error;
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(Validation, PipelineWithMbarriers) {
+  auto m = load("pipeline.ptx");
+  ASSERT_TRUE(m);
+  for (int tiles : {1, 2, 7}) {
+    const int blocks = 3, kTile = 256;
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    std::vector<float> in(size_t(blocks) * tiles * kTile);
+    for (float &x : in)
+      x = dist(rng);
+    uint64_t dIn = upload(in);
+    uint64_t dOut = upload(std::vector<float>(blocks * kTile, 0.f));
+    launch(*m, "pipelined", Dim3{blocks}, Dim3{kTile}, {&dIn, &dOut, &tiles});
+    std::vector<float> ref(blocks * kTile, 0.f);
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0; t < kTile; ++t) {
+        float acc = 0.f;
+        for (int k = 0; k < tiles; ++k)
+          acc = std::fma(in[(size_t(b) * tiles + k) * kTile + t], float(k + 1),
+                         acc);
+        ref[b * kTile + t] = acc;
+      }
+    EXPECT_EQ(download<float>(dOut, blocks * kTile), ref) << "tiles " << tiles;
+  }
 }
 
 } // namespace
