@@ -1595,6 +1595,9 @@ private:
       });
       return;
     }
+    case Op::Wmma:
+      wmma(cta, w, in, exec);
+      return;
     case Op::Nanosleep:
       return; // no clocks: a functional model
     case Op::Mbarrier:
@@ -1877,18 +1880,51 @@ private:
     return any;
   }
 
-  /// One element of a no-swizzle K-major shared-memory operand described by
-  /// `desc`: row `r` (along M or N) and column `k`, as 16-bit bits. Core
-  /// matrices are 8 rows of 16 contiguous bytes; the one holding (r, k) starts
-  /// at start + (r / 8) * SBO + (k / 8) * LBO (PTX ISA, "Matrix Descriptor
-  /// Format" and the K-major canonical layouts).
-  uint16_t wgmmaOperand(Cta &cta, uint64_t desc, unsigned r, unsigned k,
-                        const char *which) {
+  /// The shared-memory offset of element (r, k) of a wgmma operand described
+  /// by `desc`: `r` along M (A) or N (B), `k` along K, 16-bit elements. The
+  /// canonical layouts (PTX ISA, "Matrix Descriptor Format" and "Shared
+  /// Memory Matrix Layout"), in 16-byte chunks, for swizzle width W = 1
+  /// (none), 2, 4, 8 (32/64/128 bytes):
+  ///  K-major, no swizzle: core matrices of 8 rows x 16 bytes; the one holding
+  ///    (r, k) starts at (r / 8) * SBO + (k / 8) * LBO.
+  ///  K-major, swizzled: rows of W chunks; row r at (r % 8) * W chunks +
+  ///    (r / 8) * SBO, k contiguous within it (LBO unused).
+  ///  MN-major, no swizzle: 8 contiguous elements along MN form a chunk; chunk
+  ///    (r / 8) at (r / 8) * SBO, k % 8 at k % 8 chunks, k / 8 at LBO.
+  ///  MN-major, swizzled: W chunks contiguous along MN, the next 8 W elements
+  ///    of MN at LBO; k % 8 at (k % 8) * W chunks, k / 8 at SBO.
+  /// A swizzle then XORs address bits [4, 4 + log2 W) with bits [7, 7 +
+  /// log2 W) of the shared address (CuTe's Swizzle<log2 W, 4, 3>).
+  static uint64_t wgmmaOffset(uint64_t desc, bool mnMajor, unsigned r,
+                              unsigned k) {
     uint64_t start = (desc & 0x3fff) << 4;
     uint64_t lbo = ((desc >> 16) & 0x3fff) << 4;
     uint64_t sbo = ((desc >> 32) & 0x3fff) << 4;
-    uint64_t off =
-        start + (r / 8) * sbo + (k / 8) * lbo + (r % 8) * 16 + (k % 8) * 2;
+    unsigned mode = unsigned(desc >> 62);     // 0 none, 1 128B, 2 64B, 3 32B
+    unsigned bits = mode == 0 ? 0 : 4 - mode; // log2 W: 0, 3, 2, 1
+    uint64_t width = 16u << bits;             // bytes per swizzled row
+    uint64_t off;
+    if (!mnMajor && mode == 0)
+      off = start + (r / 8) * sbo + (k / 8) * lbo + (r % 8) * 16 + (k % 8) * 2;
+    else if (!mnMajor)
+      off = start + (r / 8) * sbo + (r % 8) * width + k * 2;
+    else if (mode == 0)
+      off = start + (r / 8) * sbo + (k / 8) * lbo + (k % 8) * 16 + (r % 8) * 2;
+    else
+      off = start + (r / (width / 2)) * lbo + (k / 8) * sbo + (k % 8) * width +
+            (r % (width / 2)) * 2;
+    if (bits) {
+      uint64_t mask = ((1u << bits) - 1) << 4;
+      off ^= (off >> 3) & mask;
+    }
+    return off;
+  }
+
+  /// One element of a shared-memory wgmma operand, as 16-bit bits, with the
+  /// bounds, initialisation and proxy checks.
+  uint16_t wgmmaOperand(Cta &cta, uint64_t desc, bool mnMajor, unsigned r,
+                        unsigned k, const char *which) {
+    uint64_t off = wgmmaOffset(desc, mnMajor, r, k);
     if (off + 2 > cta.shared.size())
       fail(std::string("wgmma operand ") + which + " reads shared offset " +
            hexString(off) + " past the CTA's " +
@@ -1915,7 +1951,7 @@ private:
 
   /// wgmma.mma_async.sync.aligned.m64nNk16.f32.{f16,bf16}: D (64 x N, f32) =
   /// A (64 x 16) * B (16 x N) [+ D], A from a descriptor or from registers, B
-  /// from a descriptor, both K-major without swizzle. Warp k of the group owns
+  /// from a descriptor, K- or MN-major, any swizzle. Warp k of the group owns
   /// rows 16k..16k+15; accumulator register 4j + x of lane l holds row
   /// 16k + l/4 + 8(x/2), column 8j + 2(l%4) + x%2.
   void wgmma(Cta &cta, size_t group, const Inst &in) {
@@ -1940,13 +1976,16 @@ private:
     bool scaleD = value(o[3]) != 0;
     double sa = static_cast<int64_t>(value(o[4])) < 0 ? -1.0 : 1.0;
     double sb = static_cast<int64_t>(value(o[5])) < 0 ? -1.0 : 1.0;
-    if ((!aFromRegs && value(o[6]) != 0) || value(o[aFromRegs ? 6 : 7]) != 0)
-      fail("transposed (MN-major) wgmma operands are not modelled yet");
+    // imm-trans-a / imm-trans-b: the operand is MN-major in shared memory.
+    bool mnA = !aFromRegs && value(o[6]) != 0;
+    bool mnB = value(o[aFromRegs ? 6 : 7]) != 0;
     uint64_t descB = value(o[2]), descA = aFromRegs ? 0 : value(o[1]);
     for (uint64_t d : {descA, descB})
-      if (d >> 62)
-        fail("wgmma descriptor " + hexString(d) + " uses swizzle mode " +
-             std::to_string(d >> 62) + ", which is not modelled yet");
+      if ((d >> 49) & 7)
+        fail("wgmma descriptor " + hexString(d) + " has base offset " +
+             std::to_string((d >> 49) & 7) +
+             ", which is not modelled (swizzle atoms are taken as aligned "
+             "to their repeat)");
     // The wgmma.fence rule: the accumulators (and A registers) must not have
     // been written since the warp's last wgmma.fence by anything but wgmma.
     if (opts_.checks.wgmma)
@@ -1973,7 +2012,7 @@ private:
     for (unsigned r = 0; r < 64; ++r)
       for (unsigned k = 0; k < 16; ++k)
         if (!aFromRegs)
-          A[r][k] = toF32(wgmmaOperand(cta, descA, r, k, "A"), h);
+          A[r][k] = toF32(wgmmaOperand(cta, descA, mnA, r, k, "A"), h);
     if (aFromRegs)
       for (unsigned wi = 0; wi < 4; ++wi)
         for (unsigned l = 0; l < 32; ++l) {
@@ -1987,7 +2026,7 @@ private:
         }
     for (unsigned n = 0; n < N; ++n)
       for (unsigned k = 0; k < 16; ++k)
-        B[k * N + n] = toF32(wgmmaOperand(cta, descB, n, k, "B"), h);
+        B[k * N + n] = toF32(wgmmaOperand(cta, descB, mnB, n, k, "B"), h);
     for (unsigned wi = 0; wi < 4; ++wi)
       for (unsigned l = 0; l < 32; ++l) {
         unsigned g = l >> 2, t = l & 3;
@@ -2097,6 +2136,149 @@ private:
       store(cta, w, Space::Shared, c.dst, buf, c.bytes, l);
     }
     list.swap(rest);
+  }
+
+  // ----- wmma ---------------------------------------------------------------
+
+  /// One element of a wmma fragment: register `reg` (16-bit half `half` of
+  /// it for f16/bf16) holds matrix element (row, col).
+  struct FragElem {
+    unsigned reg, half, row, col;
+  };
+
+  /// The PTX ISA leaves wmma fragment layouts unspecified; the simulator uses
+  /// the mma.sync m16n8k16 layouts, twice along N (documented in
+  /// docs/simulator.md). f16 A/B fragments have 8 registers: 4..7 repeat 0..3.
+  static void wmmaFragment(char matrix, Ty t, unsigned lane,
+                           std::vector<FragElem> &out) {
+    unsigned g = lane >> 2, q = lane & 3;
+    out.clear();
+    for (unsigned e = 0; e < 8; ++e) {
+      unsigned i = e & 3, h = e >> 2;
+      switch (matrix) {
+      case 'a':
+        out.push_back({e / 2, e & 1, g + 8 * ((e >> 1) & 1),
+                       2 * q + (e & 1) + 8 * (e >> 2)});
+        break;
+      case 'b':
+        out.push_back(
+            {e / 2, e & 1, 2 * q + (i & 1) + 8 * (i >> 1), g + 8 * h});
+        break;
+      default: // c, d
+        if (t == Ty::F32)
+          out.push_back({e, 0, g + 8 * (i >> 1), 2 * q + (i & 1) + 8 * h});
+        else
+          out.push_back(
+              {e / 2, e & 1, g + 8 * (i >> 1), 2 * q + (i & 1) + 8 * h});
+        break;
+      }
+    }
+  }
+
+  static unsigned wmmaRegs(char matrix, Ty t) {
+    if (matrix == 'a' || matrix == 'b')
+      return t == Ty::F16 ? 8 : 4;
+    return t == Ty::F32 ? 8 : 4;
+  }
+
+  void wmmaCheckVec(const Operand &v, char matrix, Ty t) {
+    unsigned n = wmmaRegs(matrix, t);
+    if (v.kind != Operand::Vec || v.elems.size() != n)
+      fail(std::string("wmma fragment ") + matrix + " of " + name(t) +
+           " needs a vector of " + std::to_string(n) + " registers");
+  }
+
+  void wmma(Cta &cta, Warp &w, const Inst &in, uint32_t exec) {
+    if (exec != 0xffffffffu)
+      fail("wmma.*.sync.aligned executed by lanes " + hexString(exec) +
+           ": all 32 lanes of the warp must execute it");
+    const std::vector<Operand> &o = in.ops;
+    std::vector<FragElem> frag;
+    if (in.sub == Sub::WLoad || in.sub == Sub::WStore) {
+      bool isLoad = in.sub == Sub::WLoad;
+      if (o.size() != 3)
+        fail("wmma load/store needs a fragment, an address and a stride");
+      const Operand &vec = isLoad ? o[0] : o[1];
+      const Operand &addr = isLoad ? o[1] : o[0];
+      wmmaCheckVec(vec, in.matrix, in.type);
+      bool col = in.colLayouts & 1;
+      unsigned es = sizeOf(in.type);
+      for (unsigned l = 0; l < 32; ++l) {
+        auto [s, base] = address(cta, w, in, addr, l);
+        uint64_t ldm = zext(read(cta, w, o[2], l), 4);
+        wmmaFragment(in.matrix, in.type, l, frag);
+        uint64_t vals[8] = {};
+        if (!isLoad)
+          for (unsigned r = 0; r < vec.elems.size(); ++r)
+            vals[r] = read(cta, w, vec.elems[r], l);
+        for (const FragElem &f : frag) {
+          uint64_t a =
+              base + ((col ? f.col * ldm + f.row : f.row * ldm + f.col) * es);
+          uint64_t bits = 0;
+          if (isLoad) {
+            load(cta, w, s, a, &bits, es, l);
+            vals[f.reg] |= bits << (16 * f.half);
+          } else {
+            bits =
+                es == 4 ? vals[f.reg] : (vals[f.reg] >> (16 * f.half)) & 0xffff;
+            store(cta, w, s, a, &bits, es, l);
+          }
+        }
+        if (isLoad) {
+          if (vec.elems.size() == 8 && in.matrix != 'c')
+            for (unsigned r = 0; r < 4; ++r)
+              vals[r + 4] = vals[r];
+          for (unsigned r = 0; r < vec.elems.size(); ++r)
+            write(w, vec.elems[r], l, vals[r], Ty::B32);
+        }
+      }
+      return;
+    }
+    // mma: D = A * B + C, 16 x 16 x 16.
+    if (o.size() != 4)
+      fail("wmma.mma needs d, a, b, c fragments");
+    Ty ab = in.type2, ct = in.type3, dt = in.type;
+    if ((ab != Ty::F16 && ab != Ty::BF16) || (ct != Ty::F32 && ct != Ty::F16) ||
+        (dt != Ty::F32 && dt != Ty::F16) || (ab == Ty::BF16 && dt != Ty::F32))
+      fail("wmma.mma types not modelled (f16/bf16 inputs, f16/f32 "
+           "accumulators)");
+    wmmaCheckVec(o[0], 'd', dt);
+    wmmaCheckVec(o[1], 'a', ab);
+    wmmaCheckVec(o[2], 'b', ab);
+    wmmaCheckVec(o[3], 'c', ct);
+    float A[16][16], B[16][16], C[16][16];
+    auto gather = [&](const Operand &vec, char matrix, Ty t, float (*M)[16]) {
+      for (unsigned l = 0; l < 32; ++l) {
+        wmmaFragment(matrix, t, l, frag);
+        for (const FragElem &f : frag) {
+          uint64_t r = read(cta, w, vec.elems[f.reg], l);
+          M[f.row][f.col] = t == Ty::F32
+                                ? floatOf(static_cast<uint32_t>(r))
+                                : toF32((r >> (16 * f.half)) & 0xffff, t);
+        }
+      }
+    };
+    gather(o[1], 'a', ab, A);
+    gather(o[2], 'b', ab, B);
+    gather(o[3], 'c', ct, C);
+    float D[16][16];
+    for (unsigned i = 0; i < 16; ++i)
+      for (unsigned j = 0; j < 16; ++j) {
+        double acc = C[i][j];
+        for (unsigned k = 0; k < 16; ++k)
+          acc += static_cast<double>(A[i][k]) * B[k][j];
+        D[i][j] = static_cast<float>(acc);
+      }
+    for (unsigned l = 0; l < 32; ++l) {
+      wmmaFragment('d', dt, l, frag);
+      uint64_t vals[8] = {};
+      for (const FragElem &f : frag)
+        vals[f.reg] |= dt == Ty::F32 ? uint64_t(bitsOf(D[f.row][f.col]))
+                                     : uint64_t(floatToF16(D[f.row][f.col]))
+                                           << (16 * f.half);
+      for (unsigned r = 0; r < o[0].elems.size(); ++r)
+        write(w, o[0].elems[r], l, vals[r], Ty::B32);
+    }
   }
 
   // ----- mbarrier -----------------------------------------------------------

@@ -1047,6 +1047,7 @@ private:
         {"match", Op::Match},
         {"nanosleep", Op::Nanosleep},
         {"mbarrier", Op::Mbarrier},
+        {"wmma", Op::Wmma},
     };
     auto it = ops.find(base);
     if (it == ops.end())
@@ -1101,9 +1102,9 @@ private:
       if (m == "sync" || m == "relaxed" || m == "weak" || m == "gpu" ||
           m == "cta" || m == "sys" || m == "ca" || m == "cg" || m == "cs" ||
           m == "lu" || m == "cv" || m == "wb" || m == "wt" || m == "L1" ||
-          m == "L2" || m == "row" || m == "col" || m == "satfinite" ||
-          m == "sc" || m == "acq_rel" || m == "cluster" || m == "shared::cta" ||
-          m == "noftz" || m == "ftz") {
+          m == "L2" || ((m == "row" || m == "col") && inst.op != Op::Wmma) ||
+          m == "satfinite" || m == "sc" || m == "acq_rel" || m == "cluster" ||
+          m == "shared::cta" || m == "noftz" || m == "ftz") {
         continue;
       }
       if (inst.op == Op::Setp || inst.op == Op::Set) {
@@ -1151,6 +1152,28 @@ private:
         }
         if (m == "arrive" || m == "red" || m == "cta")
           return bad(m);
+      }
+      if (inst.op == Op::Wmma) {
+        if (m == "load" || m == "store" || m == "mma") {
+          inst.sub = m == "load"    ? Sub::WLoad
+                     : m == "store" ? Sub::WStore
+                                    : Sub::WMma;
+          continue;
+        }
+        if (m.size() == 1 && m[0] >= 'a' && m[0] <= 'd' && !inst.matrix) {
+          inst.matrix = m[0];
+          continue;
+        }
+        if (m == "row" || m == "col") {
+          if (m == "col")
+            inst.colLayouts |= 1u << inst.layoutCount;
+          ++inst.layoutCount;
+          continue;
+        }
+        if (m == "m16n16k16") {
+          inst.m = inst.n = inst.k = 16;
+          continue;
+        }
       }
       if (inst.op == Op::Bfind && m == "shiftamt") {
         inst.mods |= M_SHIFTAMT;
@@ -1281,6 +1304,29 @@ private:
       if (types.size() != 3)
         return fail("'" + full + "': expected .dtype.atype.btype");
       inst.type2 = types[1];
+    } else if (inst.op == Op::Wmma) {
+      if (inst.sub == Sub::None || inst.m != 16)
+        return fail("'" + full +
+                    "': expected wmma.{load,store,mma} of shape "
+                    "m16n16k16 (the one modelled)");
+      if (inst.sub == Sub::WMma) {
+        // .dtype.ctype (f16 inputs) or .dtype.atype.btype.ctype
+        if (types.size() == 2) {
+          inst.type2 = Ty::F16;
+          inst.type3 = types[1];
+        } else if (types.size() == 4 && types[1] == types[2]) {
+          inst.type2 = types[1];
+          inst.type3 = types[3];
+        } else {
+          return fail("'" + full +
+                      "': expected .dtype.ctype or "
+                      ".dtype.atype.btype.ctype");
+        }
+        if (inst.layoutCount != 2)
+          return fail("'" + full + "': expected .alayout.blayout");
+      } else if (types.size() != 1 || inst.layoutCount != 1 || !inst.matrix) {
+        return fail("'" + full + "': expected .{a,b,c,d}.layout and one type");
+      }
     } else if (inst.op == Op::Setp || inst.op == Op::Set) {
       inst.type2 = types.empty() ? Ty::None : types.back();
       inst.type = inst.op == Op::Setp ? Ty::Pred : types[0];

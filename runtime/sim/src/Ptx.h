@@ -114,6 +114,7 @@ enum class Op : uint8_t {
   Nanosleep,
   Mbarrier,
   CpAsyncArrive,
+  Wmma,
   Membar,
   Fence,
   ProxyFence,
@@ -212,6 +213,9 @@ enum class Sub : uint8_t {
   MCompleteTx, // mbarrier
   MatchAny,
   MatchAll, // match
+  WLoad,
+  WStore,
+  WMma, // wmma
 };
 
 enum class Special : uint8_t {
@@ -275,6 +279,10 @@ struct Inst {
   uint8_t vec = 1; ///< .v2 / .v4 element count
   /// mma / wgmma / ldmatrix shape: m, n, k (ldmatrix: .x1/.x2/.x4 in n).
   uint16_t m = 0, n = 0, k = 0;
+  /// wmma: the matrix ('a', 'b', 'c', 'd') and its layouts (bit 0: the
+  /// first .row/.col is col, bit 1: the second one is).
+  char matrix = 0;
+  uint8_t colLayouts = 0, layoutCount = 0;
   int32_t guard = -1; ///< guarding predicate register, -1 if none
   bool guardNegated = false;
   std::vector<Operand> ops;

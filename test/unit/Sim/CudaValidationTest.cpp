@@ -17,6 +17,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 using namespace tessera::sim;
 
@@ -73,7 +74,7 @@ protected:
         << error;
   }
 
-  Device device{80};
+  Device device{90}; // an H100-class device: sm_80 and sm_90a PTX both run
   std::mt19937 rng{std::random_device{}()};
 };
 
@@ -273,5 +274,138 @@ TEST_F(Validation, PipelineWithMbarriers) {
     EXPECT_EQ(download<float>(dOut, blocks * kTile), ref) << "tiles " << tiles;
   }
 }
+
+} // namespace
+
+namespace {
+
+/// The 16-bit pattern of `x`, which must be exactly representable: bf16 keeps
+/// the top half of the f32 bits; f16 re-biases the exponent (no subnormals
+/// are produced by the inputs below).
+uint16_t exact16(float x, bool bf16) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  if (bf16)
+    return uint16_t(bits >> 16);
+  if (x == 0.f)
+    return uint16_t((bits >> 16) & 0x8000);
+  uint32_t sign = (bits >> 16) & 0x8000;
+  int exp = int((bits >> 23) & 0xff) - 127 + 15;
+  return uint16_t(sign | (uint32_t(exp) << 10) | ((bits >> 13) & 0x3ff));
+}
+
+/// nvcuda::wmma 16x16x16 GEMMs: C = 0.5 * A * B for several warps' tiles.
+/// Inputs are multiples of 1/8 in [-4, 4], so every product and sum is exact
+/// in f32 and the comparison is exact: any misplaced fragment element shows.
+class WmmaValidation : public Validation {
+protected:
+  void check(const LoadedModule &m, const char *kernel, bool bf16,
+             bool bColMajor) {
+    for (auto [M, N, K] : {std::tuple{16, 16, 16}, std::tuple{32, 48, 64},
+                           std::tuple{64, 32, 32}}) {
+      std::uniform_int_distribution<int> dist(-32, 32);
+      std::vector<float> a(size_t(M) * K), b(size_t(K) * N);
+      std::vector<uint16_t> a16(a.size()), b16(b.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        a16[i] = exact16(a[i] = dist(rng) / 8.f, bf16);
+      // b holds B[k][n]; the device's copy is col-major (n * K + k) or
+      // row-major.
+      for (int k = 0; k < K; ++k)
+        for (int n = 0; n < N; ++n) {
+          float x = b[size_t(k) * N + n] = dist(rng) / 8.f;
+          b16[bColMajor ? size_t(n) * K + k : size_t(k) * N + n] =
+              exact16(x, bf16);
+        }
+      uint64_t dA = upload(a16), dB = upload(b16);
+      uint64_t dC = upload(std::vector<float>(size_t(M) * N, -1.f));
+      int warps = (M / 16) * (N / 16);
+      launch(m, kernel, Dim3{unsigned((warps + 1) / 2)}, Dim3{64},
+             {&dA, &dB, &dC, &M, &N, &K});
+      std::vector<float> c = download<float>(dC, size_t(M) * N);
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          float acc = 0.f;
+          for (int k = 0; k < K; ++k)
+            acc += a[size_t(i) * K + k] * b[size_t(k) * N + j];
+          ASSERT_EQ(c[size_t(i) * N + j], 0.5f * acc)
+              << kernel << " " << M << "x" << N << "x" << K << " at (" << i
+              << ", " << j << ")";
+        }
+    }
+  }
+};
+
+TEST_F(WmmaValidation, F16RowTimesColMajor) {
+  auto m = load("wmma.ptx");
+  ASSERT_TRUE(m);
+  check(*m, "wmma_f16_rowcol", false, true);
+}
+
+TEST_F(WmmaValidation, Bf16RowTimesRowMajor) {
+  auto m = load("wmma.ptx");
+  ASSERT_TRUE(m);
+  check(*m, "wmma_bf16_rowrow", true, false);
+}
+
+} // namespace
+
+namespace {
+
+#ifdef TESSERA_VALIDATION_CUTLASS
+constexpr bool kHaveCutlass = true;
+#else
+constexpr bool kHaveCutlass = false;
+#endif
+
+/// CuTe warpgroup GEMMs (test/sim/cuda/gmma.cu): C = A * B^T, 64 x 64 x 64,
+/// exact inputs as for wmma, in each canonical shared-memory layout CuTe
+/// builds and describes to wgmma.
+class GmmaValidation : public Validation {
+protected:
+  void SetUp() override {
+    Validation::SetUp();
+    if (!kHaveCutlass)
+      GTEST_SKIP() << "the CUTLASS headers (PyPI nvidia-cutlass, fetched by "
+                      "scripts/install-deps.sh into .cache/) were not found "
+                      "at configure time, so gmma.cu was not compiled";
+  }
+
+  void check(const char *kernel, bool bf16) {
+    auto m = load("gmma.ptx");
+    ASSERT_TRUE(m);
+    std::uniform_int_distribution<int> dist(-32, 32);
+    std::vector<float> a(64 * 64), b(64 * 64);
+    std::vector<uint16_t> a16(a.size()), b16(b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      a16[i] = exact16(a[i] = dist(rng) / 8.f, bf16);
+      b16[i] = exact16(b[i] = dist(rng) / 8.f, bf16);
+    }
+    uint64_t dA = upload(a16), dB = upload(b16);
+    uint64_t dC = upload(std::vector<float>(64 * 64, -1.f));
+    launch(*m, kernel, Dim3{1}, Dim3{128}, {&dA, &dB, &dC});
+    std::vector<float> c = download<float>(dC, 64 * 64);
+    for (int i = 0; i < 64; ++i)
+      for (int j = 0; j < 64; ++j) {
+        float acc = 0.f;
+        for (int k = 0; k < 64; ++k)
+          acc += a[i * 64 + k] * b[j * 64 + k];
+        ASSERT_EQ(c[i * 64 + j], acc)
+            << kernel << " at (" << i << ", " << j << ")";
+      }
+  }
+};
+
+TEST_F(GmmaValidation, KMajorNoSwizzle) { check("gmma_k_inter", true); }
+TEST_F(GmmaValidation, KMajorSwizzle32) { check("gmma_k_sw32", true); }
+TEST_F(GmmaValidation, KMajorSwizzle64) { check("gmma_k_sw64", true); }
+TEST_F(GmmaValidation, KMajorSwizzle128) { check("gmma_k_sw128", true); }
+TEST_F(GmmaValidation, MNMajorNoSwizzle) { check("gmma_mn_inter", true); }
+TEST_F(GmmaValidation, MNMajorSwizzle32) { check("gmma_mn_sw32", true); }
+TEST_F(GmmaValidation, MNMajorSwizzle64) { check("gmma_mn_sw64", true); }
+TEST_F(GmmaValidation, MNMajorSwizzle128) { check("gmma_mn_sw128", true); }
+TEST_F(GmmaValidation, F16KMajorTimesMNMajor) {
+  check("gmma_f16_mixed", false);
+}
+TEST_F(GmmaValidation, AFromRegisters) { check("gmma_rs", true); }
 
 } // namespace
