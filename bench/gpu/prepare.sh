@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Prepares GPU verification and benchmark on a machine with Tessera built (no GPU needed), in
 # bench/gpu/kit/ (carry it to the GPU machine; run `python3 check.py`, then `python3 run.py`):
-#  checks/     small modules covering every attention variant the GPU lowering takes (GQA,
-#              causal + window, fully masked rows, f16, packed K/V, run-time and compile-time
-#              block masks, 2- and 4-warp CTAs, a rotate-pack-attend composition), each as a
-#              .tsr plus inputs and the outputs of the CPU path (itself tested against
-#              independent references), which check.py compares with the GPU's;
+#  checks/     small modules covering every attention variant the GPU lowering takes (every
+#              head dim, Dv != D, GQA and MQA, causal + window, Sq != Skv both ways, fully
+#              masked rows, bf16 and f16, packed K/V, run-time and compile-time block masks,
+#              2- and 4-warp CTAs, sm_80 PTX, sm_90a wgmma), the row kernels alone and a
+#              rotate-pack-attend composition, each as a .tsr plus inputs and the outputs
+#              of the CPU path (itself tested against independent references), which
+#              check.py compares with the GPU's;
 #  artifacts/  one .tsr per benchmark configuration for run.py (against torch SDPA);
 # and the runtime-only runner and the runtime beside them.
 # CHECKS_ONLY=1 skips the benchmark artifacts; KIT=dir writes elsewhere.
@@ -16,16 +18,13 @@ KIT=${KIT:-kit}
 rm -rf "$KIT" && mkdir -p "$KIT/artifacts" "$KIT/mlir" "$KIT/checks"
 
 # --- correctness checks: name, then the module text.
-check() { # name, module text[, extra tessera-compile flags: then the check needs sm_90a]
-  local name=$1 text=$2 dir="$KIT/checks/$1" flags=${3:-}
+check() { # name, module text[, tessera-compile flags (default --target=sm_80,sm_90)]
+  local name=$1 text=$2 dir="$KIT/checks/$1" flags=${3:---target=sm_80,sm_90}
   mkdir -p "$dir"
   printf '%s\n' "$text" > "$dir/module.mlir"
-  if [ -n "$flags" ]; then
-    echo sm_90a > "$dir/requires"
-    "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" $flags
-  else
-    "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" --target=sm_80,sm_90
-  fi
+  # An sm_90a artifact loads on sm_90 only: check.py skips it elsewhere.
+  case "$flags" in *sm_90a*) echo sm_90a > "$dir/requires" ;; esac
+  "$BUILD_DIR/bin/tessera-compile" "$dir/module.mlir" -o "$dir/model.tsr" $flags
   # Reference outputs: the CPU path on the same seeded inputs.
   "$BUILD_DIR/bin/tessera-run" "$dir/module.mlir" --random-inputs=7 --save-inputs="$dir/in" \
     --output="$dir/cpu0.npy" --output="$dir/cpu1.npy" > "$dir/cpu.log"
@@ -55,6 +54,94 @@ check composed_kv_int4 "$(cat ../../examples/kv_int4_attention_gpu.mlir)"
 # sm_90a: attention scores on warpgroup MMA.
 check wgmma_causal_window_gqa "$(attn "$(t 1x8x200x128xbf16)" "$(t 1x2x300x128xbf16)" "$(t 1x2x300x128xbf16)" "" "causal, window = 100" "$(t 1x8x200x128xbf16)" "$(t 1x8x200xf32)" "" "")" "--target=sm_90a --wgmma"
 check wgmma_packed_kv "$(attn "$(t 1x8x100x128xbf16)" "$KQ" "$VQ" "" "causal" "$(t 1x8x100x128xbf16)" "$(t 1x8x100xf32)" "" "")" "--target=sm_90a --wgmma"
+
+# The shape matrix, kept small for the simulator (20 K to 200 K warp instructions each).
+# dense: name, element type, B, Hq, Hkv, Sq, Skv, D, Dv, attrs[, compile flags].
+dense() {
+  local e=$2 b=$3 hq=$4 hk=$5 sq=$6 sk=$7 d=$8 dv=$9
+  check "$1" "$(attn "$(t "${b}x${hq}x${sq}x${d}x$e")" "$(t "${b}x${hk}x${sk}x${d}x$e")" \
+    "$(t "${b}x${hk}x${sk}x${dv}x$e")" "" "${10}" "$(t "${b}x${hq}x${sq}x${dv}x$e")" \
+    "$(t "${b}x${hq}x${sq}xf32")" "" "")" ${11:+"${11}"}
+}
+W4='tile = #tessera.tile<query = 64, warps = 4>'
+WG='--target=sm_90a --wgmma'
+# Every other head dim the GPU path takes (multiples of 16 up to 128), and Dv != D both
+# ways; lengths that are not multiples of 64. Small problems get 2-warp CTAs unless a
+# tile says 4.
+dense d16_causal_gqa bf16 1 4 2 90 150 16 16 "causal"
+dense d32_sq_gt_skv bf16 1 2 2 100 70 32 32 ""
+dense d48_causal_window bf16 1 2 2 120 120 48 48 "causal, window = 50"
+dense d80_gqa_scale bf16 1 4 2 75 140 80 80 "scale = 0.05 : f32"
+dense d96_causal_4warps bf16 1 2 2 130 130 96 96 "causal, $W4"
+dense d112_f16 f16 1 2 2 70 110 112 112 ""
+dense d64_dv128_causal_gqa bf16 1 4 2 100 150 64 128 "causal"
+dense d128_dv16_mqa_4warps bf16 1 2 1 90 130 128 16 "$W4"
+# Head sharing and masking: MQA, f16 causal + window GQA on 4 warps, Sq < Skv causal,
+# one-token decode, rows that see no key (Sq > Skv) under a window on 4 warps.
+dense mqa_f16 f16 1 8 1 90 150 64 64 ""
+dense f16_causal_window_gqa_4warps f16 1 4 2 150 190 128 128 "causal, window = 64, $W4"
+dense causal_sq_lt_skv_70x190 bf16 1 2 2 70 190 64 64 "causal"
+dense decode_sq1_gqa bf16 2 8 2 1 190 128 128 "causal, window = 100"
+dense f16_masked_rows_window_4warps f16 1 2 2 150 60 64 64 "causal, window = 30, $W4"
+# sm_80 PTX alone: what an A100 loads (the simulator, a 9.0 device, takes it as the newest
+# PTX for an older target). It is the sm_90 PTX but for its .target line.
+dense sm80_causal_window_gqa bf16 1 4 2 100 160 64 64 "causal, window = 70" \
+  --target=sm_80
+# A run-time i1 mask per (batch, KV head), f16, 4 warps; random bits disable whole rows
+# of blocks too.
+MB="$(t 2x2x3x3xi1)"
+check block_mask_runtime_i1_kv_heads_f16 "$(attn "$(t 2x4x150x64xf16)" \
+  "$(t 2x2x150x64xf16)" "$(t 2x2x150x64xf16)" ", %m: $MB" "$W4" "$(t 2x4x150x64xf16)" \
+  "$(t 2x4x150xf32)" "" " mask(%m : $MB)")"
+# Packed K/V in f16 with MQA: 8-bit symmetric K, 4-bit asymmetric V in groups of 16.
+KQ16='!tessera.qtensor<1x1x150x64xf16, #tessera.quant<int, bits = 8>>'
+VQ16='!tessera.qtensor<1x1x150x64xf16, #tessera.quant<int, bits = 4, group = 16, asymmetric>>'
+check packed_kv_f16_mqa "$(attn "$(t 1x4x90x64xf16)" "$KQ16" "$VQ16" "" "causal" \
+  "$(t 1x4x90x64xf16)" "$(t 1x4x90xf32)" "" "")"
+# The row kernels on their own: rotate, pack and unpack in bf16; the inverse rotation
+# and 8-bit asymmetric codes in f16, and a rotation without random signs and 2-bit codes
+# in f32.
+QB4='!tessera.qtensor<2x150x64xbf16, #tessera.quant<int, bits = 4, group = 32>>'
+check rows_bf16 "func.func @f(%x: $(t 2x150x64xbf16)) -> ($(t 2x150x64xbf16), $(t 2x150x64xbf16)) {
+  %h = tessera.hadamard %x {seed = 3} : $(t 2x150x64xbf16)
+  %p = tessera.quantize %h : $(t 2x150x64xbf16) -> $QB4
+  %y = tessera.dequantize %p : $QB4 -> $(t 2x150x64xbf16)
+  return %h, %y : $(t 2x150x64xbf16), $(t 2x150x64xbf16)
+}"
+Q8='!tessera.qtensor<1x3x70x128xf16, #tessera.quant<int, bits = 8, asymmetric>>'
+Q2='!tessera.qtensor<200x32xf32, #tessera.quant<int, bits = 2, group = 16>>'
+check rows_f16_f32 "func.func @f(%x: $(t 1x3x70x128xf16), %z: $(t 200x32xf32))
+    -> ($(t 1x3x70x128xf16), $(t 200x32xf32)) {
+  %h = tessera.hadamard %x {seed = 11, inverse} : $(t 1x3x70x128xf16)
+  %p = tessera.quantize %h : $(t 1x3x70x128xf16) -> $Q8
+  %y = tessera.dequantize %p : $Q8 -> $(t 1x3x70x128xf16)
+  %r = tessera.hadamard %z : $(t 200x32xf32)
+  %q = tessera.quantize %r : $(t 200x32xf32) -> $Q2
+  %w = tessera.dequantize %q : $Q2 -> $(t 200x32xf32)
+  return %y, %w : $(t 1x3x70x128xf16), $(t 200x32xf32)
+}"
+# sm_90a: more head dims (core-matrix strides and k-slice counts change with D), Dv != D,
+# f16, MQA, no causal bound, rows that see no key, run-time and constant block masks.
+dense wgmma_d16_causal_window bf16 1 2 2 80 100 16 16 "causal, window = 40" "$WG"
+dense wgmma_d32_gqa bf16 1 4 2 70 90 32 32 "" "$WG"
+dense wgmma_d48_dv80 bf16 1 2 2 90 120 48 80 "" "$WG"
+dense wgmma_d64_causal_gqa bf16 1 4 2 130 130 64 64 "causal" "$WG"
+dense wgmma_d80_dv32_f16 f16 1 2 2 100 80 80 32 "" "$WG"
+dense wgmma_d96_causal_window bf16 1 2 2 110 150 96 96 "causal, window = 60" "$WG"
+dense wgmma_d112_f16_mqa f16 1 2 1 70 140 112 112 "causal" "$WG"
+dense wgmma_f16_mqa_noncausal f16 1 4 1 100 170 128 128 "" "$WG"
+dense wgmma_masked_rows_sq_gt_skv bf16 1 2 2 200 77 64 64 "causal" "$WG"
+# The run-time mask is one i32 word per query block, shared by all heads; its random
+# bits past the 3 key blocks must be ignored.
+MW="$(t 1x3x1xi32)"
+check wgmma_block_mask_runtime "$(attn "$(t 1x2x150x64xbf16)" "$(t 1x2x150x64xbf16)" \
+  "$(t 1x2x150x64xbf16)" ", %m: $MW" "" "$(t 1x2x150x64xbf16)" "$(t 1x2x150xf32)" "" \
+  " mask(%m : $MW)")" "$WG"
+MC='[[[true, false, true], [false, true, false], [true, true, false]]]'
+check wgmma_block_mask_constant "$(attn "$(t 1x2x190x64xbf16)" "$(t 1x2x190x64xbf16)" \
+  "$(t 1x2x190x64xbf16)" "" "" "$(t 1x2x190x64xbf16)" "$(t 1x2x190xf32)" \
+  "  %m = arith.constant dense<$MC> : tensor<1x3x3xi1>
+" " mask(%m : tensor<1x3x3xi1>)")" "$WG"
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"
