@@ -275,6 +275,30 @@ SIM_API int cuModuleGetFunction(SimFunction **f, SimModule *m,
 
 SIM_API int cuFuncSetAttribute(SimFunction *, int, int) { return kSuccess; }
 
+/// The tensor maps TMA loads read (cp.async.bulk.tensor); enums as CUDA's.
+SIM_API int cuTensorMapEncodeTiled(void *map, int dataType, unsigned rank,
+                                   void *global, const uint64_t *dims,
+                                   const uint64_t *strides, const uint32_t *box,
+                                   const uint32_t *elementStrides,
+                                   int interleave, int swizzle, int,
+                                   int oobFill) {
+  if (!map || !dims || !box || !elementStrides || (rank > 1 && !strides) ||
+      dataType < 0 || interleave < 0 || swizzle < 0 || oobFill < 0)
+    return kInvalidValue;
+  TensorMap m;
+  std::string error;
+  if (!encodeTensorMapTiled(m, unsigned(dataType), rank,
+                            reinterpret_cast<uint64_t>(global), dims, strides,
+                            box, elementStrides, unsigned(interleave),
+                            unsigned(swizzle), unsigned(oobFill), error)) {
+    std::fprintf(stderr, "tessera-sim: %s\n", error.c_str());
+    return kInvalidValue;
+  }
+  std::memset(map, 0, 128);
+  std::memcpy(map, &m, sizeof m);
+  return kSuccess;
+}
+
 SIM_API int cuLaunchKernel(SimFunction *f, unsigned gx, unsigned gy,
                            unsigned gz, unsigned bx, unsigned by, unsigned bz,
                            unsigned shared, void *, void **params, void **) {

@@ -68,6 +68,73 @@ std::string Memory::describe(uint64_t address, size_t bytes) const {
   return nearest.empty() ? "no allocation is live" : nearest;
 }
 
+bool tessera::sim::encodeTensorMapTiled(
+    TensorMap &out, unsigned dataType, unsigned rank, uint64_t global,
+    const uint64_t *dims, const uint64_t *strides, const uint32_t *box,
+    const uint32_t *elementStrides, unsigned interleave, unsigned swizzle,
+    unsigned oobFill, std::string &error) {
+  // CUtensorMapDataType: uint8, uint16, uint32, int32, uint64, int64, f16,
+  // f32, f64, bf16, f32 (ftz), tf32, tf32 (ftz).
+  static const uint8_t bytes[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};
+  auto bad = [&](const std::string &why) {
+    error = "cuTensorMapEncodeTiled: " + why;
+    return false;
+  };
+  if (dataType >= sizeof(bytes))
+    return bad("data type " + std::to_string(dataType) + " is not modelled");
+  if (rank < 1 || rank > 5)
+    return bad("rank " + std::to_string(rank) + " outside 1..5");
+  if (interleave != 0)
+    return bad("interleaved layouts are not modelled");
+  if (swizzle > 3)
+    return bad("swizzle mode " + std::to_string(swizzle) +
+               " is not modelled (none, 32B, 64B, 128B are)");
+  if (oobFill > 1)
+    return bad("out-of-bounds fill " + std::to_string(oobFill) + " unknown");
+  if (global % 16)
+    return bad("global address " + hexString(global) +
+               " is not 16-byte aligned");
+  TensorMap m;
+  m.magic = TensorMap::kMagic;
+  m.rank = uint8_t(rank);
+  m.elementBytes = bytes[dataType];
+  m.isFloat = dataType >= 6;
+  m.swizzle = uint8_t(swizzle);
+  m.nanFill = uint8_t(oobFill);
+  m.global = global;
+  m.strides[0] = m.elementBytes;
+  for (unsigned d = 0; d < rank; ++d) {
+    std::string dim = " of dimension " + std::to_string(d);
+    if (dims[d] == 0 || dims[d] > (1ull << 32))
+      return bad("size " + std::to_string(dims[d]) + dim + " outside 1..2^32");
+    if (box[d] == 0 || box[d] > 256)
+      return bad("box size " + std::to_string(box[d]) + dim +
+                 " outside 1..256");
+    if (elementStrides[d] == 0 || elementStrides[d] > 8)
+      return bad("element stride " + std::to_string(elementStrides[d]) + dim +
+                 " outside 1..8");
+    if (d > 0) {
+      if (strides[d - 1] % 16 || strides[d - 1] >= (1ull << 40))
+        return bad("byte stride " + std::to_string(strides[d - 1]) + dim +
+                   " is not a multiple of 16 below 2^40");
+      m.strides[d] = strides[d - 1];
+    }
+    m.dims[d] = dims[d];
+    m.box[d] = box[d];
+    m.elementStrides[d] = uint8_t(elementStrides[d]);
+  }
+  uint64_t inner = uint64_t(box[0]) * m.elementBytes;
+  if (inner % 16)
+    return bad("the box's inner extent (" + std::to_string(inner) +
+               " bytes) is not a multiple of 16 bytes");
+  if (swizzle && inner > (16u << swizzle))
+    return bad("the box's inner extent (" + std::to_string(inner) +
+               " bytes) exceeds the swizzle span of " +
+               std::to_string(16u << swizzle) + " bytes");
+  out = m;
+  return true;
+}
+
 LoadedModule::~LoadedModule() = default;
 
 const Function *LoadedModule::kernel(const std::string &name) const {

@@ -32,6 +32,7 @@ namespace {
 
 constexpr uint64_t kSharedWindow = 0x0000'7e00'0000'0000ull;
 constexpr uint64_t kLocalWindow = 0x0000'7d00'0000'0000ull;
+constexpr uint64_t kParamWindow = 0x0000'7c00'0000'0000ull;
 constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 
 /// The failure of a launch: thrown inside the interpreter, caught at launch.
@@ -71,6 +72,17 @@ struct SharedShadow {
   /// The PTX line of a cp.async whose copy into this byte has not completed
   /// (0: none): plain accesses to it are reported.
   uint32_t asyncLine = 0;
+  /// That copy is a cp.async.bulk.tensor, which completes on an mbarrier.
+  bool asyncBulk = false;
+};
+
+/// One cp.async.bulk.tensor (TMA load): read at issue, written to shared
+/// memory (and its bytes completed on the mbarrier) when the mbarrier is
+/// next polled, so that the destination is in flight until a wait.
+struct PendingBulk {
+  uint64_t mbarrier;                               ///< shared offset
+  std::vector<std::pair<uint64_t, uint8_t>> bytes; ///< (shared offset, value)
+  uint32_t thread, line;
 };
 
 /// One cp.async of one thread, performed when its group is waited for.
@@ -95,6 +107,7 @@ struct Cta {
   /// cp.async state per thread: copies in flight, groups committed so far.
   std::vector<std::vector<PendingCopy>> copies;
   std::vector<uint64_t> committedGroups;
+  std::vector<PendingBulk> bulkCopies;
   /// mbarrier objects by shared offset (PTX ISA, "Parallel Synchronization
   /// and Communication Instructions: mbarrier").
   struct Mbarrier {
@@ -297,6 +310,12 @@ private:
     for (Warp &w : cta.warps)
       if (!w.done())
         allDone = false;
+    if (allDone && !cta.bulkCopies.empty()) {
+      curInst_ = nullptr; // the line is the copy's, named below
+      fail("the CTA exits with the cp.async.bulk.tensor of PTX line " +
+           std::to_string(cta.bulkCopies.front().line) +
+           " in flight (no thread waited on its mbarrier)");
+    }
     if (allDone)
       cta.done = true;
     return progressed || cta.done;
@@ -430,6 +449,8 @@ private:
         return {Space::Shared, a - kSharedWindow};
       if (a >= kLocalWindow && a < kLocalWindow + kWindowSize)
         return {Space::Local, a - kLocalWindow};
+      if (a >= kParamWindow && a < kParamWindow + kWindowSize)
+        return {Space::Param, a - kParamWindow};
       return {Space::Global, a};
     }
     if (s == Space::Const)
@@ -513,9 +534,13 @@ private:
       SharedShadow &s = cta.shadow[off + i];
       if (s.asyncLine && opts_.checks.races)
         fail(std::string(isWrite ? "write to" : "read of") + " shared offset " +
-                 hexString(off + i) + ", the destination of the cp.async of " +
-                 "PTX line " + std::to_string(s.asyncLine) +
-                 ", which has not completed (missing cp.async.wait_group?)",
+                 hexString(off + i) + ", the destination of the " +
+                 (s.asyncBulk ? "cp.async.bulk.tensor" : "cp.async") +
+                 " of PTX line " + std::to_string(s.asyncLine) +
+                 (s.asyncBulk ? ", whose mbarrier phase has not completed "
+                                "(missing mbarrier wait?)"
+                              : ", which has not completed (missing "
+                                "cp.async.wait_group?)"),
              lane);
       if (isWrite) {
         if (opts_.checks.races) {
@@ -1117,6 +1142,7 @@ private:
         uint64_t v = read(cta, w, o[1], l);
         uint64_t base = in.space == Space::Shared  ? kSharedWindow
                         : in.space == Space::Local ? kLocalWindow
+                        : in.space == Space::Param ? kParamWindow
                                                    : 0;
         write(w, o[0], l, in.op == Op::Cvta ? v + base : v - base, in.type);
       });
@@ -1628,6 +1654,9 @@ private:
     case Op::CpAsync:
       lanes([&](unsigned l) { cpAsync(cta, w, in, l); });
       return;
+    case Op::CpAsyncBulk:
+      lanes([&](unsigned l) { tmaLoad(cta, w, in, l); });
+      return;
     case Op::CpAsyncCommit:
       lanes([&](unsigned l) { cpAsyncCommit(cta, w.index * 32 + l); });
       return;
@@ -1933,6 +1962,11 @@ private:
     if (!cta.shadow.empty()) {
       for (unsigned i = 0; i < 2; ++i) {
         const SharedShadow &sh = cta.shadow[off + i];
+        if (opts_.checks.races && sh.asyncLine)
+          fail(std::string("wgmma operand ") + which + " reads shared offset " +
+               hexString(off + i) + ", the destination of the copy of PTX " +
+               "line " + std::to_string(sh.asyncLine) +
+               ", which has not completed");
         if (opts_.checks.uninitialized && !sh.writer)
           fail(std::string("wgmma operand ") + which +
                " reads uninitialised shared memory at offset " +
@@ -2281,6 +2315,155 @@ private:
     }
   }
 
+  // ----- TMA ----------------------------------------------------------------
+
+  /// cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx
+  /// ::bytes [dst], [map, {c0, ...}], [mbar][, cache-hint]: the box of the
+  /// tensor at the coordinates (innermost first; elements outside the tensor
+  /// read as zero, or NaN if the map says so) to dst, box-row-major, swizzled
+  /// as the map says (CuTe's Swizzle<s, 4, 3> on the shared address). Read
+  /// now; written and completed on the mbarrier when it is next polled.
+  void tmaLoad(Cta &cta, Warp &w, const Inst &in, unsigned l) {
+    const std::vector<Operand> &o = in.ops;
+    size_t expected = (in.mods & M_CACHE_HINT) ? 4 : 3;
+    if (o.size() != expected || o[0].kind != Operand::Addr ||
+        o[1].kind != Operand::Addr || o[2].kind != Operand::Addr)
+      fail("cp.async.bulk.tensor needs [dst], [map, {coordinates}], [mbar]" +
+               std::string(expected == 4 ? ", cache-hint" : ""),
+           l);
+    auto raw = [&](const Operand &a) {
+      uint64_t v = a.imm;
+      if (a.base >= 0)
+        v += reg(w, a.base, l);
+      if (a.hasSymbol)
+        v += symbolValue(a);
+      return v;
+    };
+    // The tensor map: 64-byte aligned, in param, global or const memory.
+    Inst generic = in;
+    generic.space = Space::Generic;
+    auto [mapSpace, mapAddr] = address(cta, w, generic, o[1], l);
+    if (mapAddr % 64)
+      fail("tensor map at " + hexString(mapAddr) + " is not 64-byte aligned",
+           l);
+    TensorMap map;
+    uint8_t image[128];
+    for (unsigned half = 0; half < 2; ++half)
+      std::memcpy(image + 64 * half,
+                  memoryAt(cta, w, mapSpace, mapAddr + 64 * half, 64, l, false),
+                  64);
+    std::memcpy(&map, image, sizeof map);
+    if (map.magic != TensorMap::kMagic)
+      fail("the tensor map at " + hexString(mapAddr) +
+               " was not made by cuTensorMapEncodeTiled",
+           l);
+    if (o[1].elems.size() != map.rank || in.k != map.rank)
+      fail("cp.async.bulk.tensor." + std::to_string(in.k) + "d with " +
+               std::to_string(o[1].elems.size()) +
+               " coordinates on a tensor map of rank " +
+               std::to_string(map.rank),
+           l);
+    uint64_t dst = raw(o[0]);
+    if (dst >= kSharedWindow && dst < kSharedWindow + kWindowSize)
+      dst -= kSharedWindow;
+    uint64_t repeat = map.swizzle ? 128u << map.swizzle : 128;
+    if (dst % repeat)
+      fail("cp.async.bulk.tensor destination " + hexString(dst) +
+               " is not aligned to " + std::to_string(repeat) + " bytes" +
+               (map.swizzle ? " (the swizzle pattern's repeat)" : ""),
+           l);
+    uint64_t mbar = mbarrierOffset(cta, w, o[2], l);
+    if (!cta.mbarriers.count(mbar))
+      fail("cp.async.bulk.tensor completes on shared offset " +
+               hexString(mbar) + ", which holds no initialised mbarrier",
+           l);
+    int64_t start[5] = {};
+    unsigned count[5] = {1, 1, 1, 1, 1};
+    uint64_t total = 1;
+    for (unsigned d = 0; d < map.rank; ++d) {
+      start[d] = sext(read(cta, w, o[1].elems[d], l), 4);
+      count[d] =
+          (map.box[d] + map.elementStrides[d] - 1) / map.elementStrides[d];
+      total *= count[d];
+    }
+    unsigned eb = map.elementBytes;
+    memoryAt(cta, w, Space::Shared, dst, 16, l, true); // start in bounds
+    if (dst + total * eb > cta.shared.size())
+      fail("cp.async.bulk.tensor writes " + std::to_string(total * eb) +
+               " bytes at shared offset " + hexString(dst) +
+               " past the CTA's " + std::to_string(cta.shared.size()) +
+               " bytes",
+           l);
+    PendingBulk bulk{mbar, {}, w.index * 32 + l, in.line};
+    bulk.bytes.reserve(total * eb);
+    uint64_t mask = map.swizzle ? ((1u << map.swizzle) - 1) << 4 : 0;
+    unsigned idx[5] = {};
+    for (uint64_t e = 0; e < total; ++e) {
+      bool inside = true;
+      uint64_t src = map.global;
+      for (unsigned d = 0; d < map.rank; ++d) {
+        int64_t c = start[d] + int64_t(idx[d]) * map.elementStrides[d];
+        inside &= c >= 0 && uint64_t(c) < map.dims[d];
+        src += uint64_t(c) * map.strides[d];
+      }
+      uint8_t value[8];
+      if (inside)
+        std::memcpy(value, memoryAt(cta, w, Space::Global, src, eb, l, false),
+                    eb);
+      else
+        std::memset(value, map.nanFill && map.isFloat ? 0xff : 0, eb);
+      uint64_t at = dst + e * eb;
+      at ^= (at >> 3) & mask;
+      for (unsigned b = 0; b < eb; ++b)
+        bulk.bytes.push_back({at + b, value[b]});
+      for (unsigned d = 0; d < map.rank && ++idx[d] == count[d]; ++d)
+        idx[d] = 0;
+    }
+    if (!cta.shadow.empty())
+      for (const auto &[at, v] : bulk.bytes) {
+        SharedShadow &sh = cta.shadow[at];
+        if (sh.asyncLine && opts_.checks.races)
+          fail("cp.async.bulk.tensor to shared offset " + hexString(at) +
+                   ", already the destination of the unfinished copy of PTX "
+                   "line " +
+                   std::to_string(sh.asyncLine),
+               l);
+        sh.asyncLine = in.line;
+        sh.asyncBulk = true;
+      }
+    cta.bulkCopies.push_back(std::move(bulk));
+  }
+
+  /// Writes the TMA loads that complete on the mbarrier at `mbar` and
+  /// completes their bytes on it (the async proxy: no fence is needed before
+  /// wgmma reads them).
+  void tmaComplete(Cta &cta, uint64_t mbar) {
+    std::vector<PendingBulk> rest;
+    for (PendingBulk &c : cta.bulkCopies) {
+      if (c.mbarrier != mbar) {
+        rest.push_back(std::move(c));
+        continue;
+      }
+      for (const auto &[at, v] : c.bytes) {
+        cta.shared[at] = v;
+        if (!cta.shadow.empty()) {
+          SharedShadow &sh = cta.shadow[at];
+          sh.asyncLine = 0;
+          sh.asyncBulk = false;
+          sh.writer = c.thread + 1;
+          sh.writeEpoch = cta.epoch;
+          sh.genericSinceProxyFence = false;
+        }
+      }
+      auto it = cta.mbarriers.find(mbar);
+      if (it != cta.mbarriers.end()) {
+        it->second.tx -= static_cast<int64_t>(c.bytes.size());
+        mbarrierMaybeComplete(cta, it->second);
+      }
+    }
+    cta.bulkCopies.swap(rest);
+  }
+
   // ----- mbarrier -----------------------------------------------------------
 
   uint64_t mbarrierOffset(Cta &cta, Warp &w, const Operand &a, unsigned l) {
@@ -2381,6 +2564,7 @@ private:
     case Sub::MTestWait:
     case Sub::MTryWait: {
       need(3);
+      tmaComplete(cta, mbarrierOffset(cta, w, o[1], l));
       Cta::Mbarrier &b = mbarrierAt(cta, w, in, o[1], l);
       uint64_t v = read(cta, w, o[2], l);
       bool done = (in.mods & M_PARITY) ? (b.phase & 1) != (v & 1) : b.phase > v;

@@ -331,7 +331,20 @@ private:
   Function *fn_ = nullptr;
   std::vector<std::unordered_map<std::string, int32_t>> scopes_;
   std::unordered_map<std::string, uint64_t> localVars_;
-  std::vector<std::pair<size_t, std::string>> pendingLabels_; // inst, label
+  /// Labels are scoped like registers: one declared inside a `{ }` block (an
+  /// inline-asm block, say) is visible only there, so two blocks may both
+  /// define `DONE`. A label is stored as "name@scope" (scope 0: the body).
+  struct LabelUse {
+    size_t inst;
+    std::string name;
+    std::vector<unsigned> scopes; ///< the enclosing scopes, outermost first
+  };
+  std::vector<LabelUse> pendingLabels_;
+  std::vector<unsigned> labelScopes_;
+  unsigned nextLabelScope_ = 0;
+  static std::string labelKey(const std::string &name, unsigned scope) {
+    return name + "@" + std::to_string(scope);
+  }
 
   const Token &peek(size_t ahead = 0) const {
     return toks_[std::min(pos_ + ahead, toks_.size() - 1)];
@@ -594,6 +607,8 @@ private:
     localVars_.clear();
     functionShared_.clear();
     pendingLabels_.clear();
+    labelScopes_.assign(1, 0);
+    nextLabelScope_ = 0;
     if (!isEntry && is("(")) {
       std::vector<Param> ret;
       if (!parseParams(ret))
@@ -656,11 +671,15 @@ private:
       return false;
     if (!parseBody())
       return false;
-    for (auto &[index, label] : pendingLabels_) {
-      auto it = fn_->labels.find(label);
-      Inst &inst = fn_->code[index];
+    for (const LabelUse &use : pendingLabels_) {
+      auto it = fn_->labels.end();
+      for (auto s = use.scopes.rbegin();
+           s != use.scopes.rend() && it == fn_->labels.end(); ++s)
+        it = fn_->labels.find(labelKey(use.name, *s));
+      Inst &inst = fn_->code[use.inst];
       if (it == fn_->labels.end())
-        return failAt(inst.line, "branch to undefined label '" + label + "'");
+        return failAt(inst.line,
+                      "branch to undefined label '" + use.name + "'");
       for (Operand &o : inst.ops)
         if (o.kind == Operand::Label && o.index == -1)
           o.index = static_cast<int32_t>(it->second);
@@ -685,13 +704,16 @@ private:
         next();
         ++depth;
         scopes_.emplace_back();
+        labelScopes_.push_back(++nextLabelScope_);
         continue;
       }
       if (t.text == "}") {
         next();
         --depth;
-        if (depth > 0)
+        if (depth > 0) {
           scopes_.pop_back();
+          labelScopes_.pop_back();
+        }
         continue;
       }
       if (t.text == ".reg") {
@@ -737,7 +759,10 @@ private:
       if (t.text == ".loc" || t.text == ".file")
         return fail("debug directive '" + t.text + "' is not supported");
       if (t.kind == Token::Ident && peek(1).text == ":" && t.text[0] != '.') {
-        fn_->labels[t.text] = static_cast<uint32_t>(fn_->code.size());
+        std::string key = labelKey(t.text, labelScopes_.back());
+        if (fn_->labels.count(key))
+          return fail("label '" + t.text + "' defined twice in one scope");
+        fn_->labels[key] = static_cast<uint32_t>(fn_->code.size());
         next();
         next();
         continue;
@@ -834,6 +859,15 @@ private:
       } else if (o.base < 0 && !o.hasSymbol && peek().kind == Token::Number) {
         parseNumber(next().text, false, Ty::U64, o.imm);
       }
+      // [tensorMap, {c0, c1, ...}]: cp.async.bulk.tensor's coordinates.
+      if (accept(",")) {
+        Operand coords;
+        if (!parseOperand(coords, Ty::S32))
+          return false;
+        if (coords.kind != Operand::Vec)
+          return fail("expected {coordinates} after the tensor map");
+        o.elems = std::move(coords.elems);
+      }
       return expect("]");
     }
     if (t.text == "!") {
@@ -891,7 +925,7 @@ private:
       }
       o.kind = Operand::Label;
       o.index = -1;
-      pendingLabels_.push_back({fn_->code.size(), nm});
+      pendingLabels_.push_back({fn_->code.size(), nm, labelScopes_});
       return true;
     }
     return fail("unexpected '" + t.text + "' in an operand");
@@ -1061,6 +1095,37 @@ private:
       const std::string &m = parts[i];
       Ty t;
       Space s;
+      // cp.async.bulk.tensor.Nd.shared::cluster.global[.tile]
+      //   .mbarrier::complete_tx::bytes[.L2::cache_hint]: TMA loads.
+      if (inst.op == Op::CpAsyncBulk) {
+        if (m == "tensor" && inst.sub == Sub::None) {
+          inst.sub = Sub::BulkTensor;
+          continue;
+        }
+        if (m.size() == 2 && m[1] == 'd' && m[0] >= '1' && m[0] <= '5') {
+          inst.k = static_cast<uint16_t>(m[0] - '0');
+          continue;
+        }
+        if (m == "shared::cluster" || m == "shared::cta") {
+          inst.space = Space::Shared; // the destination
+          continue;
+        }
+        if (m == "global" && inst.space == Space::Shared) {
+          inst.space2 = Space::Global;
+          continue;
+        }
+        if (m == "tile")
+          continue;
+        if (m == "mbarrier::complete_tx::bytes") {
+          inst.mods |= M_EXPECT_TX;
+          continue;
+        }
+        if (m == "L2::cache_hint") {
+          inst.mods |= M_CACHE_HINT;
+          continue;
+        }
+        return bad(m);
+      }
       if (parseType(m, t)) {
         types.push_back(t);
         continue;
@@ -1217,6 +1282,10 @@ private:
           continue;
         }
       }
+      if (inst.op == Op::CpAsync && m == "bulk") {
+        inst.op = Op::CpAsyncBulk;
+        continue;
+      }
       if (inst.op == Op::CpAsync) {
         if (m == "async" || m == "L2::64B" || m == "L2::128B" ||
             m == "L2::256B")
@@ -1240,8 +1309,11 @@ private:
           inst.op = Op::ProxyFence;
           continue;
         }
+        // fence.mbarrier_init orders mbarrier.init before other threads'
+        // (and the async proxy's) uses: already so under sequential
+        // consistency.
         if (m == "async" || m == "shared::cta" || m == "sc" || m == "acq_rel" ||
-            m == "shared")
+            m == "shared" || m == "mbarrier_init")
           continue;
       }
       if (inst.op == Op::ProxyFence && (m == "async" || m == "shared"))
@@ -1304,6 +1376,13 @@ private:
       if (types.size() != 3)
         return fail("'" + full + "': expected .dtype.atype.btype");
       inst.type2 = types[1];
+    } else if (inst.op == Op::CpAsyncBulk) {
+      if (inst.sub != Sub::BulkTensor || inst.k == 0 ||
+          inst.space2 != Space::Global || !(inst.mods & M_EXPECT_TX))
+        return fail("'" + full +
+                    "': the modelled bulk copy is cp.async.bulk.tensor.Nd."
+                    "shared::cluster.global[.tile].mbarrier::complete_tx::"
+                    "bytes (a tiled TMA load)");
     } else if (inst.op == Op::Wmma) {
       if (inst.sub == Sub::None || inst.m != 16)
         return fail("'" + full +

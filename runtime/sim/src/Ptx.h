@@ -114,6 +114,7 @@ enum class Op : uint8_t {
   Nanosleep,
   Mbarrier,
   CpAsyncArrive,
+  CpAsyncBulk, ///< cp.async.bulk.tensor (TMA) loads
   Wmma,
   Membar,
   Fence,
@@ -153,10 +154,11 @@ enum Mod : uint32_t {
   M_PAIR = 1u << 23, ///< two destinations (`setp ... %p|%q`, `shfl ... %r|%p`)
   M_SHIFTCLAMP = 1u << 24,
   M_WRAP = 1u << 25,
-  M_SHIFTAMT = 1u << 26,  ///< bfind.shiftamt
-  M_PARITY = 1u << 27,    ///< mbarrier.*_wait.parity
-  M_EXPECT_TX = 1u << 28, ///< mbarrier.arrive.expect_tx
-  M_NOINC = 1u << 29,     ///< cp.async.mbarrier.arrive.noinc
+  M_SHIFTAMT = 1u << 26,   ///< bfind.shiftamt
+  M_PARITY = 1u << 27,     ///< mbarrier.*_wait.parity
+  M_EXPECT_TX = 1u << 28,  ///< mbarrier.arrive.expect_tx
+  M_NOINC = 1u << 29,      ///< cp.async.mbarrier.arrive.noinc
+  M_CACHE_HINT = 1u << 30, ///< .L2::cache_hint: one more operand, ignored
 };
 
 enum class Cmp : uint8_t {
@@ -212,7 +214,8 @@ enum class Sub : uint8_t {
   MExpectTx,
   MCompleteTx, // mbarrier
   MatchAny,
-  MatchAll, // match
+  MatchAll,   // match
+  BulkTensor, // cp.async.bulk.tensor
   WLoad,
   WStore,
   WMma, // wmma
@@ -272,6 +275,7 @@ struct Inst {
   Ty type2 = Ty::None; ///< cvt's source type; mma's A/B type; setp's compare
   Ty type3 = Ty::None; ///< mma's C type
   Space space = Space::Generic;
+  Space space2 = Space::Generic; ///< a copy's source space (cp.async.bulk)
   uint32_t mods = 0;
   Cmp cmp = Cmp::None;
   BoolOp boolOp = BoolOp::None;
@@ -318,7 +322,7 @@ struct Function {
   std::vector<Param> params;
   std::vector<Register> registers;
   std::vector<Inst> code;
-  std::map<std::string, uint32_t> labels;
+  std::map<std::string, uint32_t> labels; ///< "name@scope" -> instruction
   uint64_t staticShared = 0; ///< bytes of .shared variables (module + own)
   uint64_t localBytes = 0;   ///< per-thread .local bytes
   unsigned paramBytes = 0;

@@ -66,7 +66,8 @@ protected:
               const std::vector<const void *> &params) {
     const Function *fn = m.kernel(kernel);
     ASSERT_TRUE(fn) << kernel;
-    LaunchOptions options; // every checker on
+    LaunchOptions options;                  // every checker on
+    options.instructionLimit = 100'000'000; // a hang fails, and fast
     LaunchStats stats;
     std::string error;
     ASSERT_TRUE(
@@ -407,5 +408,149 @@ TEST_F(GmmaValidation, F16KMajorTimesMNMajor) {
   check("gmma_f16_mixed", false);
 }
 TEST_F(GmmaValidation, AFromRegisters) { check("gmma_rs", true); }
+
+/// A 2-D bf16 tensor map over `rows` x `cols` elements with a row pitch of
+/// `pitch` bytes, as cuTensorMapEncodeTiled makes it (CUDA's enum values:
+/// data type 9 = bf16; swizzle 0 none .. 3 = 128 bytes).
+struct alignas(64) MapImage {
+  uint8_t bytes[128] = {};
+};
+MapImage map2d(uint64_t base, uint64_t rows, uint64_t cols, uint64_t pitch,
+               uint32_t boxRows, uint32_t boxCols, unsigned swizzle) {
+  TensorMap m;
+  uint64_t dims[2] = {cols, rows}, strides[1] = {pitch};
+  uint32_t box[2] = {boxCols, boxRows}, unit[2] = {1, 1};
+  std::string error;
+  EXPECT_TRUE(encodeTensorMapTiled(m, 9, 2, base, dims, strides, box, unit, 0,
+                                   swizzle, 0, error))
+      << error;
+  MapImage image;
+  std::memcpy(image.bytes, &m, sizeof m);
+  return image;
+}
+
+float bf16Value(uint16_t bits) {
+  uint32_t b = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+/// TMA loads (test/sim/cuda/tma.cu) through CuTe's SM90_TMA_LOAD_2D and
+/// CUTLASS transaction barriers, alone and feeding warpgroup GEMMs.
+class TmaValidation : public GmmaValidation {};
+
+TEST_F(TmaValidation, BoxesWithZeroFillAndPitch) {
+  auto m = load("tma.ptx");
+  ASSERT_TRUE(m);
+  // (rows, cols, pitch in elements, box rows, box cols)
+  for (auto [R, C, P, BR, BC] :
+       {std::tuple{100, 72, 72, 32, 40}, std::tuple{17, 40, 64, 16, 64},
+        std::tuple{64, 64, 80, 64, 8}}) {
+    std::uniform_int_distribution<int> dist(-64, 64);
+    std::vector<uint16_t> a(size_t(R) * P);
+    for (uint16_t &x : a)
+      x = exact16(dist(rng) / 16.f, true);
+    uint64_t dA = upload(a);
+    unsigned gx = (C + BC - 1) / BC, gy = (R + BR - 1) / BR;
+    uint64_t dOut =
+        upload(std::vector<uint16_t>(size_t(gx) * gy * BR * BC, 0xffff));
+    MapImage map = map2d(dA, R, C, uint64_t(P) * 2, BR, BC, 0);
+    launch(*m, "tma_boxes", Dim3{gx, gy}, Dim3{128},
+           {map.bytes, &dOut, &BR, &BC});
+    std::vector<uint16_t> out =
+        download<uint16_t>(dOut, size_t(gx) * gy * BR * BC);
+    for (unsigned by = 0; by < gy; ++by)
+      for (unsigned bx = 0; bx < gx; ++bx)
+        for (int i = 0; i < BR; ++i)
+          for (int j = 0; j < BC; ++j) {
+            int r = int(by) * BR + i, c = int(bx) * BC + j;
+            float expected =
+                r < R && c < C ? 2.f * bf16Value(a[size_t(r) * P + c]) : 0.f;
+            size_t at = ((size_t(by) * gx + bx) * BR + i) * BC + j;
+            ASSERT_EQ(bf16Value(out[at]), expected)
+                << R << "x" << C << " box " << BR << "x" << BC << " CTA (" << bx
+                << "," << by << ") element (" << i << "," << j << ")";
+          }
+  }
+}
+
+TEST_F(TmaValidation, SwizzledLoadsFeedWarpgroupMma) {
+  auto m = load("tma.ptx");
+  ASSERT_TRUE(m);
+  for (auto [M, N, K] : {std::tuple{64, 64, 64}, std::tuple{100, 72, 136},
+                         std::tuple{8, 130, 200}}) {
+    std::uniform_int_distribution<int> dist(-32, 32);
+    std::vector<float> a(size_t(M) * K), b(size_t(N) * K);
+    std::vector<uint16_t> a16(a.size()), b16(b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      a16[i] = exact16(a[i] = dist(rng) / 8.f, true);
+    for (size_t i = 0; i < b.size(); ++i)
+      b16[i] = exact16(b[i] = dist(rng) / 8.f, true);
+    uint64_t dA = upload(a16), dB = upload(b16);
+    uint64_t dC = upload(std::vector<float>(size_t(M) * N, -1.f));
+    MapImage mapA = map2d(dA, M, K, uint64_t(K) * 2, 64, 64, 3);
+    MapImage mapB = map2d(dB, N, K, uint64_t(K) * 2, 64, 64, 3);
+    launch(*m, "tma_gmma",
+           Dim3{unsigned((N + 63) / 64), unsigned((M + 63) / 64)}, Dim3{128},
+           {mapA.bytes, mapB.bytes, &dC, &M, &N, &K});
+    std::vector<float> c = download<float>(dC, size_t(M) * N);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        float acc = 0.f;
+        for (int k = 0; k < K; ++k)
+          acc += a[size_t(i) * K + k] * b[size_t(j) * K + k];
+        ASSERT_EQ(c[size_t(i) * N + j], acc)
+            << M << "x" << N << "x" << K << " at (" << i << ", " << j << ")";
+      }
+  }
+}
+
+TEST_F(TmaValidation, ReadBeforeTheBarrierWaitIsReported) {
+  auto m = load("tma.ptx");
+  ASSERT_TRUE(m);
+  uint64_t dA = upload(std::vector<uint16_t>(64 * 64, 0x3f80));
+  uint64_t dOut = upload(std::vector<uint16_t>(128, 0));
+  MapImage map = map2d(dA, 64, 64, 128, 16, 16, 0);
+  const Function *fn = m->kernel("tma_no_wait");
+  ASSERT_TRUE(fn);
+  LaunchStats stats;
+  std::string error;
+  EXPECT_FALSE(device.launch(*m, *fn, Dim3{1}, Dim3{128}, 0, {map.bytes, &dOut},
+                             LaunchOptions(), stats, error));
+  EXPECT_NE(error.find("the destination of the cp.async.bulk.tensor of PTX "
+                       "line "),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("whose mbarrier phase has not completed"),
+            std::string::npos)
+      << error;
+}
+
+TEST(TensorMapEncoding, RulesOfTheDriverApiAreChecked) {
+  TensorMap m;
+  std::string error;
+  uint64_t dims[2] = {64, 64}, pitch[1] = {128}, oddPitch[1] = {136};
+  uint32_t box[2] = {64, 64}, unit[2] = {1, 1}, bigBox[2] = {64, 300};
+  EXPECT_TRUE(encodeTensorMapTiled(m, 9, 2, 0x1000, dims, pitch, box, unit, 0,
+                                   3, 0, error));
+  EXPECT_FALSE(encodeTensorMapTiled(m, 9, 2, 0x1008, dims, pitch, box, unit, 0,
+                                    0, 0, error));
+  EXPECT_NE(error.find("is not 16-byte aligned"), std::string::npos) << error;
+  EXPECT_FALSE(encodeTensorMapTiled(m, 9, 2, 0x1000, dims, oddPitch, box, unit,
+                                    0, 0, 0, error));
+  EXPECT_NE(error.find("is not a multiple of 16"), std::string::npos) << error;
+  EXPECT_FALSE(encodeTensorMapTiled(m, 9, 2, 0x1000, dims, pitch, bigBox, unit,
+                                    0, 0, 0, error));
+  EXPECT_NE(error.find("box size 300 of dimension 1 outside 1..256"),
+            std::string::npos)
+      << error;
+  // 64 bf16 = 128 bytes: too wide for the 64-byte swizzle.
+  EXPECT_FALSE(encodeTensorMapTiled(m, 9, 2, 0x1000, dims, pitch, box, unit, 0,
+                                    2, 0, error));
+  EXPECT_NE(error.find("exceeds the swizzle span of 64 bytes"),
+            std::string::npos)
+      << error;
+}
 
 } // namespace

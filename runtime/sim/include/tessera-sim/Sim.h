@@ -53,6 +53,39 @@ struct LaunchOptions {
 bool parseCheckOptions(const std::string &spec, CheckOptions &out,
                        std::string &error);
 
+/// A tiled tensor map (CUDA's opaque 128-byte CUtensorMap), as the
+/// simulator encodes it: what cuTensorMapEncodeTiled was given, checked.
+/// cp.async.bulk.tensor reads it from wherever the kernel's operand points
+/// (a __grid_constant__ parameter, global or constant memory).
+struct TensorMap {
+  static constexpr uint32_t kMagic = 0x544d4150; ///< "TMAP"
+  uint32_t magic = 0;
+  uint8_t rank = 0;         ///< 1..5
+  uint8_t elementBytes = 0; ///< 1, 2, 4 or 8
+  uint8_t swizzle = 0;      ///< 0 none, 1 32B, 2 64B, 3 128B (CUDA's enum)
+  uint8_t nanFill = 0;      ///< out-of-bounds float elements read as NaN
+  uint64_t global = 0;      ///< device address of element (0, ..., 0)
+  uint64_t dims[5] = {};    ///< elements per dimension, innermost first
+  uint32_t box[5] = {};     ///< box extent per dimension
+  uint8_t elementStrides[5] = {};
+  uint8_t isFloat = 0;
+  uint8_t reserved[2] = {};
+  uint64_t strides[5] = {}; ///< bytes; strides[0] = elementBytes
+};
+static_assert(sizeof(TensorMap) <= 128, "a CUtensorMap is 128 bytes");
+
+/// cuTensorMapEncodeTiled's contract (CUDA driver API): `dataType` and
+/// `swizzle` in CUDA's enum values, `strides` the rank - 1 byte strides of
+/// dimensions 1.. (dimension 0 is dense). Interleaved layouts and the L2
+/// promotion hint are not modelled (interleave must be 0). False with
+/// `error` saying which rule a value breaks.
+bool encodeTensorMapTiled(TensorMap &out, unsigned dataType, unsigned rank,
+                          uint64_t global, const uint64_t *dims,
+                          const uint64_t *strides, const uint32_t *box,
+                          const uint32_t *elementStrides, unsigned interleave,
+                          unsigned swizzle, unsigned oobFill,
+                          std::string &error);
+
 /// Launch geometry.
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
