@@ -1655,7 +1655,14 @@ private:
       lanes([&](unsigned l) { cpAsync(cta, w, in, l); });
       return;
     case Op::CpAsyncBulk:
-      lanes([&](unsigned l) { tmaLoad(cta, w, in, l); });
+      if (in.sub != Sub::BulkTensor)
+        return; // commit/wait_group: TMA stores complete when issued
+      lanes([&](unsigned l) {
+        if (in.space == Space::Shared)
+          tmaLoad(cta, w, in, l);
+        else
+          tmaStore(cta, w, in, l);
+      });
       return;
     case Op::CpAsyncCommit:
       lanes([&](unsigned l) { cpAsyncCommit(cta, w.index * 32 + l); });
@@ -2317,6 +2324,92 @@ private:
 
   // ----- TMA ----------------------------------------------------------------
 
+  /// One element of a TMA box: its index in the box, whether it lies inside
+  /// the tensor, its global address and its (swizzled) shared offset.
+  struct BoxElement {
+    uint64_t index;
+    bool inside;
+    uint64_t global, shared;
+  };
+
+  /// Reads and checks the tensor map and coordinates of a TMA instruction
+  /// (`mapOperand` is [map, {c0, ...}]) and the shared side's alignment, then
+  /// calls `each` for every element of the box, in box-row-major order.
+  template <typename Fn>
+  void tmaBox(Cta &cta, Warp &w, const Inst &in, const Operand &mapOperand,
+              uint64_t sharedBase, unsigned l, TensorMap &map, Fn each) {
+    // The tensor map: 64-byte aligned, in param, global or const memory.
+    Inst generic = in;
+    generic.space = Space::Generic;
+    auto [mapSpace, mapAddr] = address(cta, w, generic, mapOperand, l);
+    if (mapAddr % 64)
+      fail("tensor map at " + hexString(mapAddr) + " is not 64-byte aligned",
+           l);
+    uint8_t image[128];
+    for (unsigned half = 0; half < 2; ++half)
+      std::memcpy(image + 64 * half,
+                  memoryAt(cta, w, mapSpace, mapAddr + 64 * half, 64, l, false),
+                  64);
+    std::memcpy(&map, image, sizeof map);
+    if (map.magic != TensorMap::kMagic)
+      fail("the tensor map at " + hexString(mapAddr) +
+               " was not made by cuTensorMapEncodeTiled",
+           l);
+    if (mapOperand.elems.size() != map.rank || in.k != map.rank)
+      fail("cp.async.bulk.tensor." + std::to_string(in.k) + "d with " +
+               std::to_string(mapOperand.elems.size()) +
+               " coordinates on a tensor map of rank " +
+               std::to_string(map.rank),
+           l);
+    uint64_t repeat = map.swizzle ? 128u << map.swizzle : 128;
+    if (sharedBase % repeat)
+      fail("cp.async.bulk.tensor shared address " + hexString(sharedBase) +
+               " is not aligned to " + std::to_string(repeat) + " bytes" +
+               (map.swizzle ? " (the swizzle pattern's repeat)" : ""),
+           l);
+    int64_t start[5] = {};
+    unsigned count[5] = {1, 1, 1, 1, 1};
+    uint64_t total = 1;
+    for (unsigned d = 0; d < map.rank; ++d) {
+      start[d] = sext(read(cta, w, mapOperand.elems[d], l), 4);
+      count[d] =
+          (map.box[d] + map.elementStrides[d] - 1) / map.elementStrides[d];
+      total *= count[d];
+    }
+    unsigned eb = map.elementBytes;
+    if (sharedBase + total * eb > cta.shared.size())
+      fail("cp.async.bulk.tensor's box of " + std::to_string(total * eb) +
+               " bytes at shared offset " + hexString(sharedBase) +
+               " runs past the CTA's " + std::to_string(cta.shared.size()) +
+               " bytes",
+           l);
+    uint64_t mask = map.swizzle ? ((1u << map.swizzle) - 1) << 4 : 0;
+    unsigned idx[5] = {};
+    for (uint64_t e = 0; e < total; ++e) {
+      BoxElement b{e, true, map.global, sharedBase + e * eb};
+      for (unsigned d = 0; d < map.rank; ++d) {
+        int64_t c = start[d] + int64_t(idx[d]) * map.elementStrides[d];
+        b.inside &= c >= 0 && uint64_t(c) < map.dims[d];
+        b.global += uint64_t(c) * map.strides[d];
+      }
+      b.shared ^= (b.shared >> 3) & mask;
+      each(b);
+      for (unsigned d = 0; d < map.rank && ++idx[d] == count[d]; ++d)
+        idx[d] = 0;
+    }
+  }
+
+  uint64_t rawAddress(Warp &w, const Operand &a, unsigned l) {
+    uint64_t v = a.imm;
+    if (a.base >= 0)
+      v += reg(w, a.base, l);
+    if (a.hasSymbol)
+      v += symbolValue(a);
+    if (v >= kSharedWindow && v < kSharedWindow + kWindowSize)
+      v -= kSharedWindow;
+    return v;
+  }
+
   /// cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx
   /// ::bytes [dst], [map, {c0, ...}], [mbar][, cache-hint]: the box of the
   /// tensor at the coordinates (innermost first; elements outside the tensor
@@ -2331,94 +2424,25 @@ private:
       fail("cp.async.bulk.tensor needs [dst], [map, {coordinates}], [mbar]" +
                std::string(expected == 4 ? ", cache-hint" : ""),
            l);
-    auto raw = [&](const Operand &a) {
-      uint64_t v = a.imm;
-      if (a.base >= 0)
-        v += reg(w, a.base, l);
-      if (a.hasSymbol)
-        v += symbolValue(a);
-      return v;
-    };
-    // The tensor map: 64-byte aligned, in param, global or const memory.
-    Inst generic = in;
-    generic.space = Space::Generic;
-    auto [mapSpace, mapAddr] = address(cta, w, generic, o[1], l);
-    if (mapAddr % 64)
-      fail("tensor map at " + hexString(mapAddr) + " is not 64-byte aligned",
-           l);
-    TensorMap map;
-    uint8_t image[128];
-    for (unsigned half = 0; half < 2; ++half)
-      std::memcpy(image + 64 * half,
-                  memoryAt(cta, w, mapSpace, mapAddr + 64 * half, 64, l, false),
-                  64);
-    std::memcpy(&map, image, sizeof map);
-    if (map.magic != TensorMap::kMagic)
-      fail("the tensor map at " + hexString(mapAddr) +
-               " was not made by cuTensorMapEncodeTiled",
-           l);
-    if (o[1].elems.size() != map.rank || in.k != map.rank)
-      fail("cp.async.bulk.tensor." + std::to_string(in.k) + "d with " +
-               std::to_string(o[1].elems.size()) +
-               " coordinates on a tensor map of rank " +
-               std::to_string(map.rank),
-           l);
-    uint64_t dst = raw(o[0]);
-    if (dst >= kSharedWindow && dst < kSharedWindow + kWindowSize)
-      dst -= kSharedWindow;
-    uint64_t repeat = map.swizzle ? 128u << map.swizzle : 128;
-    if (dst % repeat)
-      fail("cp.async.bulk.tensor destination " + hexString(dst) +
-               " is not aligned to " + std::to_string(repeat) + " bytes" +
-               (map.swizzle ? " (the swizzle pattern's repeat)" : ""),
-           l);
+    uint64_t dst = rawAddress(w, o[0], l);
     uint64_t mbar = mbarrierOffset(cta, w, o[2], l);
     if (!cta.mbarriers.count(mbar))
       fail("cp.async.bulk.tensor completes on shared offset " +
                hexString(mbar) + ", which holds no initialised mbarrier",
            l);
-    int64_t start[5] = {};
-    unsigned count[5] = {1, 1, 1, 1, 1};
-    uint64_t total = 1;
-    for (unsigned d = 0; d < map.rank; ++d) {
-      start[d] = sext(read(cta, w, o[1].elems[d], l), 4);
-      count[d] =
-          (map.box[d] + map.elementStrides[d] - 1) / map.elementStrides[d];
-      total *= count[d];
-    }
-    unsigned eb = map.elementBytes;
-    memoryAt(cta, w, Space::Shared, dst, 16, l, true); // start in bounds
-    if (dst + total * eb > cta.shared.size())
-      fail("cp.async.bulk.tensor writes " + std::to_string(total * eb) +
-               " bytes at shared offset " + hexString(dst) +
-               " past the CTA's " + std::to_string(cta.shared.size()) +
-               " bytes",
-           l);
     PendingBulk bulk{mbar, {}, w.index * 32 + l, in.line};
-    bulk.bytes.reserve(total * eb);
-    uint64_t mask = map.swizzle ? ((1u << map.swizzle) - 1) << 4 : 0;
-    unsigned idx[5] = {};
-    for (uint64_t e = 0; e < total; ++e) {
-      bool inside = true;
-      uint64_t src = map.global;
-      for (unsigned d = 0; d < map.rank; ++d) {
-        int64_t c = start[d] + int64_t(idx[d]) * map.elementStrides[d];
-        inside &= c >= 0 && uint64_t(c) < map.dims[d];
-        src += uint64_t(c) * map.strides[d];
-      }
+    TensorMap map;
+    tmaBox(cta, w, in, o[1], dst, l, map, [&](const BoxElement &b) {
+      unsigned eb = map.elementBytes;
       uint8_t value[8];
-      if (inside)
-        std::memcpy(value, memoryAt(cta, w, Space::Global, src, eb, l, false),
-                    eb);
+      if (b.inside)
+        std::memcpy(
+            value, memoryAt(cta, w, Space::Global, b.global, eb, l, false), eb);
       else
         std::memset(value, map.nanFill && map.isFloat ? 0xff : 0, eb);
-      uint64_t at = dst + e * eb;
-      at ^= (at >> 3) & mask;
-      for (unsigned b = 0; b < eb; ++b)
-        bulk.bytes.push_back({at + b, value[b]});
-      for (unsigned d = 0; d < map.rank && ++idx[d] == count[d]; ++d)
-        idx[d] = 0;
-    }
+      for (unsigned i = 0; i < eb; ++i)
+        bulk.bytes.push_back({b.shared + i, value[i]});
+    });
     if (!cta.shadow.empty())
       for (const auto &[at, v] : bulk.bytes) {
         SharedShadow &sh = cta.shadow[at];
@@ -2432,6 +2456,48 @@ private:
         sh.asyncBulk = true;
       }
     cta.bulkCopies.push_back(std::move(bulk));
+  }
+
+  /// cp.async.bulk.tensor.Nd.global.shared::cta.bulk_group [map, {c0, ...}],
+  /// [src][, cache-hint]: the box in shared memory (box-row-major, swizzled
+  /// as the map says) to the tensor; elements outside it are not written.
+  /// Performed when issued, so bulk commit/wait_group have nothing left to
+  /// wait for. Its shared-memory reads are the async proxy's: bytes written
+  /// through the generic proxy need a fence.proxy.async first (the wgmma
+  /// checker), and in-flight or never-written bytes are reported.
+  void tmaStore(Cta &cta, Warp &w, const Inst &in, unsigned l) {
+    const std::vector<Operand> &o = in.ops;
+    size_t expected = (in.mods & M_CACHE_HINT) ? 3 : 2;
+    if (o.size() != expected || o[0].kind != Operand::Addr ||
+        o[1].kind != Operand::Addr)
+      fail("a TMA store needs [map, {coordinates}], [src]" +
+               std::string(expected == 3 ? ", cache-hint" : ""),
+           l);
+    uint64_t src = rawAddress(w, o[1], l);
+    TensorMap map;
+    tmaBox(cta, w, in, o[0], src, l, map, [&](const BoxElement &b) {
+      unsigned eb = map.elementBytes;
+      if (!cta.shadow.empty())
+        for (unsigned i = 0; i < eb; ++i) {
+          const SharedShadow &sh = cta.shadow[b.shared + i];
+          std::string at =
+              "TMA store reads shared offset " + hexString(b.shared + i);
+          if (opts_.checks.races && sh.asyncLine)
+            fail(at + ", the destination of the copy of PTX line " +
+                     std::to_string(sh.asyncLine) + ", which has not completed",
+                 l);
+          if (opts_.checks.uninitialized && !sh.writer)
+            fail(at + ", never written by this CTA", l);
+          if (opts_.checks.wgmma && sh.genericSinceProxyFence)
+            fail(at + ", written by thread " + std::to_string(sh.writer - 1) +
+                     " through the generic proxy with no fence.proxy.async "
+                     "since",
+                 l);
+        }
+      if (b.inside)
+        std::memcpy(memoryAt(cta, w, Space::Global, b.global, eb, l, true),
+                    cta.shared.data() + b.shared, eb);
+    });
   }
 
   /// Writes the TMA loads that complete on the mbarrier at `mbar` and

@@ -1106,12 +1106,20 @@ private:
           inst.k = static_cast<uint16_t>(m[0] - '0');
           continue;
         }
-        if (m == "shared::cluster" || m == "shared::cta") {
-          inst.space = Space::Shared; // the destination
+        if (m == "commit_group" || m == "wait_group") {
+          inst.sub = m == "commit_group" ? Sub::BulkCommit : Sub::BulkWait;
           continue;
         }
-        if (m == "global" && inst.space == Space::Shared) {
-          inst.space2 = Space::Global;
+        if (m == "read" && inst.sub == Sub::BulkWait)
+          continue;
+        // The destination's state space, then the source's.
+        if (m == "shared::cluster" || m == "shared::cta" || m == "global") {
+          Space sp = m == "global" ? Space::Global : Space::Shared;
+          (inst.space == Space::Generic ? inst.space : inst.space2) = sp;
+          continue;
+        }
+        if (m == "bulk_group") {
+          inst.mods |= M_BULK_GROUP;
           continue;
         }
         if (m == "tile")
@@ -1377,12 +1385,18 @@ private:
         return fail("'" + full + "': expected .dtype.atype.btype");
       inst.type2 = types[1];
     } else if (inst.op == Op::CpAsyncBulk) {
-      if (inst.sub != Sub::BulkTensor || inst.k == 0 ||
-          inst.space2 != Space::Global || !(inst.mods & M_EXPECT_TX))
+      bool load = inst.space == Space::Shared && inst.space2 == Space::Global &&
+                  (inst.mods & M_EXPECT_TX);
+      bool store = inst.space == Space::Global &&
+                   inst.space2 == Space::Shared && (inst.mods & M_BULK_GROUP);
+      if (inst.sub != Sub::BulkCommit && inst.sub != Sub::BulkWait &&
+          (inst.sub != Sub::BulkTensor || inst.k == 0 || !(load || store)))
         return fail("'" + full +
-                    "': the modelled bulk copy is cp.async.bulk.tensor.Nd."
-                    "shared::cluster.global[.tile].mbarrier::complete_tx::"
-                    "bytes (a tiled TMA load)");
+                    "': the modelled bulk copies are tiled TMA loads "
+                    "(cp.async.bulk.tensor.Nd.shared::cluster.global[.tile]."
+                    "mbarrier::complete_tx::bytes) and stores (cp.async.bulk."
+                    "tensor.Nd.global.shared::cta[.tile].bulk_group), with "
+                    "cp.async.bulk.commit_group/wait_group");
     } else if (inst.op == Op::Wmma) {
       if (inst.sub == Sub::None || inst.m != 16)
         return fail("'" + full +

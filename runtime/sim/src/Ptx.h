@@ -159,6 +159,7 @@ enum Mod : uint32_t {
   M_EXPECT_TX = 1u << 28,  ///< mbarrier.arrive.expect_tx
   M_NOINC = 1u << 29,      ///< cp.async.mbarrier.arrive.noinc
   M_CACHE_HINT = 1u << 30, ///< .L2::cache_hint: one more operand, ignored
+  M_BULK_GROUP = 1u << 31, ///< cp.async.bulk...bulk_group (TMA store)
 };
 
 enum class Cmp : uint8_t {
@@ -216,6 +217,8 @@ enum class Sub : uint8_t {
   MatchAny,
   MatchAll,   // match
   BulkTensor, // cp.async.bulk.tensor
+  BulkCommit,
+  BulkWait, // cp.async.bulk.commit_group / wait_group
   WLoad,
   WStore,
   WMma, // wmma

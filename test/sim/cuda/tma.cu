@@ -129,3 +129,40 @@ extern "C" __global__ void tma_no_wait(const __grid_constant__ CUtensorMap map,
   __syncthreads();
   out[threadIdx.x] = tile[threadIdx.x];
 }
+
+// TMA stores: each CTA fills a box in shared memory (generic stores, made
+// visible to the async proxy by fence.proxy.async) with 3 * in[i] - 1 of the
+// tensor's elements and stores it through CuTe's SM90_TMA_STORE_2D at
+// (blockIdx.x * boxCols, blockIdx.y * boxRows); what lies outside the tensor
+// is not written. kFence = false is a planted bug: no proxy fence.
+template <bool kFence>
+__device__ void storeBoxes(const CUtensorMap &map, const bf16 *in, int rows,
+                           int cols, int pitch, int boxRows, int boxCols) {
+  __shared__ alignas(128) bf16 tile[64 * 64];
+  int x0 = blockIdx.x * boxCols, y0 = blockIdx.y * boxRows;
+  for (int i = threadIdx.x; i < boxRows * boxCols; i += blockDim.x) {
+    int r = y0 + i / boxCols, c = x0 + i % boxCols;
+    float v = r < rows && c < cols ? float(in[size_t(r) * pitch + c]) : 0.f;
+    tile[i] = bf16(3.f * v - 1.f);
+  }
+  if (kFence)
+    cutlass::arch::fence_view_async_shared();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    SM90_TMA_STORE_2D::copy(&map, tile, x0, y0);
+    tma_store_arrive();
+    tma_store_wait<0>();
+  }
+  __syncthreads();
+}
+
+extern "C" __global__ void tma_store(const __grid_constant__ CUtensorMap map,
+                                     const bf16 *in, int rows, int cols,
+                                     int pitch, int boxRows, int boxCols) {
+  storeBoxes<true>(map, in, rows, cols, pitch, boxRows, boxCols);
+}
+extern "C" __global__ void
+tma_store_no_fence(const __grid_constant__ CUtensorMap map, const bf16 *in,
+                   int rows, int cols, int pitch, int boxRows, int boxCols) {
+  storeBoxes<false>(map, in, rows, cols, pitch, boxRows, boxCols);
+}

@@ -527,6 +527,60 @@ TEST_F(TmaValidation, ReadBeforeTheBarrierWaitIsReported) {
       << error;
 }
 
+TEST_F(TmaValidation, StoresWriteTheBoxInsideTheTensor) {
+  auto m = load("tma.ptx");
+  ASSERT_TRUE(m);
+  // (rows, cols, pitch in elements, box rows, box cols); the output tensor
+  // has the input's shape and pitch.
+  for (auto [R, C, P, BR, BC] :
+       {std::tuple{100, 72, 72, 32, 40}, std::tuple{17, 40, 64, 16, 64}}) {
+    std::uniform_int_distribution<int> dist(-64, 64);
+    std::vector<uint16_t> in(size_t(R) * P);
+    for (uint16_t &x : in)
+      x = exact16(dist(rng) / 16.f, true);
+    uint64_t dIn = upload(in);
+    uint64_t dOut = upload(std::vector<uint16_t>(size_t(R) * P, 0x7fc1));
+    MapImage map = map2d(dOut, R, C, uint64_t(P) * 2, BR, BC, 0);
+    unsigned gx = (C + BC - 1) / BC, gy = (R + BR - 1) / BR;
+    launch(*m, "tma_store", Dim3{gx, gy}, Dim3{128},
+           {map.bytes, &dIn, &R, &C, &P, &BR, &BC});
+    std::vector<uint16_t> out = download<uint16_t>(dOut, size_t(R) * P);
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < P; ++c) {
+        size_t at = size_t(r) * P + c;
+        if (c >= C) { // the pitch's padding: never written
+          ASSERT_EQ(out[at], 0x7fc1) << "row " << r << " column " << c;
+          continue;
+        }
+        // 3 v - 1 with v a multiple of 1/16 in [-4, 4]: exact in bf16.
+        ASSERT_EQ(bf16Value(out[at]), 3.f * bf16Value(in[at]) - 1.f)
+            << R << "x" << C << " at (" << r << ", " << c << ")";
+      }
+  }
+}
+
+TEST_F(TmaValidation, StoreWithoutProxyFenceIsReported) {
+  auto m = load("tma.ptx");
+  ASSERT_TRUE(m);
+  int R = 32, C = 32, P = 32, BR = 32, BC = 32;
+  uint64_t dIn = upload(std::vector<uint16_t>(R * P, 0x3f80));
+  uint64_t dOut = upload(std::vector<uint16_t>(R * P, 0));
+  MapImage map = map2d(dOut, R, C, uint64_t(P) * 2, BR, BC, 0);
+  const Function *fn = m->kernel("tma_store_no_fence");
+  ASSERT_TRUE(fn);
+  LaunchStats stats;
+  std::string error;
+  EXPECT_FALSE(device.launch(*m, *fn, Dim3{1}, Dim3{128}, 0,
+                             {map.bytes, &dIn, &R, &C, &P, &BR, &BC},
+                             LaunchOptions(), stats, error));
+  EXPECT_NE(error.find("TMA store reads shared offset"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("through the generic proxy with no fence.proxy.async"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("PTX line"), std::string::npos) << error;
+}
+
 TEST(TensorMapEncoding, RulesOfTheDriverApiAreChecked) {
   TensorMap m;
   std::string error;
