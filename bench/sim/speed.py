@@ -2,7 +2,8 @@
 """Simulator speed (a benchmark, not a test): runs every check of the GPU kit on tessera-sim
 with its checkers on and prints, per kernel launch, the warp instructions it executed, the
 host seconds and the simulated warp instructions per second, then the kit's wall time (what
-`make test` pays for test/bench/gpu-checks.test's simulator part).
+`make test` pays for test/bench/gpu-checks.test's simulator part) and that of the
+ground-truth suite (TesseraSimValidationTests: nvcc's and CUTLASS's kernels).
 
   BUILD_DIR=build python3 bench/sim/speed.py        (make bench-sim)
 """
@@ -48,3 +49,10 @@ print(f"{'total':28} {'':24} {'':>10} {'':>8} {int(total_instr):12d} {total_sec:
       f"{total_instr / total_sec / 1e6 if total_sec else 0:6.2f}")
 print(f"kit wall time on the simulator: {wall:.1f} s ({os.cpu_count()} host cores; "
       "one simulation thread)")
+validation = os.path.join(build, "test", "unit", "TesseraSimValidationTests")
+if os.path.exists(validation):
+    start = time.time()
+    p = subprocess.run([validation], capture_output=True, text=True)
+    passed = re.search(r"\[  PASSED  \] (\d+) test", p.stdout)
+    print(f"ground-truth suite on the simulator: {time.time() - start:.2f} s, "
+          f"{passed.group(1) + ' passed' if passed else 'FAILED'}")
