@@ -2096,14 +2096,6 @@ private:
     if (o.size() < 3 || o[0].kind != Operand::Addr ||
         o[1].kind != Operand::Addr)
       fail("cp.async needs [dst], [src], cp-size", l);
-    auto addr = [&](const Operand &a) {
-      uint64_t v = a.imm;
-      if (a.base >= 0)
-        v += reg(w, a.base, l);
-      if (a.hasSymbol)
-        v += symbolValue(a);
-      return v;
-    };
     unsigned bytes = static_cast<unsigned>(read(cta, w, o[2], l));
     if (bytes != 4 && bytes != 8 && bytes != 16)
       fail("cp.async cp-size " + std::to_string(bytes) +
@@ -2119,10 +2111,8 @@ private:
       fail("cp.async src-size " + std::to_string(srcSize) +
                " exceeds cp-size " + std::to_string(bytes),
            l);
-    uint64_t dst = addr(o[0]), src = addr(o[1]);
     // The destination is a .shared address; the source a .global one.
-    if (dst >= kSharedWindow && dst < kSharedWindow + kWindowSize)
-      dst -= kSharedWindow;
+    uint64_t dst = rawAddress(w, o[0], l), src = rawAddress(w, o[1], l);
     memoryAt(cta, w, Space::Shared, dst, bytes, l, true);
     if (srcSize) {
       if (opts_.checks.bounds && src % bytes)
@@ -2399,6 +2389,8 @@ private:
     }
   }
 
+  /// The value of an address operand, a generic shared address turned into
+  /// its shared offset (for operands that can only be shared memory).
   uint64_t rawAddress(Warp &w, const Operand &a, unsigned l) {
     uint64_t v = a.imm;
     if (a.base >= 0)
@@ -2535,13 +2527,7 @@ private:
   uint64_t mbarrierOffset(Cta &cta, Warp &w, const Operand &a, unsigned l) {
     if (a.kind != Operand::Addr)
       fail("mbarrier operand is not an address", l);
-    uint64_t v = a.imm;
-    if (a.base >= 0)
-      v += reg(w, a.base, l);
-    if (a.hasSymbol)
-      v += symbolValue(a);
-    if (v >= kSharedWindow && v < kSharedWindow + kWindowSize)
-      v -= kSharedWindow;
+    uint64_t v = rawAddress(w, a, l);
     memoryAt(cta, w, Space::Shared, v, 8, l, false); // bounds, alignment
     return v;
   }
