@@ -108,6 +108,13 @@ struct Cta {
   std::vector<std::vector<PendingCopy>> copies;
   std::vector<uint64_t> committedGroups;
   std::vector<PendingBulk> bulkCopies;
+  /// The 16 CTA barriers: threads arrived in the current phase (a warp
+  /// counts 32, as the PTX ISA says) and the count that completes it (0:
+  /// every warp that has not exited, bar.sync without a thread count).
+  struct NamedBarrier {
+    uint32_t arrived = 0, expected = 0;
+  };
+  NamedBarrier barriers[16];
   /// mbarrier objects by shared offset (PTX ISA, "Parallel Synchronization
   /// and Communication Instructions: mbarrier").
   struct Mbarrier {
@@ -279,31 +286,33 @@ private:
     }
     if (completeWgmmas(cta))
       progressed = true;
-    // Barrier release: every warp that has not finished waits at barrier 0
-    // (or the named barrier) with all its live lanes.
-    bool anyWaiting = false, allArrived = true;
-    for (Warp &w : cta.warps) {
-      if (w.done())
+    // Barrier release. With a thread count: when that many have arrived
+    // (bar.sync waits, bar.arrive does not). Without: when every warp that
+    // has not finished waits at it with all its live lanes.
+    for (unsigned id = 0; id < 16; ++id) {
+      Cta::NamedBarrier &b = cta.barriers[id];
+      if (!b.arrived)
         continue;
-      uint32_t live = w.exists & ~w.exited;
-      if (w.atBarrier) {
-        anyWaiting = true;
-        if (w.atBarrier != live)
-          allArrived = false;
-      } else {
-        allArrived = false;
+      bool complete = b.expected != 0 && b.arrived == b.expected;
+      if (b.expected == 0) {
+        complete = true;
+        for (Warp &w : cta.warps)
+          if (!w.done() &&
+              (w.atBarrier != (w.exists & ~w.exited) || w.barrierId != id))
+            complete = false;
       }
-    }
-    if (anyWaiting && allArrived) {
+      if (!complete)
+        continue;
       for (Warp &w : cta.warps) {
-        if (w.done())
+        if (w.done() || !w.atBarrier || w.barrierId != id)
           continue;
         for (unsigned l = 0; l < 32; ++l)
           if (w.atBarrier >> l & 1)
             w.pc[l] = w.barrierPc + 1;
         w.atBarrier = 0;
       }
-      ++cta.epoch;
+      b.arrived = 0;
+      ++cta.epoch; // lenient: a release orders the whole CTA's accesses
       progressed = true;
     }
     bool allDone = true;
@@ -1530,11 +1539,34 @@ private:
              " while lanes " + hexString(live & ~mask) + " are elsewhere");
       if (exec != mask)
         fail("a predicated-off bar.sync in part of a warp is not supported");
-      if (!o.empty() && read(cta, w, o[0], 0) != 0)
-        fail("named barriers (id != 0) are not supported yet");
-      if (o.size() > 1 && read(cta, w, o[1], 0) != threadsPerCta_)
-        fail("bar.sync with a thread count other than the CTA's is not "
-             "supported yet");
+      // bar{.cta}.sync / barrier{.cta}.sync a{, b} and bar.arrive a, b.
+      uint64_t id = o.empty() ? 0 : read(cta, w, o[0], 0);
+      if (id >= 16)
+        fail("barrier " + std::to_string(id) + " (a CTA has barriers 0..15)");
+      uint64_t count = o.size() > 1 ? read(cta, w, o[1], 0) : 0;
+      bool arrive = in.sub == Sub::BarArrive;
+      if (arrive && o.size() < 2)
+        fail("bar.arrive needs a thread count");
+      uint32_t warpThreads = (threadsPerCta_ + 31) / 32 * 32;
+      if (o.size() > 1 && (count == 0 || count % 32 || count > warpThreads))
+        fail("barrier thread count " + std::to_string(count) +
+             " is not a positive multiple of 32 up to the CTA's " +
+             std::to_string(warpThreads));
+      Cta::NamedBarrier &b = cta.barriers[id];
+      if (b.arrived && b.expected != count)
+        fail("barrier " + std::to_string(id) + " reached with thread count " +
+             (count ? std::to_string(count) : std::string("(all)")) +
+             " while its phase expects " +
+             (b.expected ? std::to_string(b.expected) : std::string("all")));
+      b.expected = static_cast<uint32_t>(count);
+      b.arrived += 32;
+      if (b.expected && b.arrived > b.expected)
+        fail("barrier " + std::to_string(id) + ": " +
+             std::to_string(b.arrived) + " threads arrived for a count of " +
+             std::to_string(b.expected));
+      if (arrive)
+        return;
+      w.barrierId = static_cast<unsigned>(id);
       w.atBarrier = mask;
       w.barrierPc = pc;
       for (unsigned l = 0; l < 32; ++l)

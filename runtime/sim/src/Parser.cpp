@@ -1223,7 +1223,11 @@ private:
           inst.op = Op::BarWarp;
           continue;
         }
-        if (m == "arrive" || m == "red" || m == "cta")
+        if (m == "arrive" && inst.sub == Sub::None) {
+          inst.sub = Sub::BarArrive;
+          continue;
+        }
+        if (m == "red")
           return bad(m);
       }
       if (inst.op == Op::Wmma) {

@@ -218,7 +218,8 @@ enum class Sub : uint8_t {
   MatchAll,   // match
   BulkTensor, // cp.async.bulk.tensor
   BulkCommit,
-  BulkWait, // cp.async.bulk.commit_group / wait_group
+  BulkWait,  // cp.async.bulk.commit_group / wait_group
+  BarArrive, // bar.arrive / barrier.arrive
   WLoad,
   WStore,
   WMma, // wmma

@@ -280,6 +280,35 @@ TEST_F(Validation, PipelineWithMbarriers) {
 
 namespace {
 
+TEST_F(Validation, WarpSpecialisationOnNamedBarriers) {
+  auto m = load("named.ptx");
+  ASSERT_TRUE(m);
+  for (int tiles : {1, 2, 5}) {
+    std::uniform_real_distribution<float> dist(-1.f, 1.f);
+    std::vector<float> in(size_t(tiles) * 128);
+    for (float &x : in)
+      x = dist(rng);
+    uint64_t dIn = upload(in);
+    uint64_t dOut = upload(std::vector<float>(96, 0.f));
+    launch(*m, "producer_consumer", Dim3{1}, Dim3{160}, {&dIn, &dOut, &tiles});
+    std::vector<float> ref(96, 0.f);
+    for (int c = 0; c < 64; ++c)
+      for (int k = 0; k < tiles; ++k) { // the kernel's order and rounding
+        float a = in[k * 128 + c] * float(k + 1);
+        float b = in[k * 128 + c + 64] * float(k + 1);
+        ref[c] += a + b;
+      }
+    for (int l = 0; l < 32; ++l)
+      for (int k = 0; k < tiles; ++k)
+        ref[64 + l] += in[l * tiles + k];
+    EXPECT_EQ(download<float>(dOut, 96), ref) << "tiles " << tiles;
+  }
+}
+
+} // namespace
+
+namespace {
+
 /// The 16-bit pattern of `x`, which must be exactly representable: bf16 keeps
 /// the top half of the f32 bits; f16 re-biases the exponent (no subnormals
 /// are produced by the inputs below).
