@@ -1,6 +1,7 @@
 //===- TesseraOps.cpp - Tessera operations: builders and verifiers --------===//
 #include "Tessera/TesseraOps.h"
 #include "Tessera/Format.h"
+#include "tessera/Support/GPUAttentionRules.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -185,11 +186,11 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "tile query rows (" << rows
                            << ") must be positive and divide block_q (" << bq
                            << ")";
-    if (warps < 0 || (warps > 0 && rows != 16 * warps))
-      return emitOpError()
-             << "tile warps (" << warps
-             << ") must be 0 (CPU) or own 16 query rows each (query = " << rows
-             << ")";
+    using ::tessera::gpu_attention::kRowsPerWarp;
+    if (warps < 0 || (warps > 0 && rows != kRowsPerWarp * warps))
+      return emitOpError() << "tile warps (" << warps
+                           << ") must be 0 (CPU) or own " << kRowsPerWarp
+                           << " query rows each (query = " << rows << ")";
   }
   if (BlockTopologyAttr topology = getTopologyAttr()) {
     if (getMask())

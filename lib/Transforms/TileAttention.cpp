@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Passes.h"
+#include "tessera/Support/GPUAttentionRules.h"
 
 #include "Tessera/TesseraOps.h"
 #include "Tessera/TesseraTypes.h"
@@ -23,8 +24,8 @@ using namespace mlir::tessera;
 
 namespace {
 
-/// GPU work items: 16 query rows per warp.
-constexpr int64_t kRowsPerWarp = 16;
+using ::tessera::gpu_attention::kBlockQ;
+using ::tessera::gpu_attention::kRowsPerWarp;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -46,10 +47,10 @@ TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
 /// block_q = 64 (the lowering diagnoses other block sizes).
 TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms,
                    bool wgmma) {
-  if (p.blockQ != 4 * kRowsPerWarp)
+  if (p.blockQ != kBlockQ)
     return {};
   int64_t warps = 4;
-  int64_t ctas = p.batch * p.queryHeads * ceilDiv(p.queryLen, 4 * kRowsPerWarp);
+  int64_t ctas = p.batch * p.queryHeads * ceilDiv(p.queryLen, kBlockQ);
   if (!wgmma && (ctas < sms || p.queryLen <= 2 * kRowsPerWarp))
     warps = 2;
   return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps);
@@ -60,7 +61,7 @@ LogicalResult checkExisting(AttentionOp op, TileAttr tile, bool gpu) {
   if (!gpu)
     return success();
   int64_t warps = tile.getWarps();
-  if (warps != 2 && warps != 4)
+  if (!::tessera::gpu_attention::validWarps(warps))
     return op.emitOpError()
            << "has tile " << tile
            << ", which the GPU cannot run: CTAs have 2 or 4 warps";
@@ -68,7 +69,8 @@ LogicalResult checkExisting(AttentionOp op, TileAttr tile, bool gpu) {
 }
 
 struct TesseraTileAttentionPass
-    : public tessera::impl::TesseraTileAttentionBase<TesseraTileAttentionPass> {
+    : public mlir::tessera::impl::TesseraTileAttentionBase<
+          TesseraTileAttentionPass> {
   using TesseraTileAttentionBase::TesseraTileAttentionBase;
 
   void runOnOperation() override {

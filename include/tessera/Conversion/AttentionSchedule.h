@@ -50,43 +50,81 @@ struct AttentionProblem {
   static FailureOr<AttentionProblem> get(AttentionOp op);
 };
 
-/// Emits the key-block range [begin, end) that query rows [q0, q0 + rows) can
-/// see under the causal and window bounds (the whole range without them). Both
-/// are index values; the range is empty (begin >= end) when no key is visible.
+/// One work item of an attention lowering (a CPU loop iteration, a GPU CTA):
+/// query rows [q0, q0 + rows) of batch `bi`, query head `h` (KV head `kvh`),
+/// inside mask/topology query block `qb`, of a sequence with `queryLen`
+/// queries and `keyLen` keys. All are index values; the lengths are constants
+/// for static shapes and run-time values otherwise, so everything below is
+/// written once for static, dynamic and (later) per-sequence lengths.
+struct WorkItem {
+  Value bi, h, kvh, qb, q0, rows;
+  Value queryLen, keyLen;
+};
+
+/// The key-block walk both lowerings run: calls `body(kb, state)` for every key
+/// block work item `w` visits, in increasing order, threading `state` (the
+/// online-softmax state: registers on the GPU, nothing on the CPU) through:
+///  - a static topology: the blocks its table lists for this row (causal and
+///    window applied at compile time, no mask reads);
+///  - otherwise the causal/window range of `w`'s rows, with blocks whose bit
+///    in `mask` (when given) is 0 skipped (uniform per work item, so a GPU
+///    CTA skips barriers and all).
+/// `tableScope` receives a topology's constant tables (module or gpu.module).
+SmallVector<Value> emitKeyBlockWalk(
+    Emitter &e, const AttentionProblem &p, const WorkItem &w, Value mask,
+    Operation *tableScope, ValueRange init,
+    function_ref<SmallVector<Value>(Value kb, ValueRange state)> body);
+
+/// Emits the key-block range [begin, end) that `w`'s rows can see under the
+/// causal and window bounds (all of [0, ceil(keyLen / blockK)) without them).
+/// Empty (begin >= end) when no key is visible.
 std::pair<Value, Value> emitKeyBlockRange(Emitter &e, const AttentionProblem &p,
-                                          Value q0, Value rows);
+                                          const WorkItem &w);
 
 /// The mask/topology query block that query tile `qt` (tileQ rows) lies in.
 Value emitMaskRowOfTile(Emitter &e, const AttentionProblem &p, Value qt);
 
-/// Emits an i1: whether key block `kb` of query block `qb` is enabled in the
-/// block mask `mask` (a memref in the op's mask layout), for batch `bi`, query
-/// head `h`, KV head `kvh`.
-Value emitMaskBit(Emitter &e, const AttentionProblem &p, Value mask, Value bi,
-                  Value h, Value kvh, Value qb, Value kb);
+/// Emits an i1: whether key block `kb` of `w`'s query block is enabled in the
+/// block mask `mask` (a memref in the op's mask layout).
+Value emitMaskBit(Emitter &e, const AttentionProblem &p, Value mask,
+                  const WorkItem &w, Value kb);
 
 /// The key-block range [begin, end) that query block `qb` can see under
 /// causal/window, at compile time (what emitKeyBlockRange computes at run
-/// time).
+/// time); static shapes only.
 std::pair<int64_t, int64_t> staticKeyBlockRange(const AttentionProblem &p,
                                                 int64_t qb);
 
-/// Constant tables (offsets, indices) of a static topology, as i32 memrefs:
-/// created once as private globals in `symbolTable` (a module or gpu.module),
-/// read with memref.get_global.
-std::pair<Value, Value> emitTopologyTables(Emitter &e, Operation *symbolTable,
-                                           BlockTopologyAttr topology);
+/// The diagonal of query row `i`: the last key it may see under causal,
+/// `i + keyLen - queryLen` (the ends are aligned). `i` may be an index, an i32
+/// or a vector of i32 (the result has its type).
+Value emitDiagonal(Emitter &e, const WorkItem &w, Value i);
 
-/// The [begin, end) positions of row (batch `bi`, head `h`/`kvh`, query block
-/// `qb`) in a topology's index table, as index values.
-std::pair<Value, Value> emitTopologyRow(Emitter &e, const AttentionProblem &p,
-                                        Value offsets, Value bi, Value h,
-                                        Value kvh, Value qb);
+/// Emits an i1 (or a vector of i1): whether key `j` is visible from the row
+/// with diagonal `diag` (see emitDiagonal): j <= diag when causal, j > diag -
+/// window with a window, and j < `limit` when `limit` is given (the end of the
+/// keys). `j`, `diag` and `limit` share a type (index, i32 or vector of i32).
+/// Returns null when every key is visible.
+Value emitVisible(Emitter &e, const AttentionProblem &p, Value diag, Value j,
+                  Value limit = {});
 
-/// Emits an i1: whether key `j` is visible from query `i` under causal/window
-/// (ends aligned: query i sees j <= i + Skv - Sq). Returns null when every key
-/// is visible.
-Value emitVisible(Emitter &e, const AttentionProblem &p, Value i, Value j);
+/// One online-softmax step of a row (FlashAttention-2): the new running max m'
+/// = max(m, max_j s_j), the max used as the exponent's origin (0 while the
+/// row has seen no visible key, so exp gives 0, not NaN) and the rescale alpha
+/// = exp(m - m') of the old sum and accumulator.
+struct SoftmaxStep {
+  Value max, origin, alpha;
+};
+SoftmaxStep emitSoftmaxStep(Emitter &e, Value oldMax, Value blockMax,
+                            function_ref<Value(Value)> exp);
+
+/// The end of a row: the factor that turns the accumulator into O (1 / l, or
+/// 0 for a row that saw no key) and LSE = m + ln l (-inf for such a row).
+struct SoftmaxEnd {
+  Value scale, lse;
+};
+SoftmaxEnd emitSoftmaxEnd(Emitter &e, Value max, Value sum,
+                          function_ref<Value(Value)> log);
 
 } // namespace mlir::tessera
 

@@ -31,6 +31,9 @@ public:
   Value i32(int64_t v) {
     return arith::ConstantOp::create(b, b.getI32IntegerAttr(v));
   }
+  /// The integer `v` as a constant of type `t`: index, an integer type, or a
+  /// vector of one (a splat).
+  Value constLike(Type t, int64_t v);
   Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
 
   Value add(Value x, Value y);

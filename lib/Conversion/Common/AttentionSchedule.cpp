@@ -1,7 +1,9 @@
 //===- AttentionSchedule.cpp - The tile schedule of tessera.attention -----===//
 #include "tessera/Conversion/AttentionSchedule.h"
 
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/TypeUtilities.h"
 
 #include <algorithm>
 
@@ -65,20 +67,18 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
 
 std::pair<Value, Value>
 mlir::tessera::emitKeyBlockRange(Emitter &e, const AttentionProblem &p,
-                                 Value q0, Value rows) {
-  Value zero = e.idx(0), skv = e.idx(p.keyLen);
-  // Key j is visible from query i when j <= i + off (causal) and j > i + off -
-  // W (window).
-  int64_t off = p.keyLen - p.queryLen;
+                                 const WorkItem &w) {
+  Value zero = e.idx(0), skv = w.keyLen;
   Value end = skv, begin = zero;
   if (p.causal) {
-    // Last row q0 + rows - 1 sees keys < q0 + rows + off; clamp to [0, Skv].
-    Value last = e.add(e.add(q0, rows), e.idx(off));
+    // The last row q0 + rows - 1 sees keys up to its diagonal; clamp to
+    // [0, Skv].
+    Value last = emitDiagonal(e, w, e.add(w.q0, w.rows));
     end = e.minsi(e.maxsi(last, zero), skv);
   }
   if (p.window) {
-    // First row q0 sees keys >= q0 + off - W + 1.
-    Value first = e.add(q0, e.idx(off - *p.window + 1));
+    // The first row q0 sees keys > diag(q0) - W.
+    Value first = e.sub(emitDiagonal(e, w, w.q0), e.idx(*p.window - 1));
     begin = e.minsi(e.maxsi(first, zero), skv);
   }
   Value kbBegin = e.divui(begin, e.idx(p.blockK));
@@ -93,8 +93,8 @@ Value mlir::tessera::emitMaskRowOfTile(Emitter &e, const AttentionProblem &p,
 }
 
 Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p,
-                                 Value mask, Value bi, Value h, Value kvh,
-                                 Value qb, Value kb) {
+                                 Value mask, const WorkItem &w, Value kb) {
+  Value bi = w.bi, h = w.h, kvh = w.kvh, qb = w.qb;
   assert(p.mask && "op has no mask");
   ImplicitLocOpBuilder &b = e.builder();
   const AttentionProblem::Mask &m = *p.mask;
@@ -119,21 +119,58 @@ Value mlir::tessera::emitMaskBit(Emitter &e, const AttentionProblem &p,
   return e.cmpi(arith::CmpIPredicate::ne, bit, e.i32(0));
 }
 
-Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p, Value i,
-                                 Value j) {
-  int64_t off = p.keyLen - p.queryLen;
-  Value visible;
-  // Signed comparisons: i + off may be negative when Sq > Skv.
-  Value diag = e.add(i, e.idx(off));
-  if (p.causal)
-    visible = e.cmpi(arith::CmpIPredicate::sle, j, diag);
-  if (p.window) {
-    Value inWindow =
-        e.cmpi(arith::CmpIPredicate::sgt, j, e.sub(diag, e.idx(*p.window)));
-    visible = visible ? arith::AndIOp::create(e.builder(), visible, inWindow)
-                      : inWindow;
+Value mlir::tessera::emitDiagonal(Emitter &e, const WorkItem &w, Value i) {
+  Value off = e.sub(w.keyLen, w.queryLen);
+  Type t = i.getType();
+  if (!t.isIndex()) {
+    ImplicitLocOpBuilder &b = e.builder();
+    Type scalar = getElementTypeOrSelf(t);
+    off = arith::IndexCastOp::create(b, scalar, off);
+    if (auto vt = dyn_cast<VectorType>(t))
+      off = vector::BroadcastOp::create(b, vt, off);
   }
+  return e.add(i, off);
+}
+
+Value mlir::tessera::emitVisible(Emitter &e, const AttentionProblem &p,
+                                 Value diag, Value j, Value limit) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value visible;
+  auto conj = [&](Value c) {
+    visible = visible ? arith::AndIOp::create(b, visible, c).getResult() : c;
+  };
+  // Signed comparisons: the diagonal is negative for the first rows when
+  // Sq > Skv.
+  if (limit)
+    conj(e.cmpi(arith::CmpIPredicate::slt, j, limit));
+  if (p.causal)
+    conj(e.cmpi(arith::CmpIPredicate::sle, j, diag));
+  if (p.window)
+    conj(e.cmpi(arith::CmpIPredicate::sgt, j,
+                e.sub(diag, e.constLike(diag.getType(), *p.window))));
   return visible;
+}
+
+SoftmaxStep mlir::tessera::emitSoftmaxStep(Emitter &e, Value oldMax,
+                                           Value blockMax,
+                                           function_ref<Value(Value)> exp) {
+  SoftmaxStep s;
+  s.max = e.maxf(oldMax, blockMax);
+  Value none = e.cmpf(arith::CmpFPredicate::OEQ, s.max, e.negInf());
+  s.origin = e.select(none, e.f32(0), s.max);
+  s.alpha = exp(e.sub(oldMax, s.origin));
+  return s;
+}
+
+SoftmaxEnd mlir::tessera::emitSoftmaxEnd(Emitter &e, Value max, Value sum,
+                                         function_ref<Value(Value)> log) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value any = e.cmpf(arith::CmpFPredicate::OGT, sum, e.f32(0));
+  SoftmaxEnd end;
+  end.scale = e.select(any, arith::DivFOp::create(b, e.f32(1), sum), e.f32(0));
+  end.lse =
+      e.select(any, e.add(max, log(e.select(any, sum, e.f32(1)))), e.negInf());
+  return end;
 }
 
 std::pair<int64_t, int64_t>
@@ -148,9 +185,9 @@ mlir::tessera::staticKeyBlockRange(const AttentionProblem &p, int64_t qb) {
   return {begin / p.blockK, (end + p.blockK - 1) / p.blockK};
 }
 
-std::pair<Value, Value>
-mlir::tessera::emitTopologyTables(Emitter &e, Operation *symbolTable,
-                                  BlockTopologyAttr topology) {
+static std::pair<Value, Value> emitTopologyTables(Emitter &e,
+                                                  Operation *symbolTable,
+                                                  BlockTopologyAttr topology) {
   ImplicitLocOpBuilder &b = e.builder();
   // Named by a hash of the contents (deterministic across runs, so lowered IR
   // and the JIT cache key stay stable).
@@ -191,10 +228,11 @@ mlir::tessera::emitTopologyTables(Emitter &e, Operation *symbolTable,
           table("indices", topology.getIndices())};
 }
 
-std::pair<Value, Value>
-mlir::tessera::emitTopologyRow(Emitter &e, const AttentionProblem &p,
-                               Value offsets, Value bi, Value h, Value kvh,
-                               Value qb) {
+static std::pair<Value, Value> emitTopologyRow(Emitter &e,
+                                               const AttentionProblem &p,
+                                               Value offsets,
+                                               const WorkItem &w) {
+  Value bi = w.bi, h = w.h, kvh = w.kvh, qb = w.qb;
   ImplicitLocOpBuilder &b = e.builder();
   const AttentionProblem::Mask &m = *p.mask;
   Value head = m.heads == AttentionProblem::Mask::Heads::Query ? h
@@ -209,4 +247,52 @@ mlir::tessera::emitTopologyRow(Emitter &e, const AttentionProblem &p,
     return arith::IndexCastOp::create(b, b.getIndexType(), v).getResult();
   };
   return {at(row), at(e.add(row, e.idx(1)))};
+}
+
+SmallVector<Value> mlir::tessera::emitKeyBlockWalk(
+    Emitter &e, const AttentionProblem &p, const WorkItem &w, Value mask,
+    Operation *tableScope, ValueRange init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  ImplicitLocOpBuilder &b = e.builder();
+  if (p.topology) {
+    auto tables = emitTopologyTables(e, tableScope, p.topology);
+    Value indices = tables.second;
+    auto [lo, hi] = emitTopologyRow(e, p, tables.first, w);
+    return e.forLoop(lo, hi, 1, init,
+                     [&](Value i, ValueRange state) -> SmallVector<Value> {
+                       Value kb = arith::IndexCastOp::create(
+                           b, b.getIndexType(),
+                           memref::LoadOp::create(b, indices, ValueRange{i}));
+                       return body(kb, state);
+                     });
+  }
+  auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, w);
+  return e.forLoop(
+      kbBegin, kbEnd, 1, init,
+      [&](Value kb, ValueRange state) -> SmallVector<Value> {
+        if (!mask)
+          return body(kb, state);
+        // A key block whose mask bit is 0 is skipped entirely: that is where
+        // sparsity pays.
+        auto ifOp = scf::IfOp::create(b, state.getTypes(),
+                                      emitMaskBit(e, p, mask, w, kb),
+                                      /*withElseRegion=*/true);
+        // (Without state the builder has added empty yields already.)
+        auto fill = [&](Region &region, function_ref<SmallVector<Value>()> f) {
+          OpBuilder::InsertionGuard guard(b);
+          Block &block = region.front();
+          bool terminated = !block.empty() && isa<scf::YieldOp>(block.back());
+          if (terminated)
+            b.setInsertionPoint(&block.back());
+          else
+            b.setInsertionPointToStart(&block);
+          SmallVector<Value> out = f();
+          if (!terminated)
+            scf::YieldOp::create(b, out);
+        };
+        fill(ifOp.getThenRegion(), [&] { return body(kb, state); });
+        fill(ifOp.getElseRegion(),
+             [&] { return SmallVector<Value>(state.begin(), state.end()); });
+        return SmallVector<Value>(ifOp.getResults());
+      });
 }

@@ -29,6 +29,16 @@ Value Emitter::mul(Value x, Value y) {
   return arith::MulIOp::create(b, x, y);
 }
 
+Value Emitter::constLike(Type t, int64_t v) {
+  if (auto vt = dyn_cast<VectorType>(t))
+    return arith::ConstantOp::create(
+        b, DenseElementsAttr::get(
+               vt, APInt(vt.getElementTypeBitWidth(), v, /*isSigned=*/true)));
+  if (t.isIndex())
+    return idx(v);
+  return arith::ConstantOp::create(b, b.getIntegerAttr(t, v));
+}
+
 Value Emitter::absF32(Value x) {
   // Clear the sign bit.
   Value bits = arith::BitcastOp::create(b, b.getI32Type(), x);
@@ -85,10 +95,18 @@ Emitter::forLoop(Value lb, Value ub, int64_t step, ValueRange init,
   auto loop = scf::ForOp::create(b, lb, ub, idx(step), init);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
+    // Without carried values the builder has already added the (empty)
+    // terminator.
+    Block *body0 = loop.getBody();
+    bool terminated = !body0->empty() && isa<scf::YieldOp>(body0->back());
+    if (terminated)
+      b.setInsertionPoint(&body0->back());
+    else
+      b.setInsertionPointToStart(body0);
     SmallVector<Value> next =
         body(loop.getInductionVar(), loop.getRegionIterArgs());
-    scf::YieldOp::create(b, next);
+    if (!terminated)
+      scf::YieldOp::create(b, next);
   }
   return SmallVector<Value>(loop.getResults().begin(), loop.getResults().end());
 }

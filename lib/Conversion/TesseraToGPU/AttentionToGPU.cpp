@@ -22,6 +22,7 @@
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Conversion/TesseraToGPU.h"
+#include "tessera/Support/GPUAttentionRules.h"
 
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -38,12 +39,17 @@ using namespace mlir::tessera;
 
 namespace {
 
-constexpr int64_t kRowsPerWarp = 16, kBlockK = 64;
+using ::tessera::gpu_attention::kBlockK;
+using ::tessera::gpu_attention::kRowsPerWarp;
 /// Query rows of a wgmma tile (one warpgroup, m64).
-constexpr int64_t kBlockQTile = 64;
+constexpr int64_t kBlockQTile =
+    ::tessera::gpu_attention::kWgmmaWarps * kRowsPerWarp;
 
-/// Warps per CTA: the op's `tile` (2 or 4, checked before conversion), else 4.
-int64_t warpsOf(const AttentionProblem &p) { return p.warps ? p.warps : 4; }
+/// Warps per CTA: the op's `tile` (checked before conversion), else the
+/// default.
+int64_t warpsOf(const AttentionProblem &p) {
+  return p.warps ? p.warps : ::tessera::gpu_attention::kDefaultWarps;
+}
 /// Shared-memory row padding in 32-bit words. The S loop reads K words (row
 /// 8j+g, column 8sl+t) and the PV loop V words (row 8sl+t, column 8jd+g); with
 /// rows of D/2 + 4 and Dv + 8 words the 32 lanes of a warp hit 32 different
@@ -106,46 +112,13 @@ public:
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
-    if (p.topology) {
-      // A static topology lists this query block's key blocks (causal/window
-      // applied at compile time): the loop runs over the list, with no mask
-      // reads.
-      auto tables = emitTopologyTables(e, tableScope, p.topology);
-      Value offsets = tables.first, indices = tables.second;
-      auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
-      SmallVector<Value> state = e.forLoop(
-          lo, hi, 1, init, [&](Value i, ValueRange it) -> SmallVector<Value> {
-            Value kb = arith::IndexCastOp::create(
-                b, b.getIndexType(),
-                memref::LoadOp::create(b, indices, ValueRange{i}));
-            return keyBlock(kb, qFrag,
-                            SmallVector<Value>(it.begin(), it.end()));
-          });
-      return epilogue(state, nOut);
-    }
-    auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
-    SmallVector<Value> state =
-        e.forLoop(kbBegin, kbEnd, 1, init,
-                  [&](Value kb, ValueRange it) -> SmallVector<Value> {
-                    SmallVector<Value> carried(it.begin(), it.end());
-                    if (!mask)
-                      return keyBlock(kb, qFrag, carried);
-                    // A disabled block (uniform across the CTA) is skipped,
-                    // barriers included.
-                    Value on = emitMaskBit(e, p, mask, bi, h, kvh, qb, kb);
-                    auto ifOp =
-                        scf::IfOp::create(b, TypeRange(ValueRange(carried)), on,
-                                          /*withElseRegion=*/true);
-                    {
-                      OpBuilder::InsertionGuard guard(b);
-                      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-                      scf::YieldOp::create(b, keyBlock(kb, qFrag, carried));
-                      b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-                      scf::YieldOp::create(b, carried);
-                    }
-                    return SmallVector<Value>(ifOp.getResults().begin(),
-                                              ifOp.getResults().end());
-                  });
+    item =
+        WorkItem{bi, h, kvh, qb, q0, rows, e.idx(p.queryLen), e.idx(p.keyLen)};
+    SmallVector<Value> state = emitKeyBlockWalk(
+        e, p, item, mask, tableScope, init,
+        [&](Value kb, ValueRange it) -> SmallVector<Value> {
+          return keyBlock(kb, qFrag, SmallVector<Value>(it.begin(), it.end()));
+        });
     epilogue(state, nOut);
   }
 
@@ -455,7 +428,6 @@ private:
     NVVM::Barrier0Op::create(b);
 
     // S = Q K^T, scaled and masked, as 8 tiles of 16 x 8.
-    int64_t off = p.keyLen - p.queryLen;
     SmallVector<SmallVector<Value>> s;
     Value mxA = e.negInf(), mxB = e.negInf();
     SmallVector<Value> wg = wgmma ? wgmmaScores() : SmallVector<Value>();
@@ -474,16 +446,8 @@ private:
         Value key = e.add(
             k0, e.add(e.idx(8 * j), e.add(e.mul(t, e.idx(2)), e.idx(x % 2))));
         Value row = x < 2 ? rowA : rowB;
-        Value visible = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
-        Value diag = e.add(row, e.idx(off));
-        if (p.causal)
-          visible = arith::AndIOp::create(
-              b, visible, e.cmpi(arith::CmpIPredicate::sle, key, diag));
-        if (p.window)
-          visible =
-              arith::AndIOp::create(b, visible,
-                                    e.cmpi(arith::CmpIPredicate::sgt, key,
-                                           e.sub(diag, e.idx(*p.window))));
+        Value visible =
+            emitVisible(e, p, emitDiagonal(e, item, row), key, item.keyLen);
         c[x] = e.select(visible, e.mul(c[x], e.f32(p.scale)), e.negInf());
         if (x < 2)
           mxA = e.maxf(mxA, c[x]);
@@ -496,15 +460,11 @@ private:
     // Online softmax per row (A: c0,c1; B: c2,c3).
     Value mOldA = state[nOut * 4], mOldB = state[nOut * 4 + 1];
     Value lOldA = state[nOut * 4 + 2], lOldB = state[nOut * 4 + 3];
-    Value mNewA = e.maxf(mOldA, quadReduce(mxA, true));
-    Value mNewB = e.maxf(mOldB, quadReduce(mxB, true));
-    auto safe = [&](Value m) {
-      return e.select(e.cmpf(arith::CmpFPredicate::OEQ, m, e.negInf()),
-                      e.f32(0), m);
-    };
-    Value mSafeA = safe(mNewA), mSafeB = safe(mNewB);
-    Value alphaA = exp(e.sub(mOldA, mSafeA)),
-          alphaB = exp(e.sub(mOldB, mSafeB));
+    auto expFn = [&](Value x) { return exp(x); };
+    SoftmaxStep stepA = emitSoftmaxStep(e, mOldA, quadReduce(mxA, true), expFn);
+    SoftmaxStep stepB = emitSoftmaxStep(e, mOldB, quadReduce(mxB, true), expFn);
+    Value mSafeA = stepA.origin, mSafeB = stepB.origin;
+    Value alphaA = stepA.alpha, alphaB = stepB.alpha;
     Value sumA = e.f32(0), sumB = e.f32(0);
     for (auto &c : s)
       for (int64_t x = 0; x < 4; ++x) {
@@ -544,7 +504,7 @@ private:
       }
       next.append(c.begin(), c.end());
     }
-    next.append({mNewA, mNewB, lA, lB});
+    next.append({stepA.max, stepB.max, lA, lB});
     return next;
   }
 
@@ -555,24 +515,21 @@ private:
     for (int64_t half = 0; half < 2; ++half) {
       Value row = half ? rowB : rowA;
       Value m = state[nOut * 4 + half], l = state[nOut * 4 + 2 + half];
-      Value any = e.cmpf(arith::CmpFPredicate::OGT, l, e.f32(0));
-      Value inv =
-          e.select(any, arith::DivFOp::create(b, e.f32(1), l), e.f32(0));
+      SoftmaxEnd end = emitSoftmaxEnd(e, m, l, [&](Value x) {
+        return e.mul(ptxUnary("lg2.approx.ftz.f32", x),
+                     e.f32(0.6931471805599453));
+      });
       e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen)), [&] {
         for (int64_t jd = 0; jd < nOut; ++jd)
           for (int64_t x = 0; x < 2; ++x) {
             Value col =
                 e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
-            Value o = e.mul(state[4 * jd + 2 * half + x], inv);
+            Value o = e.mul(state[4 * jd + 2 * half + x], end.scale);
             memref::StoreOp::create(b, arith::TruncFOp::create(b, elt, o), out,
                                     ValueRange{bi, h, row, col});
           }
         e.ifThen(e.cmpi(arith::CmpIPredicate::eq, t, e.idx(0)), [&] {
-          Value ln =
-              e.mul(ptxUnary("lg2.approx.ftz.f32", e.select(any, l, e.f32(1))),
-                    e.f32(0.6931471805599453));
-          memref::StoreOp::create(b, e.select(any, e.add(m, ln), e.negInf()),
-                                  lse, ValueRange{bi, h, row});
+          memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, row});
         });
       });
     }
@@ -590,6 +547,7 @@ public:
   Operation *tableScope = nullptr;
 
   Value qt, qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
+  WorkItem item;
   /// sm_90a: S = Q K^T on wgmma (Q and K in shared memory as core matrices).
   bool wgmma = false;
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)

@@ -15,6 +15,7 @@
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/QuantCodec.h"
+#include "tessera/Support/GPUAttentionRules.h"
 
 namespace mlir::tessera {
 #define GEN_PASS_DEF_CONVERTTESSERATOGPU
@@ -56,33 +57,16 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
                << stringifyQuantScheme(packed.getScheme().getScheme())
                << "' decodes whole rows";
     }
-  if (p->headDim % 16 || p->valueDim % 16 || p->headDim > 128 ||
-      p->valueDim > 128)
-    return op->emitOpError()
-           << "GPU attention needs head dims that are multiples of 16 and "
-              "at most 128; got D = "
-           << p->headDim << ", Dv = " << p->valueDim;
-  if (p->blockQ != 64 || p->blockK != 64)
-    return op->emitOpError()
-           << "GPU attention tiles 64 x 64; block_q (" << p->blockQ
-           << ") and block_k (" << p->blockK << ") must be 64";
-  if (p->warps == 0 && p->tileQ != 64)
-    return op->emitOpError()
-           << "tile of " << p->tileQ
-           << " query rows has no warp count: a CPU tile cannot run on the "
-              "GPU (run --tessera-tile-attention=target=gpu)";
-  if (p->warps != 0 && p->warps != 2 && p->warps != 4)
-    return op->emitOpError()
-           << "GPU attention runs 2 or 4 warps per CTA; tile has " << p->warps;
-  if (wgmma && p->warps == 2)
-    return op->emitOpError()
-           << "wgmma needs a warpgroup (4 warps, 64 query rows) per CTA; "
-              "tile has 2 warps";
+  std::string why = ::tessera::gpu_attention::unsupportedReason(
+      p->headDim, p->valueDim, p->blockQ, p->blockK, p->tileQ, p->warps, wgmma);
+  if (!why.empty())
+    return op->emitOpError() << why;
   return success();
 }
 
 struct ConvertTesseraToGPUPass
-    : public tessera::impl::ConvertTesseraToGPUBase<ConvertTesseraToGPUPass> {
+    : public mlir::tessera::impl::ConvertTesseraToGPUBase<
+          ConvertTesseraToGPUPass> {
   using Base::Base;
 
   void runOnOperation() override {

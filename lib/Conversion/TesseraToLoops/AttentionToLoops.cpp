@@ -280,31 +280,12 @@ private:
       }
     });
 
-    if (p.topology) {
-      // A static topology lists this query block's key blocks (causal/window
-      // already applied at compile time): no mask reads, no skipped iterations.
-      auto tables = emitTopologyTables(e, topologyScope, p.topology);
-      Value offsets = tables.first, indices = tables.second;
-      auto [lo, hi] = emitTopologyRow(e, p, offsets, bi, h, kvh, qb);
-      e.forLoop(lo, hi, 1, [&](Value i) {
-        Value kb = arith::IndexCastOp::create(
-            b, b.getIndexType(),
-            memref::LoadOp::create(b, indices, ValueRange{i}));
-        emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
-      });
-    } else {
-      auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, q0, rows);
-      e.forLoop(kbBegin, kbEnd, 1, [&](Value kb) {
-        auto processBlock = [&] {
-          emitKeyBlock(e, p, t, bi, kvh, q0, paddedRows, kb, key, value);
-        };
-        if (!mask)
-          return processBlock();
-        // A key block whose mask bit is 0 is skipped entirely: that is where
-        // sparsity pays.
-        e.ifThen(emitMaskBit(e, p, mask, bi, h, kvh, qb, kb), processBlock);
-      });
-    }
+    WorkItem item{bi, h, kvh, qb, q0, rows, e.idx(p.queryLen), e.idx(p.keyLen)};
+    emitKeyBlockWalk(e, p, item, mask, topologyScope, ValueRange{},
+                     [&](Value kb, ValueRange) -> SmallVector<Value> {
+                       emitKeyBlock(e, p, t, item, paddedRows, kb, key, value);
+                       return {};
+                     });
 
     // O = acc / l and LSE = m + log(l); a row that saw no key gives O = 0, LSE
     // = -inf.
@@ -313,35 +294,32 @@ private:
       Value i = e.add(q0, r);
       Value lr = memref::LoadOp::create(b, t.l, ValueRange{r});
       Value mr = memref::LoadOp::create(b, t.m, ValueRange{r});
-      Value any = e.cmpf(arith::CmpFPredicate::OGT, lr, e.f32(0));
-      Value inv =
-          e.select(any, arith::DivFOp::create(b, e.f32(1), lr), e.f32(0));
+      SoftmaxEnd end = emitSoftmaxEnd(
+          e, mr, lr, [&](Value x) { return math::LogOp::create(b, x); });
       for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
         int64_t w = chunkWidth(p.valueDim, k);
         auto vt = VectorType::get({w}, f32);
         Value a =
             vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
-        Value o = e.mul(a, vector::BroadcastOp::create(b, vt, inv));
+        Value o = e.mul(a, vector::BroadcastOp::create(b, vt, end.scale));
         vector::StoreOp::create(b, e.fromF32(o, elt), out,
                                 ValueRange{bi, h, i, e.idx(k * vw)});
       }
-      Value logSum =
-          e.add(mr, math::LogOp::create(b, e.select(any, lr, e.f32(1))));
-      memref::StoreOp::create(b, e.select(any, logSum, e.negInf()), lse,
-                              ValueRange{bi, h, i});
+      memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, i});
     });
   }
 
   void emitKeyBlock(Emitter &e, const AttentionProblem &p, const Tile &t,
-                    Value bi, Value kvh, Value q0, Value paddedRows, Value kb,
+                    const WorkItem &item, Value paddedRows, Value kb,
                     const KVSource &key, const KVSource &value) const {
+    Value bi = item.bi, kvh = item.kvh, q0 = item.q0;
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type(), i32 = b.getI32Type();
     int64_t vw = options.vectorWidth;
     int64_t nv = t.paddedKeys / vw;
     auto vt = VectorType::get({vw}, f32);
     Value k0 = e.mul(kb, e.idx(p.blockK));
-    Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
+    Value cols = e.minsi(e.idx(p.blockK), e.sub(item.keyLen, k0));
 
     // Stage the block: packed keys unpacked and transposed (keys along the
     // vector lanes), values converted when they are not f32.
@@ -375,10 +353,9 @@ private:
                                     ValueRange{bi, kvh, kb, d, e.idx(n * vw)});
     };
 
-    // Lanes that need a predicate: keys past the block end, and the
-    // causal/window bounds.
+    // Lanes past the last key (when blocks can be partial) and the
+    // causal/window bounds are masked, on vectors of i32 key indices.
     bool partialBlocks = p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
-    int64_t off = p.keyLen - p.queryLen;
     SmallVector<int32_t> laneIds;
     for (int64_t lane = 0; lane < vw; ++lane)
       laneIds.push_back(static_cast<int32_t>(lane));
@@ -391,7 +368,9 @@ private:
     auto splat = [&](Value scalar) {
       return vector::BroadcastOp::create(b, vi32, scalar).getResult();
     };
-    Value colsV = splat(asI32(cols));
+    // (Lanes past block_k read zero-padded keys of this block, not the next
+    // block's, so the limit is the block's end.)
+    Value limitV = partialBlocks ? splat(asI32(e.add(k0, cols))) : Value();
     Value k0V = splat(asI32(k0));
     Value negInfV = vector::BroadcastOp::create(b, vt, e.negInf());
 
@@ -422,28 +401,14 @@ private:
       // Per row: mask, online-softmax update, and P for the P V step.
       for (int64_t rr = 0; rr < rb; ++rr) {
         Value r = e.add(r0, e.idx(rr));
-        Value diag = asI32(e.add(e.add(q0, r), e.idx(off)));
+        Value diag = splat(asI32(emitDiagonal(e, item, e.add(q0, r))));
         Value rowMax;
         SmallVector<Value> row;
         for (int64_t n = 0; n < nv; ++n) {
           Value sv = s[rr * nv + n];
-          Value local = arith::AddIOp::create(b, splat(e.i32(n * vw)), iota);
-          Value visible;
-          auto conj = [&](Value cond) {
-            visible = visible
-                          ? arith::AndIOp::create(b, visible, cond).getResult()
-                          : cond;
-          };
-          if (partialBlocks)
-            conj(e.cmpi(arith::CmpIPredicate::slt, local, colsV));
-          Value j = arith::AddIOp::create(b, k0V, local);
-          if (p.causal)
-            conj(e.cmpi(arith::CmpIPredicate::sle, j, splat(diag)));
-          if (p.window)
-            conj(e.cmpi(
-                arith::CmpIPredicate::sgt, j,
-                splat(arith::SubIOp::create(b, diag, e.i32(*p.window)))));
-          if (visible)
+          Value j = arith::AddIOp::create(
+              b, k0V, arith::AddIOp::create(b, splat(e.i32(n * vw)), iota));
+          if (Value visible = emitVisible(e, p, diag, j, limitV))
             sv = e.select(visible, sv, negInfV);
           row.push_back(sv);
           rowMax = rowMax ? e.maxf(rowMax, sv) : sv;
@@ -451,13 +416,9 @@ private:
         Value mx = vector::ReductionOp::create(
             b, vector::CombiningKind::MAXIMUMF, rowMax);
         Value mOld = memref::LoadOp::create(b, t.m, ValueRange{r});
-        Value mNew = e.maxf(mOld, mx);
-        // While a row has seen no visible key, m stays -inf, and P and alpha
-        // must be 0, not NaN.
-        Value none = e.cmpf(arith::CmpFPredicate::OEQ, mNew, e.negInf());
-        Value mSafe = e.select(none, e.f32(0), mNew);
-        Value alpha = math::ExpOp::create(b, e.sub(mOld, mSafe));
-        Value mSafeV = vector::BroadcastOp::create(b, vt, mSafe);
+        SoftmaxStep step = emitSoftmaxStep(
+            e, mOld, mx, [&](Value x) { return math::ExpOp::create(b, x); });
+        Value mSafeV = vector::BroadcastOp::create(b, vt, step.origin);
         Value pSum;
         for (int64_t n = 0; n < nv; ++n) {
           Value pv = math::ExpOp::create(b, e.sub(row[n], mSafeV));
@@ -467,10 +428,10 @@ private:
         Value sum =
             vector::ReductionOp::create(b, vector::CombiningKind::ADD, pSum);
         Value lOld = memref::LoadOp::create(b, t.l, ValueRange{r});
-        memref::StoreOp::create(b, e.add(e.mul(alpha, lOld), sum), t.l,
+        memref::StoreOp::create(b, e.add(e.mul(step.alpha, lOld), sum), t.l,
                                 ValueRange{r});
-        memref::StoreOp::create(b, mNew, t.m, ValueRange{r});
-        memref::StoreOp::create(b, alpha, t.alpha, ValueRange{r});
+        memref::StoreOp::create(b, step.max, t.m, ValueRange{r});
+        memref::StoreOp::create(b, step.alpha, t.alpha, ValueRange{r});
       }
     });
 
