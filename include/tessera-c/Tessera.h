@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /** Version of this header's ABI. Compare with tessera_c_api_version(). */
-#define TESSERA_C_API_VERSION 1
+#define TESSERA_C_API_VERSION 2
 
 typedef enum tessera_status {
   TESSERA_OK = 0,
@@ -123,7 +123,21 @@ TESSERA_C_API tessera_status tessera_entry_tensor(
     tessera_module module, const char *entry, int is_output, size_t index,
     tessera_dtype *dtype, int64_t *rank, const int64_t **shape);
 
-/** Calls `entry`: inputs, then outputs, each checked against the signature. */
+/** The shape of output `index` of `entry` when called with `inputs` (only
+ * their ranks and shapes are read): the output's rank entries are written to
+ * `shape`. A signature dim of -1 is a run-time size; an output's comes from
+ * an input's. */
+TESSERA_C_API tessera_status tessera_output_shape(tessera_module module,
+                                                  const char *entry,
+                                                  const tessera_buffer *inputs,
+                                                  size_t num_inputs,
+                                                  size_t index, int64_t *shape);
+
+/** Calls `entry`: inputs, then outputs, each checked against the signature
+ * (-1 dims: any size; outputs must have the shapes tessera_output_shape
+ * gives). Sizes the signature cannot check (dynamic dims that must agree) are
+ * checked by the compiled code: a mismatch is an error through the
+ * diagnostic handler and TESSERA_ERROR_INVALID_ARGUMENT. */
 TESSERA_C_API tessera_status tessera_invoke(
     tessera_module module, const char *entry, const tessera_buffer *inputs,
     size_t num_inputs, const tessera_buffer *outputs, size_t num_outputs);

@@ -42,13 +42,20 @@ const tessera::TensorSpec *specOf(const tessera::EntryABI &e, int isOutput,
   return index < list.size() ? &list[index] : nullptr;
 }
 
-bool sameShape(const tessera_buffer &b, const tessera::TensorSpec &s) {
-  if (b.rank != static_cast<int64_t>(s.shape.size()) || (b.rank && !b.shape))
+/// Whether `b` has the shape `shape` (kDynamicDim entries match any size).
+bool sameShape(const tessera_buffer &b, const std::vector<int64_t> &shape) {
+  if (b.rank != static_cast<int64_t>(shape.size()) || (b.rank && !b.shape))
     return false;
   for (int64_t i = 0; i < b.rank; ++i)
-    if (b.shape[i] != s.shape[i])
+    if (b.shape[i] < 0 ||
+        (shape[i] != tessera::kDynamicDim && b.shape[i] != shape[i]))
       return false;
   return true;
+}
+
+std::vector<int64_t> shapeOf(const tessera_buffer &b) {
+  return b.shape ? std::vector<int64_t>(b.shape, b.shape + b.rank)
+                 : std::vector<int64_t>();
 }
 } // namespace
 
@@ -189,6 +196,27 @@ tessera_status tessera_entry_tensor(tessera_module module, const char *entry,
   return TESSERA_OK;
 }
 
+tessera_status tessera_output_shape(tessera_module module, const char *entry,
+                                    const tessera_buffer *inputs,
+                                    size_t numInputs, size_t index,
+                                    int64_t *shape) {
+  if (!module || !entry || (numInputs && !inputs) || !shape)
+    return TESSERA_ERROR_INVALID_ARGUMENT;
+  const tessera::EntryABI *e = module->compiled->findEntry(entry);
+  if (!e || index >= e->outputs.size())
+    return TESSERA_ERROR_NOT_FOUND;
+  std::vector<std::vector<int64_t>> inShapes, outShapes;
+  for (size_t i = 0; i < numInputs; ++i)
+    inShapes.push_back(shapeOf(inputs[i]));
+  std::string error;
+  if (!tessera::resolveShapes(*e, inShapes, outShapes, error)) {
+    module->diag("error", "", error);
+    return TESSERA_ERROR_INVALID_ARGUMENT;
+  }
+  std::copy(outShapes[index].begin(), outShapes[index].end(), shape);
+  return TESSERA_OK;
+}
+
 tessera_status tessera_invoke(tessera_module module, const char *entry,
                               const tessera_buffer *inputs, size_t numInputs,
                               const tessera_buffer *outputs,
@@ -211,29 +239,40 @@ tessera_status tessera_invoke(tessera_module module, const char *entry,
     return TESSERA_ERROR_INVALID_ARGUMENT;
   }
   std::vector<void *> in, out;
+  std::vector<std::vector<int64_t>> inShapes, outShapes;
   auto check = [&](const tessera_buffer &b, const tessera::TensorSpec &s,
-                   const char *what, size_t i) {
+                   const std::vector<int64_t> &shape, const char *what,
+                   size_t i) {
     if (!b.data || static_cast<int>(b.dtype) != static_cast<int>(s.dtype) ||
-        !sameShape(b, s)) {
+        !sameShape(b, shape)) {
+      tessera::TensorSpec want = s;
+      want.shape = shape;
       module->diag("error", "",
                    std::string(what) + " #" + std::to_string(i) + " of @" +
-                       e->name + " must be " + s.str() +
+                       e->name + " must be " + want.str() +
                        (b.data ? "" : " (its data pointer is NULL)"));
       return false;
     }
     return true;
   };
   for (size_t i = 0; i < numInputs; ++i) {
-    if (!check(inputs[i], e->inputs[i], "input", i))
+    if (!check(inputs[i], e->inputs[i], e->inputs[i].shape, "input", i))
       return TESSERA_ERROR_INVALID_ARGUMENT;
     in.push_back(inputs[i].data);
+    inShapes.push_back(shapeOf(inputs[i]));
+  }
+  // Dynamic output dims take their sizes from the inputs.
+  std::string error;
+  if (!tessera::resolveShapes(*e, inShapes, outShapes, error)) {
+    module->diag("error", "", error);
+    return TESSERA_ERROR_INVALID_ARGUMENT;
   }
   for (size_t i = 0; i < numOutputs; ++i) {
-    if (!check(outputs[i], e->outputs[i], "output", i))
+    if (!check(outputs[i], e->outputs[i], outShapes[i], "output", i))
       return TESSERA_ERROR_INVALID_ARGUMENT;
     out.push_back(outputs[i].data);
   }
-  return module->compiled->invoke(e->name, in, out, module->diag)
+  return module->compiled->invoke(e->name, in, inShapes, out, module->diag)
              ? TESSERA_OK
              : TESSERA_ERROR_INVALID_ARGUMENT;
 }

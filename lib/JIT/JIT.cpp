@@ -17,6 +17,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ExecutionEngine/Orc/AbsoluteSymbols.h"
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
@@ -31,8 +32,10 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+#include <cstdio>
 
 #include <cstdlib>
 #include <mutex>
@@ -255,6 +258,33 @@ bool addHostRuntimeLibraries(llvm::orc::LLJIT &jit,
   return true;
 }
 
+/// Failed run-time checks of the compiled code (sizes that do not agree)
+/// land in the list of the invoke that runs on this thread; the checks run on
+/// the calling thread, before any parallel region.
+thread_local std::vector<std::string> *tlRuntimeErrors = nullptr;
+
+struct RuntimeErrorScope {
+  explicit RuntimeErrorScope(std::vector<std::string> &list) {
+    saved = tlRuntimeErrors;
+    tlRuntimeErrors = &list;
+  }
+  ~RuntimeErrorScope() { tlRuntimeErrors = saved; }
+  std::vector<std::string> *saved;
+};
+
+/// Called by compiled code (declared by emitRuntimeChecks) when a run-time
+/// check fails; records "<message> (got G, expected E)".
+extern "C" void tesseraRuntimeError(const char *message, int64_t got,
+                                    int64_t expected) {
+  std::string text = std::string(message) + " (got " + std::to_string(got) +
+                     ", expected " + std::to_string(expected) + ")";
+  if (tlRuntimeErrors)
+    tlRuntimeErrors->push_back(std::move(text));
+  else
+    std::fprintf(stderr, "tessera: run-time check failed outside a call: %s\n",
+                 text.c_str());
+}
+
 class JITModule final : public CompiledModule {
 public:
   JITModule(std::vector<EntryABI> entries,
@@ -281,6 +311,7 @@ public:
   }
 
   bool invoke(const std::string &entry, const std::vector<void *> &inputs,
+              const std::vector<std::vector<int64_t>> &inputShapes,
               const std::vector<void *> &outputs,
               const DiagnosticFn &diag) override {
     for (size_t k = 0; k < entries_.size(); ++k) {
@@ -296,30 +327,42 @@ public:
                  std::to_string(outputs.size()));
         return false;
       }
+      std::vector<std::vector<int64_t>> outputShapes;
+      std::string error;
+      if (!resolveShapes(e, inputShapes, outputShapes, error)) {
+        diag("error", "", error);
+        return false;
+      }
       // One memref descriptor per tensor: allocated, aligned, offset, sizes,
       // strides.
       std::vector<std::vector<int64_t>> descriptors;
-      auto describe = [&](const TensorSpec &spec, void *data) {
+      auto describe = [&](const std::vector<int64_t> &shape, void *data) {
         std::vector<int64_t> d;
         d.push_back(reinterpret_cast<int64_t>(data));
         d.push_back(reinterpret_cast<int64_t>(data));
         d.push_back(0);
-        d.insert(d.end(), spec.shape.begin(), spec.shape.end());
-        std::vector<int64_t> strides(spec.shape.size(), 1);
-        for (int i = static_cast<int>(spec.shape.size()) - 2; i >= 0; --i)
-          strides[i] = strides[i + 1] * spec.shape[i + 1];
+        d.insert(d.end(), shape.begin(), shape.end());
+        std::vector<int64_t> strides(shape.size(), 1);
+        for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i)
+          strides[i] = strides[i + 1] * shape[i + 1];
         d.insert(d.end(), strides.begin(), strides.end());
         descriptors.push_back(std::move(d));
       };
       for (size_t i = 0; i < inputs.size(); ++i)
-        describe(e.inputs[i], inputs[i]);
+        describe(inputShapes[i], inputs[i]);
       for (size_t i = 0; i < outputs.size(); ++i)
-        describe(e.outputs[i], outputs[i]);
+        describe(outputShapes[i], outputs[i]);
       std::vector<void *> args;
       for (auto &d : descriptors)
         args.push_back(d.data());
-      invokers_[k](args.data());
-      return true;
+      std::vector<std::string> failures;
+      {
+        RuntimeErrorScope scope(failures);
+        invokers_[k](args.data());
+      }
+      for (const std::string &f : failures)
+        diag("error", "", f);
+      return failures.empty();
     }
     diag("error", "", "no entry @" + entry + " in the module");
     return false;
@@ -334,6 +377,18 @@ private:
 };
 
 } // namespace
+
+bool CompiledModule::invoke(const std::string &entry,
+                            const std::vector<void *> &inputs,
+                            const std::vector<void *> &outputs,
+                            const DiagnosticFn &diag) {
+  const EntryABI *e = findEntry(entry);
+  if (!e) {
+    diag("error", "", "no entry @" + entry + " in the module");
+    return false;
+  }
+  return invoke(entry, inputs, specShapes(e->inputs), outputs, diag);
+}
 
 std::unique_ptr<CompiledModule>
 tessera::jit::compile(const std::string &source, const std::string &bufferName,
@@ -531,6 +586,17 @@ tessera::jit::compile(const std::string &source, const std::string &bufferName,
   }
   process->addGenerator(std::move(*generator));
   (*jit)->getMainJITDylib().addToLinkOrder(*process);
+  // What compiled code calls back into: the run-time check reports.
+  llvm::orc::SymbolMap hooks;
+  hooks[(*jit)->mangleAndIntern("__tessera_runtime_error")] = {
+      llvm::orc::ExecutorAddr::fromPtr(&tesseraRuntimeError),
+      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  if (llvm::Error err = (*jit)->getMainJITDylib().define(
+          llvm::orc::absoluteSymbols(std::move(hooks)))) {
+    diag("error", "",
+         "cannot define the run-time hooks: " + llvm::toString(std::move(err)));
+    return nullptr;
+  }
   if (llvm::Error err = (*jit)->addObjectFile(std::move(object))) {
     diag("error", "",
          "cannot load the compiled object: " + llvm::toString(std::move(err)));

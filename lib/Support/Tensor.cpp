@@ -69,10 +69,81 @@ size_t TensorSpec::numElements() const { return product(shape); }
 std::string TensorSpec::str() const {
   std::ostringstream os;
   os << name << ": " << dtypeName(dtype) << "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    os << (i ? ", " : "") << shape[i];
+  for (size_t i = 0; i < shape.size(); ++i) {
+    os << (i ? ", " : "");
+    if (shape[i] == kDynamicDim)
+      os << "?";
+    else
+      os << shape[i];
+  }
   os << "]";
   return os.str();
+}
+
+bool TensorSpec::isStatic() const {
+  return std::none_of(shape.begin(), shape.end(),
+                      [](int64_t d) { return d == kDynamicDim; });
+}
+
+std::vector<std::vector<int64_t>>
+tessera::specShapes(const std::vector<TensorSpec> &specs) {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const TensorSpec &s : specs)
+    shapes.push_back(s.shape);
+  return shapes;
+}
+
+bool tessera::resolveShapes(
+    const EntryABI &entry, const std::vector<std::vector<int64_t>> &inputShapes,
+    std::vector<std::vector<int64_t>> &outputShapes, std::string &error) {
+  auto dims = [](const std::vector<int64_t> &shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+      s += (i ? ", " : "") + (shape[i] == kDynamicDim
+                                  ? std::string("?")
+                                  : std::to_string(shape[i]));
+    return s + "]";
+  };
+  if (inputShapes.size() != entry.inputs.size()) {
+    error = "entry @" + entry.name + " takes " +
+            std::to_string(entry.inputs.size()) + " inputs, got " +
+            std::to_string(inputShapes.size());
+    return false;
+  }
+  for (size_t i = 0; i < inputShapes.size(); ++i) {
+    const TensorSpec &spec = entry.inputs[i];
+    const std::vector<int64_t> &got = inputShapes[i];
+    bool ok = got.size() == spec.shape.size();
+    for (size_t d = 0; ok && d < got.size(); ++d)
+      ok = got[d] >= 0 &&
+           (spec.shape[d] == kDynamicDim || spec.shape[d] == got[d]);
+    if (!ok) {
+      error = "entry @" + entry.name + ": input " + std::to_string(i) + " (" +
+              spec.name + ") has shape " + dims(got) + "; it takes " +
+              dims(spec.shape);
+      return false;
+    }
+  }
+  outputShapes.clear();
+  for (const TensorSpec &spec : entry.outputs) {
+    std::vector<int64_t> shape = spec.shape;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] != kDynamicDim)
+        continue;
+      DimSource src =
+          d < spec.dimSources.size() ? spec.dimSources[d] : DimSource{};
+      if (src.input < 0 ||
+          static_cast<size_t>(src.input) >= inputShapes.size() || src.dim < 0 ||
+          static_cast<size_t>(src.dim) >= inputShapes[src.input].size()) {
+        error = "entry @" + entry.name + ": output " + spec.name + " dim " +
+                std::to_string(d) + " is dynamic and no input gives its size";
+        return false;
+      }
+      shape[d] = inputShapes[src.input][src.dim];
+    }
+    outputShapes.push_back(std::move(shape));
+  }
+  return true;
 }
 
 HostTensor::HostTensor(DType dtype, std::vector<int64_t> shape)

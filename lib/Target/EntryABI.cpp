@@ -3,6 +3,7 @@
 
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using ::tessera::DType;
@@ -36,27 +37,23 @@ std::optional<DType> dtypeOf(Type t) {
 LogicalResult appendSpecs(func::FuncOp func, Type type, const std::string &name,
                           std::vector<TensorSpec> &out) {
   auto add = [&](RankedTensorType t, const std::string &n) -> LogicalResult {
-    if (!t.hasStaticShape())
-      return func.emitError()
-             << "entry @" << func.getName() << ": " << n << " has type " << t
-             << "; entries need static shapes";
     std::optional<DType> dtype = dtypeOf(t.getElementType());
     if (!dtype)
       return func.emitError()
              << "entry @" << func.getName() << ": " << n
              << " has unsupported element type " << t.getElementType();
-    out.push_back(
-        {n, *dtype,
-         std::vector<int64_t>(t.getShape().begin(), t.getShape().end())});
+    TensorSpec spec;
+    spec.name = n;
+    spec.dtype = *dtype;
+    for (int64_t d : t.getShape())
+      spec.shape.push_back(ShapedType::isDynamic(d) ? ::tessera::kDynamicDim
+                                                    : d);
+    out.push_back(std::move(spec));
     return success();
   };
   if (auto t = llvm::dyn_cast<RankedTensorType>(type))
     return add(t, name);
   if (auto q = llvm::dyn_cast<mlir::tessera::QTensorType>(type)) {
-    if (!q.hasStaticShape())
-      return func.emitError()
-             << "entry @" << func.getName() << ": " << name << " has type "
-             << type << "; entries need static shapes";
     for (const auto &c : q.getStorageComponents())
       if (failed(add(c.type, name + "." + c.name.str())))
         return failure();
@@ -72,6 +69,7 @@ double attentionFlops(mlir::tessera::AttentionOp op) {
   auto q = op.getQuery().getType();
   auto k = llvm::cast<ShapedType>(op.getKey().getType());
   auto v = llvm::cast<ShapedType>(op.getValue().getType());
+  // Run-time sizes: counted per call by the caller, not here.
   if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
     return 0;
   int64_t sq = q.getDimSize(2), skv = k.getDimSize(2), off = skv - sq;
@@ -85,6 +83,44 @@ double attentionFlops(mlir::tessera::AttentionOp op) {
   }
   return 2.0 * static_cast<double>(q.getDimSize(0) * q.getDimSize(1)) * pairs *
          static_cast<double>(q.getDimSize(3) + v.getDimSize(3));
+}
+
+/// Where dim `d` of `v` (a value of an entry's body) comes from: an entry
+/// argument's dim, followed through the ops whose result sizes are operand
+/// sizes. `firstSpec[i]` is the index of argument i's first input spec (a
+/// qtensor argument has one per component, which keep its leading dims).
+std::optional<::tessera::DimSource> traceDim(Value v, int64_t d,
+                                             ArrayRef<int64_t> firstSpec) {
+  for (int guard = 0; guard < 64; ++guard) {
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (!isa<func::FuncOp>(arg.getOwner()->getParentOp()))
+        return std::nullopt;
+      return ::tessera::DimSource{firstSpec[arg.getArgNumber()], d};
+    }
+    Operation *def = v.getDefiningOp();
+    if (auto att = dyn_cast<mlir::tessera::AttentionOp>(def)) {
+      // O: [B, Hq, Sq] of Q, then Dv of V; LSE: [B, Hq, Sq] of Q.
+      if (v == att.getOutput() && d == 3) {
+        v = att.getValue();
+        continue;
+      }
+      v = att.getQuery();
+      continue;
+    }
+    // The row ops (hadamard, quantize, dequantize) and casts keep their
+    // operand's leading dims; the last one may be packed, so it is not traced.
+    if (def && def->getNumOperands() >= 1 &&
+        (isa<mlir::tessera::HadamardOp, mlir::tessera::QuantizeOp,
+             mlir::tessera::DequantizeOp, tensor::CastOp>(def))) {
+      auto in = cast<ShapedType>(def->getOperand(0).getType());
+      if (d >= in.getRank() - 1 && !isa<tensor::CastOp>(def))
+        return std::nullopt;
+      v = def->getOperand(0);
+      continue;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -119,13 +155,38 @@ mlir::tessera::computeEntryABIs(ModuleOp module) {
       continue;
     EntryABI abi;
     abi.name = func.getName().str();
-    for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+    SmallVector<int64_t> firstSpec;
+    for (auto [i, t] : llvm::enumerate(func.getArgumentTypes())) {
+      firstSpec.push_back(static_cast<int64_t>(abi.inputs.size()));
       if (failed(appendSpecs(func, t, "arg" + std::to_string(i), abi.inputs)))
         return failure();
-    for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
+    }
+    auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
+    for (auto [i, t] : llvm::enumerate(func.getResultTypes())) {
+      size_t first = abi.outputs.size();
       if (failed(
               appendSpecs(func, t, "result" + std::to_string(i), abi.outputs)))
         return failure();
+      // A run-time dim of a result is the size of some input's dim: the
+      // caller learns its output shapes from its input shapes.
+      for (size_t k = first; k < abi.outputs.size(); ++k) {
+        TensorSpec &spec = abi.outputs[k];
+        spec.dimSources.assign(spec.shape.size(), {});
+        for (size_t d = 0; d < spec.shape.size(); ++d) {
+          if (spec.shape[d] != ::tessera::kDynamicDim)
+            continue;
+          std::optional<::tessera::DimSource> src =
+              traceDim(ret.getOperand(i), static_cast<int64_t>(d), firstSpec);
+          if (!src)
+            return func.emitError()
+                   << "entry @" << func.getName() << ": " << spec.name
+                   << " dim " << d
+                   << " is dynamic but not the size of an input's dim; "
+                      "entries must be callable knowing their inputs' shapes";
+          spec.dimSources[d] = *src;
+        }
+      }
+    }
     func.walk([&](mlir::tessera::AttentionOp op) {
       abi.flops += attentionFlops(op);
       abi.blockSparse |= static_cast<bool>(op.getMask());

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 using namespace tessera;
 namespace cl = llvm::cl;
@@ -44,6 +45,11 @@ static cl::opt<int64_t>
     randomSeed("random-inputs",
                cl::desc("Draw every input at random from this seed"),
                cl::value_desc("seed"), cl::init(-1), cl::cat(category));
+static cl::list<std::string> shapes(
+    "shape",
+    cl::desc("With --random-inputs: the shape of an input with dynamic dims, "
+             "e.g. --shape=arg0=1x8x77x64 (repeatable)"),
+    cl::value_desc("name=AxBx..."), cl::cat(category));
 static cl::opt<std::string> saveInputs("save-inputs",
                                        cl::desc("Write the inputs used to DIR"),
                                        cl::value_desc("dir"),
@@ -232,9 +238,40 @@ int main(int argc, char **argv) {
   if (!inputs.empty() && randomSeed >= 0)
     return fail("give either --input files or --random-inputs, not both");
   if (randomSeed >= 0) {
+    // --shape=name=AxB...: the sizes of inputs with dynamic dims.
+    std::map<std::string, std::vector<int64_t>> given;
+    for (const std::string &arg : shapes) {
+      size_t eq = arg.find('=');
+      std::vector<int64_t> dims;
+      bool ok = eq != std::string::npos && eq > 0;
+      for (size_t pos = eq + 1; ok && pos <= arg.size();) {
+        size_t x = arg.find('x', pos);
+        std::string num = arg.substr(
+            pos, x == std::string::npos ? std::string::npos : x - pos);
+        ok = !num.empty() &&
+             num.find_first_not_of("0123456789") == std::string::npos &&
+             num.size() < 12;
+        if (ok)
+          dims.push_back(std::stoll(num));
+        if (x == std::string::npos)
+          break;
+        pos = x + 1;
+      }
+      if (!ok)
+        return fail("--shape='" + arg +
+                    "' is not NAME=AxBx... with non-negative sizes");
+      given[arg.substr(0, eq)] = dims;
+    }
     RandomStream rng(static_cast<uint64_t>(randomSeed));
     for (const TensorSpec &s : entry->inputs) {
-      in.emplace_back(s.dtype, s.shape);
+      std::vector<int64_t> shape = s.shape;
+      if (auto it = given.find(s.name); it != given.end())
+        shape = it->second;
+      else if (!s.isStatic())
+        return fail("input " + s.str() +
+                    " has run-time dims: give its shape with --shape=" +
+                    s.name + "=AxBx... or use --input files");
+      in.emplace_back(s.dtype, shape);
       rng.fill(in.back());
     }
   } else {
@@ -254,7 +291,11 @@ int main(int argc, char **argv) {
       if (!t)
         return fail(error);
       const TensorSpec &s = entry->inputs[i];
-      if (t->dtype() != s.dtype || t->shape() != s.shape)
+      bool shapeOk = t->shape().size() == s.shape.size();
+      for (size_t d = 0; shapeOk && d < s.shape.size(); ++d)
+        shapeOk =
+            s.shape[d] == tessera::kDynamicDim || s.shape[d] == t->shape()[d];
+      if (t->dtype() != s.dtype || !shapeOk)
         return fail("input #" + std::to_string(i) + " ('" + inputs[i] +
                     "') is " + shapeStr(t->dtype(), t->shape()) +
                     ", but entry @" + entry->name + " expects " + s.str() +
@@ -279,19 +320,31 @@ int main(int argc, char **argv) {
                 std::to_string(entry->outputs.size()) + " results, got " +
                 std::to_string(outputs.size()) + " --output files");
 
+  // Output shapes follow from the inputs' (dynamic dims).
+  std::vector<std::vector<int64_t>> inShapes, outShapes;
+  for (const HostTensor &t : in)
+    inShapes.push_back(t.shape());
+  {
+    std::string error;
+    if (!resolveShapes(*entry, inShapes, outShapes, error))
+      return fail(error);
+  }
   std::vector<HostTensor> out;
-  for (const TensorSpec &s : entry->outputs)
-    out.emplace_back(s.dtype, s.shape);
+  for (size_t i = 0; i < entry->outputs.size(); ++i)
+    out.emplace_back(entry->outputs[i].dtype, outShapes[i]);
   std::vector<void *> inPtrs, outPtrs;
   for (HostTensor &t : in)
     inPtrs.push_back(t.data());
   for (HostTensor &t : out)
     outPtrs.push_back(t.data());
-  if (!compiled->invoke(entry->name, inPtrs, outPtrs, diag) || hadError)
+  if (!compiled->invoke(entry->name, inPtrs, inShapes, outPtrs, diag) ||
+      hadError)
     return 1;
 
   for (size_t i = 0; i < out.size(); ++i) {
-    llvm::outs() << entry->outputs[i].str() << "  " << summarize(out[i]);
+    TensorSpec actual = entry->outputs[i];
+    actual.shape = out[i].shape();
+    llvm::outs() << actual.str() << "  " << summarize(out[i]);
     if (i < outputs.size()) {
       std::string error;
       if (!writeNpy(outputs[i], out[i], error))
@@ -305,17 +358,17 @@ int main(int argc, char **argv) {
     std::vector<double> ms;
     for (unsigned r = 0; r < bench; ++r) {
       auto t0 = std::chrono::steady_clock::now();
-      compiled->invoke(entry->name, inPtrs, outPtrs, diag);
+      compiled->invoke(entry->name, inPtrs, inShapes, outPtrs, diag);
       auto t1 = std::chrono::steady_clock::now();
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];
     double bytes = 0;
-    for (const TensorSpec &s : entry->inputs)
-      bytes += static_cast<double>(s.numBytes());
-    for (const TensorSpec &s : entry->outputs)
-      bytes += static_cast<double>(s.numBytes());
+    for (const HostTensor &t : in)
+      bytes += static_cast<double>(t.numBytes());
+    for (const HostTensor &t : out)
+      bytes += static_cast<double>(t.numBytes());
     llvm::outs() << llvm::format(
         "bench @%s: %u runs, median %.3f ms, min %.3f ms, max %.3f ms",
         entry->name.c_str(), bench.getValue(), median, ms.front(), ms.back());

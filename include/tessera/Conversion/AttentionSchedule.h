@@ -19,6 +19,7 @@ namespace mlir::tessera {
 
 /// The static shape and attributes of one tessera.attention.
 struct AttentionProblem {
+  /// Batch, queryLen and keyLen may be ShapedType::kDynamic (see get()).
   int64_t batch, queryHeads, kvHeads, queryLen, keyLen, headDim, valueDim;
   int64_t group;          ///< query heads per KV head (Hq / Hkv)
   int64_t blockQ, blockK; ///< tile sizes = the block-mask grid
@@ -45,9 +46,14 @@ struct AttentionProblem {
   /// Heads of the mask or topology layout (1, Hkv or Hq).
   int64_t maskHeads = 1;
 
-  /// Reads the problem from `op`; fails with a diagnostic on `op` if a shape is
-  /// dynamic.
+  /// Reads the problem from `op`; fails with a diagnostic on `op` if a head
+  /// count or head dim is dynamic. Batch, Sq and Skv (and with them the block
+  /// and tile counts) are ShapedType::kDynamic when they are run-time sizes.
   static FailureOr<AttentionProblem> get(AttentionOp op);
+  bool hasDynamicSizes() const {
+    return ShapedType::isDynamic(batch) || ShapedType::isDynamic(queryLen) ||
+           ShapedType::isDynamic(keyLen);
+  }
 };
 
 /// One work item of an attention lowering (a CPU loop iteration, a GPU CTA):

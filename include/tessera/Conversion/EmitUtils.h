@@ -88,10 +88,32 @@ public:
                     function_ref<void(ValueRange)> body);
   /// `if (cond) then()`.
   void ifThen(Value cond, function_ref<void()> then);
+  /// Runs `body(indices)` for every index tuple below `ubs` (index values) in
+  /// an scf.parallel; with no bounds, `body({})` once.
+  void parallelRows(ValueRange ubs, function_ref<void(ValueRange)> body);
 
 private:
   ImplicitLocOpBuilder &b;
 };
+
+/// A rule of an op that holds for every static shape the verifier accepted but
+/// depends on run-time sizes when dims are dynamic. `ok` is an i1; when it is
+/// false at run time the host code calls
+/// `__tessera_runtime_error(message, got, expected)` (the JIT defines it: the
+/// call then fails with a status and this message) and the op's work is
+/// skipped. `got` and `expected` are index values shown with the message.
+struct RuntimeCheck {
+  Value ok;
+  std::string message;
+  Value got, expected;
+};
+
+/// Emits the report of every failed check and returns the conjunction of
+/// their `ok` (true when `checks` is empty), so the caller can guard its work
+/// with it. Messages are prefixed with `op`'s location and name. CPU only (a
+/// GPU kernel cannot call the host; the runtime checks launches there).
+Value emitRuntimeChecks(Emitter &e, Operation *op,
+                        ArrayRef<RuntimeCheck> checks);
 
 /// bufferization.to_buffer of a ranked tensor value, with an identity-layout
 /// memref type (how a lowering hands a tensor operand to code over memrefs).

@@ -46,12 +46,19 @@ public:
   virtual const std::vector<EntryABI> &entries() const = 0;
   const EntryABI *findEntry(const std::string &name) const;
   /// Calls `entry` with contiguous row-major buffers, inputs then outputs, in
-  /// the ABI's order and with its shapes and dtypes. Returns false and calls
-  /// `diag` on a bad call.
+  /// the ABI's order and dtypes; `inputShapes` gives each input's shape (its
+  /// dynamic dims' sizes; see resolveShapes for the outputs' shapes, which the
+  /// output buffers must hold). Returns false and calls `diag` on a bad call,
+  /// and when a rule the compiled code checks at run time fails (sizes that
+  /// do not agree): then the outputs are unspecified.
   virtual bool invoke(const std::string &entry,
                       const std::vector<void *> &inputs,
+                      const std::vector<std::vector<int64_t>> &inputShapes,
                       const std::vector<void *> &outputs,
                       const DiagnosticFn &diag) = 0;
+  /// The same for an entry whose shapes are all static.
+  bool invoke(const std::string &entry, const std::vector<void *> &inputs,
+              const std::vector<void *> &outputs, const DiagnosticFn &diag);
   /// Whether the object code came from the cache.
   virtual bool fromCache() const = 0;
   /// Hex key of the cache entry.

@@ -35,15 +35,30 @@ std::optional<DType> parseDType(const std::string &name);
 /// Bytes per element.
 size_t dtypeSize(DType dtype);
 
+/// A dim of a spec that is a run-time size (`?` in the MLIR type).
+constexpr int64_t kDynamicDim = -1;
+
+/// Where a run-time dim of an entry's output comes from: dim `dim` of input
+/// `input` (indices into EntryABI::inputs and that input's shape).
+struct DimSource {
+  int64_t input = -1, dim = -1;
+};
+
 /// An argument or result of a compiled entry.
 struct TensorSpec {
   std::string name;
   DType dtype = DType::F32;
+  /// kDynamicDim where the size is given at call time.
   std::vector<int64_t> shape;
+  /// Outputs only: for each dim, where its size comes from when it is
+  /// dynamic (input -1 for static dims).
+  std::vector<DimSource> dimSources;
+
+  bool isStatic() const;
 
   size_t numElements() const;
   size_t numBytes() const { return numElements() * dtypeSize(dtype); }
-  /// "q: f32[1, 8, 16, 128]".
+  /// "q: f32[1, 8, 16, 128]" ("?" for a dynamic dim).
   std::string str() const;
 };
 
@@ -63,6 +78,18 @@ struct EntryABI {
   /// work).
   bool blockSparse = false;
 };
+
+/// The output shapes of a call of `entry` with inputs of `inputShapes`, or an
+/// error message (an input of the wrong rank, a static dim that differs, an
+/// output dim that no input gives). Sizes must be non-negative.
+bool resolveShapes(const EntryABI &entry,
+                   const std::vector<std::vector<int64_t>> &inputShapes,
+                   std::vector<std::vector<int64_t>> &outputShapes,
+                   std::string &error);
+
+/// The shapes of `specs` when they are all static (else the dynamic dims are
+/// kDynamicDim).
+std::vector<std::vector<int64_t>> specShapes(const std::vector<TensorSpec> &s);
 
 /// A host tensor that owns its bytes (64-byte aligned).
 class HostTensor {

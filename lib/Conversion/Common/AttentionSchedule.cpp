@@ -14,27 +14,41 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   auto q = op.getQuery().getType();
   auto k = cast<ShapedType>(op.getKey().getType());
   auto v = cast<ShapedType>(op.getValue().getType());
-  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
-    return op.emitOpError()
-           << "needs static shapes to be lowered (specialise the dynamic "
-              "dims first, e.g. with tessera-run's input shapes)";
+  // Heads and head dims shape the code (vector chunks, fragments, GQA
+  // mapping); batch and sequence lengths may be run-time sizes.
+  for (ShapedType t : {cast<ShapedType>(q), k, v})
+    if (t.isDynamicDim(1) || t.isDynamicDim(3))
+      return op.emitOpError()
+             << "needs static head counts and head dims to be lowered; got "
+             << t << " (batch and sequence lengths may be dynamic)";
+  // A dim known in any operand is known (the verifier made them agree).
+  auto known = [](std::initializer_list<int64_t> dims) {
+    for (int64_t d : dims)
+      if (!ShapedType::isDynamic(d))
+        return d;
+    return ShapedType::kDynamic;
+  };
   AttentionProblem p;
-  p.batch = q.getDimSize(0);
+  p.batch = known({q.getDimSize(0), k.getDimSize(0), v.getDimSize(0)});
   p.queryHeads = q.getDimSize(1);
   p.queryLen = q.getDimSize(2);
   p.headDim = q.getDimSize(3);
   p.kvHeads = k.getDimSize(1);
-  p.keyLen = k.getDimSize(2);
+  p.keyLen = known({k.getDimSize(2), v.getDimSize(2)});
   p.valueDim = v.getDimSize(3);
   p.group = p.queryHeads / p.kvHeads;
   p.blockQ = op.getBlockQ();
   p.blockK = op.getBlockK();
-  p.numQueryBlocks = (p.queryLen + p.blockQ - 1) / p.blockQ;
-  p.numKeyBlocks = (p.keyLen + p.blockK - 1) / p.blockK;
+  auto blocks = [](int64_t len, int64_t block) {
+    return ShapedType::isDynamic(len) ? ShapedType::kDynamic
+                                      : (len + block - 1) / block;
+  };
+  p.numQueryBlocks = blocks(p.queryLen, p.blockQ);
+  p.numKeyBlocks = blocks(p.keyLen, p.blockK);
   TileAttr tile = op.getTileAttr();
   p.tileQ = tile ? tile.getQuery() : p.blockQ;
   p.warps = tile ? tile.getWarps() : 0;
-  p.numQueryTiles = (p.queryLen + p.tileQ - 1) / p.tileQ;
+  p.numQueryTiles = blocks(p.queryLen, p.tileQ);
   p.causal = op.getCausal();
   p.window = op.getWindow();
   p.scale = op.getEffectiveScale();
@@ -49,11 +63,16 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
     Mask mask;
     mask.packed = mt.getElementType().isInteger(32);
     mask.rank4 = mt.getRank() == 4;
+    // A dynamic mask batch is taken to be B (checked at run time).
     mask.hasBatch = mask.rank4 && mt.getDimSize(0) != 1;
     mask.heads = headsOf(mt.getDimSize(mt.getRank() - 3));
     p.mask = mask;
   }
   if (BlockTopologyAttr t = op.getTopologyAttr()) {
+    if (ShapedType::isDynamic(p.queryLen) || ShapedType::isDynamic(p.keyLen))
+      return op.emitOpError()
+             << "has a static topology, which fixes the block grid: Sq and "
+                "Skv must be static";
     p.topology = t;
     Mask mask;
     mask.packed = false;

@@ -2,6 +2,8 @@
 #include "tessera/Conversion/EmitUtils.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/TypeUtilities.h"
 
 using namespace mlir;
@@ -116,6 +118,68 @@ void Emitter::ifThen(Value cond, function_ref<void()> then) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&ifOp.getThenRegion().front());
   then();
+}
+
+void Emitter::parallelRows(ValueRange ubs,
+                           function_ref<void(ValueRange)> body) {
+  if (ubs.empty())
+    return body({});
+  SmallVector<Value> lbs(ubs.size(), idx(0)), steps(ubs.size(), idx(1));
+  auto par = scf::ParallelOp::create(b, lbs, ubs, steps);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(par.getBody());
+  body(par.getInductionVars());
+}
+
+Value mlir::tessera::emitRuntimeChecks(Emitter &e, Operation *op,
+                                       ArrayRef<RuntimeCheck> checks) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value all = arith::ConstantOp::create(b, b.getBoolAttr(true));
+  if (checks.empty())
+    return all;
+  auto module = op->getParentOfType<ModuleOp>();
+  MLIRContext *ctx = b.getContext();
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  Type i64 = b.getI64Type();
+  StringRef callee = "__tessera_runtime_error";
+  if (!module.lookupSymbol(callee)) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    LLVM::LLVMFuncOp::create(
+        b, callee,
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
+                                    {ptr, i64, i64}));
+  }
+  std::string where;
+  if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
+    where = (loc.getFilename().str() + ":" + std::to_string(loc.getLine()) +
+             ":" + std::to_string(loc.getColumn()) + ": ");
+  for (const RuntimeCheck &c : checks) {
+    std::string text =
+        where + "'" + op->getName().getStringRef().str() + "' " + c.message;
+    // A name per message (FNV-1a of the text), so one global serves repeats.
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (char ch : text)
+      h = (h ^ static_cast<uint8_t>(ch)) * 0x100000001b3ULL;
+    std::string name = "__tessera_check_" + std::to_string(h);
+    Value bad = arith::XOrIOp::create(
+        b, c.ok, arith::ConstantOp::create(b, b.getBoolAttr(true)));
+    e.ifThen(bad, [&] {
+      Value msg;
+      if (auto global = module.lookupSymbol<LLVM::GlobalOp>(name))
+        msg = LLVM::AddressOfOp::create(b, global);
+      else
+        msg = LLVM::createGlobalString(b.getLoc(), b, name, text + '\0',
+                                       LLVM::Linkage::Internal);
+      auto asI64 = [&](Value v) {
+        return arith::IndexCastOp::create(b, i64, v).getResult();
+      };
+      LLVM::CallOp::create(b, TypeRange{}, callee,
+                           ValueRange{msg, asI64(c.got), asI64(c.expected)});
+    });
+    all = arith::AndIOp::create(b, all, c.ok);
+  }
+  return all;
 }
 
 void Emitter::parallelRows(ArrayRef<int64_t> shape,

@@ -37,6 +37,10 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
   FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
   if (failed(p))
     return failure();
+  if (p->hasDynamicSizes())
+    return op->emitOpError()
+           << "has run-time batch or sequence lengths; the GPU lowering "
+              "needs static shapes so far (the CPU lowering takes them)";
   Type elt = attention.getQuery().getType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return op->emitOpError()

@@ -65,31 +65,42 @@ public:
                      ? emitToBuffer(b, b.getLoc(), adaptor.getMask().front())
                      : Value();
 
-    // Plain keys are transposed (and widened to f32) once for the whole op, so
-    // the score loop can put 16 keys in the lanes of a vector; packed keys are
-    // unpacked per block.
-    if (!key.codec)
-      key.transposed = emitTransposedKeys(e, p, key);
-
+    sizes = getSizes(e, p, q, key, value);
     Type elt = op.getQuery().getType().getElementType();
+    int64_t dyn = ShapedType::kDynamic;
     auto outType =
         MemRefType::get({p.batch, p.queryHeads, p.queryLen, p.valueDim}, elt);
     auto lseType =
         MemRefType::get({p.batch, p.queryHeads, p.queryLen}, b.getF32Type());
-    Value out = memref::AllocOp::create(b, outType);
-    Value lse = memref::AllocOp::create(b, lseType);
+    SmallVector<Value> dynSizes;
+    if (p.batch == dyn)
+      dynSizes.push_back(sizes.batch);
+    if (p.queryLen == dyn)
+      dynSizes.push_back(sizes.queryLen);
+    Value out = memref::AllocOp::create(b, outType, dynSizes);
+    Value lse = memref::AllocOp::create(b, lseType, dynSizes);
 
-    auto par = scf::ParallelOp::create(
-        b, ValueRange{e.idx(0), e.idx(0), e.idx(0)},
-        ValueRange{e.idx(p.batch), e.idx(p.queryHeads), e.idx(p.numQueryTiles)},
-        ValueRange{e.idx(1), e.idx(1), e.idx(1)});
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(par.getBody());
-      SmallVector<Value> ivs(par.getInductionVars());
-      emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask, out,
-                     lse);
-    }
+    // With run-time sizes, what the verifier proved for static shapes is
+    // checked before any memory is touched; a failed check reports and skips
+    // the op's work.
+    auto work = [&] {
+      // Plain keys are transposed (and widened to f32) once for the whole op,
+      // so the score loop can put 16 keys in the lanes of a vector; packed
+      // keys are unpacked per block.
+      if (!key.codec)
+        key.transposed = emitTransposedKeys(e, p, key);
+      e.parallelRows(
+          ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryTiles},
+          [&](ValueRange ivs) {
+            emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask,
+                           out, lse);
+          });
+    };
+    SmallVector<RuntimeCheck> checks = sizeChecks(e, p, q, key, value, mask);
+    if (checks.empty())
+      work();
+    else
+      e.ifThen(emitRuntimeChecks(e, op, checks), work);
 
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
                             emitToTensor(b, b.getLoc(), lse)});
@@ -97,6 +108,89 @@ public:
   }
 
 private:
+  /// Run-time sizes: constants for static dims, memref.dim otherwise.
+  struct Sizes {
+    Value batch, queryLen, keyLen, queryTiles, keyBlocks;
+  };
+
+  static Value sizeOf(Emitter &e, int64_t known, Value buffer, int64_t dim) {
+    if (!ShapedType::isDynamic(known))
+      return e.idx(known);
+    return memref::DimOp::create(e.builder(), buffer, dim);
+  }
+
+  Sizes getSizes(Emitter &e, const AttentionProblem &p, Value q,
+                 const KVSource &key, const KVSource &value) const {
+    Sizes sz;
+    sz.batch = sizeOf(e, p.batch, q, 0);
+    sz.queryLen = sizeOf(e, p.queryLen, q, 2);
+    // Packed components keep the [B, Hkv, Skv, ...] lead of their qtensor.
+    sz.keyLen = sizeOf(e, p.keyLen, value.parts[0], 2);
+    sz.queryTiles = ShapedType::isDynamic(p.numQueryTiles)
+                        ? e.ceilDiv(sz.queryLen, p.tileQ)
+                        : e.idx(p.numQueryTiles);
+    sz.keyBlocks = ShapedType::isDynamic(p.numKeyBlocks)
+                       ? e.ceilDiv(sz.keyLen, p.blockK)
+                       : e.idx(p.numKeyBlocks);
+    return sz;
+  }
+
+  /// The shape rules of the verifier that involve a run-time size: every
+  /// operand's batch and length dims agree, and a mask's grid is
+  /// ceil(Sq / block_q) x ceil(Skv / block_k) (words of 32 when packed).
+  SmallVector<RuntimeCheck> sizeChecks(Emitter &e, const AttentionProblem &p,
+                                       Value q, const KVSource &key,
+                                       const KVSource &value,
+                                       Value mask) const {
+    SmallVector<RuntimeCheck> checks;
+    auto isDyn = [](Value buf, int64_t d) {
+      return cast<MemRefType>(buf.getType()).isDynamicDim(d);
+    };
+    auto expect = [&](Value buf, int64_t d, Value want, bool wantDynamic,
+                      std::string what) {
+      if (!isDyn(buf, d) && !wantDynamic)
+        return; // both static: the verifier checked them
+      Value got = memref::DimOp::create(e.builder(), buf, d);
+      checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
+                        std::move(what), got, want});
+    };
+    bool dynB = ShapedType::isDynamic(p.batch);
+    bool dynSkv = ShapedType::isDynamic(p.keyLen);
+    // Q's batch and V's length are where run-time sizes come from (getSizes);
+    // when the size is static, a dynamic dim there is checked against it.
+    if (!dynB)
+      expect(q, 0, sizes.batch, dynB, "query batch differs from the batch");
+    for (const KVSource *src : {&key, &value}) {
+      const char *name = src == &key ? "key" : "value";
+      for (Value part : src->parts) {
+        expect(part, 0, sizes.batch, dynB,
+               std::string(name) + " batch differs from the query batch");
+        if (part != value.parts[0] || !dynSkv)
+          expect(part, 2, sizes.keyLen, dynSkv,
+                 std::string(name) + " length differs from the value length");
+      }
+    }
+    if (!mask)
+      return checks;
+    auto mt = cast<MemRefType>(mask.getType());
+    int64_t r = mt.getRank();
+    bool dynSq = ShapedType::isDynamic(p.queryLen);
+    if (p.mask->hasBatch)
+      expect(mask, 0, sizes.batch, dynB,
+             "mask batch differs from the batch (a mask batch dim that is "
+             "not 1 statically must be B)");
+    expect(mask, r - 2, e.ceilDiv(sizes.queryLen, p.blockQ), dynSq,
+           "mask has the wrong number of query blocks (ceil(Sq / block_q))");
+    Value kbw =
+        p.mask->packed ? e.ceilDiv(sizes.keyBlocks, 32) : sizes.keyBlocks;
+    expect(mask, r - 1, kbw, dynSkv,
+           p.mask->packed ? "mask has the wrong number of i32 words per row "
+                            "(ceil(ceil(Skv / block_k) / 32))"
+                          : "mask has the wrong number of key blocks "
+                            "(ceil(Skv / block_k))");
+    return checks;
+  }
+
   LogicalResult prepare(AttentionOp op, ImplicitLocOpBuilder &b, Value original,
                         ValueRange converted, KVSource &src) const {
     auto shaped = cast<ShapedType>(original.getType());
@@ -175,28 +269,37 @@ private:
     ImplicitLocOpBuilder &b = e.builder();
     int64_t vw = options.vectorWidth;
     int64_t paddedKeys = (p.blockK + vw - 1) / vw * vw;
+    SmallVector<Value> dynSizes;
+    if (ShapedType::isDynamic(p.batch))
+      dynSizes.push_back(sizes.batch);
+    if (ShapedType::isDynamic(p.numKeyBlocks))
+      dynSizes.push_back(sizes.keyBlocks);
     Value kt = memref::AllocOp::create(
-        b, MemRefType::get(
-               {p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
-               b.getF32Type()));
-    e.parallelRows({p.batch, p.kvHeads, p.numKeyBlocks}, [&](ValueRange ivs) {
-      Value k0 = e.mul(ivs[2], e.idx(p.blockK));
-      Value cols = e.minsi(e.idx(p.blockK), e.sub(e.idx(p.keyLen), k0));
-      e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
-        e.forLoop(e.idx(0), e.idx(paddedKeys), 1, [&](Value c) {
-          SmallVector<Value> at{ivs[0], ivs[1], ivs[2], d, c};
-          memref::StoreOp::create(b, e.f32(0), kt, at);
+        b,
+        MemRefType::get(
+            {p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
+            b.getF32Type()),
+        dynSizes);
+    e.parallelRows(
+        ValueRange{sizes.batch, e.idx(p.kvHeads), sizes.keyBlocks},
+        [&](ValueRange ivs) {
+          Value k0 = e.mul(ivs[2], e.idx(p.blockK));
+          Value cols = e.minsi(e.idx(p.blockK), e.sub(sizes.keyLen, k0));
+          e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+            e.forLoop(e.idx(0), e.idx(paddedKeys), 1, [&](Value c) {
+              SmallVector<Value> at{ivs[0], ivs[1], ivs[2], d, c};
+              memref::StoreOp::create(b, e.f32(0), kt, at);
+            });
+          });
+          e.forLoop(e.idx(0), cols, 1, [&](Value c) {
+            e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+              Value x = memref::LoadOp::create(
+                  b, key.parts[0], ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
+              memref::StoreOp::create(b, e.toF32(x), kt,
+                                      ValueRange{ivs[0], ivs[1], ivs[2], d, c});
+            });
+          });
         });
-      });
-      e.forLoop(e.idx(0), cols, 1, [&](Value c) {
-        e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
-          Value x = memref::LoadOp::create(
-              b, key.parts[0], ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
-          memref::StoreOp::create(b, e.toF32(x), kt,
-                                  ValueRange{ivs[0], ivs[1], ivs[2], d, c});
-        });
-      });
-    });
     return kt;
   }
 
@@ -234,7 +337,7 @@ private:
     int64_t vw = options.vectorWidth;
     Value kvh = e.divui(h, e.idx(p.group));
     Value q0 = e.mul(qt, e.idx(p.tileQ));
-    Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
+    Value rows = e.minsi(e.idx(p.tileQ), e.sub(sizes.queryLen, q0));
     Value qb = emitMaskRowOfTile(e, p, qt);
 
     Tile t;
@@ -260,7 +363,7 @@ private:
     // Rows past the end of Q are computed on a copy of the last row and never
     // stored, so every row block is full.
     Value paddedRows = e.mul(e.ceilDiv(rows, 8), e.idx(8));
-    Value lastRow = e.idx(p.queryLen - 1);
+    Value lastRow = e.sub(sizes.queryLen, e.idx(1));
     e.forLoop(e.idx(0), e.idx(t.paddedRows), 1, [&](Value r) {
       memref::StoreOp::create(b, e.negInf(), t.m, ValueRange{r});
       memref::StoreOp::create(b, e.f32(0), t.l, ValueRange{r});
@@ -280,7 +383,7 @@ private:
       }
     });
 
-    WorkItem item{bi, h, kvh, qb, q0, rows, e.idx(p.queryLen), e.idx(p.keyLen)};
+    WorkItem item{bi, h, kvh, qb, q0, rows, sizes.queryLen, sizes.keyLen};
     emitKeyBlockWalk(e, p, item, mask, topologyScope, ValueRange{},
                      [&](Value kb, ValueRange) -> SmallVector<Value> {
                        emitKeyBlock(e, p, t, item, paddedRows, kb, key, value);
@@ -355,7 +458,8 @@ private:
 
     // Lanes past the last key (when blocks can be partial) and the
     // causal/window bounds are masked, on vectors of i32 key indices.
-    bool partialBlocks = p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
+    bool partialBlocks = ShapedType::isDynamic(p.keyLen) ||
+                         p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
     SmallVector<int32_t> laneIds;
     for (int64_t lane = 0; lane < vw; ++lane)
       laneIds.push_back(static_cast<int32_t>(lane));
@@ -479,6 +583,8 @@ private:
   }
 
   LoopLoweringOptions options;
+  /// The sizes of the op being rewritten.
+  mutable Sizes sizes;
   /// Where a static topology's tables are created (the enclosing module).
   mutable Operation *topologyScope = nullptr;
 };

@@ -1,5 +1,6 @@
 //===- TesseraToLoops.cpp - The convert-tessera-to-loops pass -------------===//
 #include "tessera/Conversion/TesseraToLoops.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/QuantCodec.h"

@@ -62,3 +62,11 @@ func.func @cpu_tile(%q: tensor<1x2x100x64xbf16>) {
   %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 16>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
   return
 }
+
+// -----
+
+func.func @dynamic_lengths(%q: tensor<1x2x?x64xbf16>) {
+  // expected-error @+1 {{'tessera.attention' op has run-time batch or sequence lengths; the GPU lowering needs static shapes so far (the CPU lowering takes them)}}
+  %o, %l = tessera.attention %q, %q, %q : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>, tensor<1x2x?xf32>
+  return
+}

@@ -5,6 +5,9 @@
 // CHECK-LABEL: func.func @attention_causal
 // CHECK: %[[OUT:.+]] = memref.alloc() : memref<1x4x100x64xf32>
 // CHECK: %[[LSE:.+]] = memref.alloc() : memref<1x4x100xf32>
+// K^T per key block, built once: (batch, KV head, key block).
+// CHECK: memref.alloc() : memref<1x2x4x64x32xf32>
+// CHECK: scf.parallel ({{.*}}) = {{.*}} to (%c1{{.*}}, %c2{{.*}}, %c4{{.*}})
 // CHECK: scf.parallel (%[[B:.+]], %[[H:.+]], %[[QB:.+]]) = {{.*}} to (%c1{{.*}}, %c4{{.*}}, %c4{{.*}})
 // CHECK: %[[KVH:.+]] = arith.divui %[[H]], %c2
 // CHECK: scf.for %[[KB:.+]] = %{{.+}} to %{{.+}} step
@@ -78,4 +81,25 @@ func.func @quantize(%x: tensor<3x64xf32>) -> !tessera.qtensor<3x64xf32, #tessera
 func.func @hadamard(%x: tensor<2x32xbf16>) -> tensor<2x32xbf16> {
   %y = tessera.hadamard %x {seed = 5} : tensor<2x32xbf16>
   return %y : tensor<2x32xbf16>
+}
+
+// -----
+
+// Run-time batch and lengths: sizes from memref.dim, outputs allocated at those sizes, and the
+// rules the verifier cannot check (K and V lengths agree, ...) tested before any work, with a
+// located message for the host (the JIT turns it into a failed call).
+// CHECK: llvm.mlir.global internal constant @__tessera_check_{{.*}}("{{.*}}convert-tessera-to-loops.mlir:{{[0-9]+}}:{{[0-9]+}}: 'tessera.attention' key length differs from the value length\00")
+// CHECK: llvm.func @__tessera_runtime_error(!llvm.ptr, i64, i64)
+// CHECK-LABEL: func.func @attention_dynamic
+// CHECK: %[[SQ:.+]] = memref.dim %{{.+}}, %c2 : memref<?x4x?x64xf32>
+// CHECK: %[[SKV:.+]] = memref.dim %{{.+}}, %c2{{.*}} : memref<?x2x?x64xf32>
+// CHECK: memref.alloc(%{{.+}}, %[[SQ]]) : memref<?x4x?x64xf32>
+// CHECK: %[[OK:.+]] = arith.cmpi eq
+// CHECK: scf.if %{{.+}} {
+// CHECK: llvm.call @__tessera_runtime_error
+// CHECK: scf.if
+// CHECK: scf.parallel
+func.func @attention_dynamic(%q: tensor<?x4x?x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %o, %l = tessera.attention %q, %k, %v {causal} : tensor<?x4x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x4x?x64xf32>, tensor<?x4x?xf32>
+  return %o : tensor<?x4x?x64xf32>
 }

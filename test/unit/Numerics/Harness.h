@@ -34,23 +34,39 @@ compileOrFail(const std::string &mlir) {
   return m;
 }
 
-/// Calls the module's only entry and returns its outputs.
+/// Calls the module's only entry with `inputs` (their shapes give the sizes
+/// of dynamic dims) and returns its outputs; when `error` is given, a failed
+/// call stores its diagnostics there instead of failing the test.
 inline std::vector<HostTensor> run(jit::CompiledModule &m,
-                                   std::vector<HostTensor> &inputs) {
+                                   std::vector<HostTensor> &inputs,
+                                   std::string *error = nullptr) {
   const EntryABI &e = m.entries().front();
   std::vector<HostTensor> outputs;
   std::vector<void *> in, out;
-  for (HostTensor &t : inputs)
+  std::vector<std::vector<int64_t>> inShapes, outShapes;
+  for (HostTensor &t : inputs) {
     in.push_back(t.data());
-  for (const TensorSpec &s : e.outputs) {
-    outputs.emplace_back(s.dtype, s.shape);
-    out.push_back(outputs.back().data());
+    inShapes.push_back(t.shape());
   }
   std::string diags;
-  bool ok = m.invoke(e.name, in, out,
+  if (!resolveShapes(e, inShapes, outShapes, diags)) {
+    if (error)
+      *error = diags;
+    else
+      ADD_FAILURE() << diags;
+    return outputs;
+  }
+  for (size_t i = 0; i < e.outputs.size(); ++i) {
+    outputs.emplace_back(e.outputs[i].dtype, outShapes[i]);
+    out.push_back(outputs.back().data());
+  }
+  bool ok = m.invoke(e.name, in, inShapes, out,
                      [&](const std::string &, const std::string &,
                          const std::string &msg) { diags += msg + "\n"; });
-  EXPECT_TRUE(ok) << diags;
+  if (error)
+    *error = ok ? "" : diags;
+  else
+    EXPECT_TRUE(ok) << diags;
   return outputs;
 }
 
