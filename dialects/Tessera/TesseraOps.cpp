@@ -99,11 +99,13 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
   auto oType = RankedTensorType::get(oShape, q.getElementType());
   auto lseType =
       RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
-  build(b, state, oType, lseType, query, key, value, mask, causal,
+  build(b, state, oType, lseType, query, key, value, mask,
+        /*block_table=*/Value(), /*kv_lens=*/Value(), causal,
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
         scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64,
         /*block_k=*/64,
-        /*topology=*/BlockTopologyAttr(), /*tile=*/TileAttr());
+        /*topology=*/BlockTopologyAttr(), /*tile=*/TileAttr(),
+        /*page_size=*/IntegerAttr(), /*checked=*/false);
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -118,9 +120,14 @@ LogicalResult AttentionOp::verify() {
   auto q = getQuery().getType();
   auto k = cast<ShapedType>(getKey().getType());
   auto v = cast<ShapedType>(getValue().getType());
+  bool paged = isPaged();
   if (failed(checkRank(op, q, 4, "query", "[B, Hq, Sq, D]")) ||
-      failed(checkRank(op, k, 4, "key", "[B, Hkv, Skv, D]")) ||
-      failed(checkRank(op, v, 4, "value", "[B, Hkv, Skv, Dv]")) ||
+      failed(
+          checkRank(op, k, 4, "key",
+                    paged ? "[P, page_size, Hkv, D]" : "[B, Hkv, Skv, D]")) ||
+      failed(
+          checkRank(op, v, 4, "value",
+                    paged ? "[P, page_size, Hkv, Dv]" : "[B, Hkv, Skv, Dv]")) ||
       failed(checkKVScheme(op, k, "key")) ||
       failed(checkKVScheme(op, v, "value")))
     return failure();
@@ -134,13 +141,60 @@ LogicalResult AttentionOp::verify() {
 
   int64_t b = q.getDimSize(0), hq = q.getDimSize(1), sq = q.getDimSize(2),
           d = q.getDimSize(3);
-  int64_t hkv = k.getDimSize(1), skv = k.getDimSize(2), dv = v.getDimSize(3);
-  if (!same(k.getDimSize(0), b) || !same(v.getDimSize(0), b))
+  // The dims of K/V as attention sees them: [B, Hkv, Skv, D] dense; pools
+  // [P, page_size, Hkv, D] are read per sequence through the block table, so
+  // Skv is each sequence's kv_lens and the mask grid spans the capacity.
+  int64_t hkv, skv, kvBatchK, kvBatchV, vHeads, vLen;
+  if (paged) {
+    std::optional<int64_t> ps = getPageSize();
+    if (!ps || *ps <= 0)
+      return emitOpError() << "paged K/V need a positive page_size attribute";
+    auto table = cast<RankedTensorType>(getBlockTable().getType());
+    auto lens = cast<RankedTensorType>(getKvLens().getType());
+    if (table.getRank() != 2 || lens.getRank() != 1)
+      return emitOpError()
+             << "paged K/V take a block table [B, max_pages] and kv_lens [B]; "
+                "got "
+             << table << " and " << lens;
+    if (!same(table.getDimSize(0), b) || !same(lens.getDimSize(0), b))
+      return emitOpError() << "block table (" << table << ") and kv_lens ("
+                           << lens << ") must have the query batch (" << Dim{b}
+                           << ") rows";
+    for (auto [t, name] : {std::pair{k, "key"}, std::pair{v, "value"}})
+      if (!same(t.getDimSize(1), *ps))
+        return emitOpError() << name << " pages hold " << Dim{t.getDimSize(1)}
+                             << " tokens; page_size is " << *ps;
+    if (!same(k.getDimSize(0), v.getDimSize(0)))
+      return emitOpError() << "key and value pools must have as many pages: "
+                           << Dim{k.getDimSize(0)} << " vs "
+                           << Dim{v.getDimSize(0)};
+    if (getTopologyAttr())
+      return emitOpError() << "a static topology fixes Skv; paged K/V have "
+                              "per-sequence lengths";
+    hkv = k.getDimSize(2);
+    vHeads = v.getDimSize(2);
+    int64_t pages = table.getDimSize(1);
+    skv = ShapedType::isDynamic(pages) ? ShapedType::kDynamic : pages * *ps;
+    vLen = skv;
+    kvBatchK = kvBatchV = b;
+  } else {
+    if (getPageSize() || getKvLens())
+      return emitOpError()
+             << "page_size and kv_lens go with a block table (paged K/V)";
+    hkv = k.getDimSize(1);
+    skv = k.getDimSize(2);
+    vHeads = v.getDimSize(1);
+    vLen = v.getDimSize(2);
+    kvBatchK = k.getDimSize(0);
+    kvBatchV = v.getDimSize(0);
+  }
+  int64_t dv = v.getDimSize(3);
+  if (!same(kvBatchK, b) || !same(kvBatchV, b))
     return emitOpError() << "batch sizes must agree: query " << Dim{b}
-                         << ", key " << Dim{k.getDimSize(0)} << ", value "
-                         << Dim{v.getDimSize(0)};
-  if (!same(v.getDimSize(1), hkv))
-    return emitOpError() << "value head count (" << Dim{v.getDimSize(1)}
+                         << ", key " << Dim{kvBatchK} << ", value "
+                         << Dim{kvBatchV};
+  if (!same(vHeads, hkv))
+    return emitOpError() << "value head count (" << Dim{vHeads}
                          << ") must equal key head count (" << Dim{hkv} << ")";
   if (!ShapedType::isDynamic(hkv) && hkv == 0)
     return emitOpError() << "key head count must be positive";
@@ -151,8 +205,8 @@ LogicalResult AttentionOp::verify() {
   if (!same(k.getDimSize(3), d))
     return emitOpError() << "key head dim (" << Dim{k.getDimSize(3)}
                          << ") must equal query head dim (" << Dim{d} << ")";
-  if (!same(v.getDimSize(2), skv))
-    return emitOpError() << "value length (" << Dim{v.getDimSize(2)}
+  if (!same(vLen, skv))
+    return emitOpError() << "value length (" << Dim{vLen}
                          << ") must equal key length (" << Dim{skv} << ")";
 
   if (failed(checkResult(op, "output", getOutput().getType(), {b, hq, sq, dv},

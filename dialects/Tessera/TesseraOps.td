@@ -43,7 +43,7 @@ def Tessera_BlockMask : RankedTensorOf<[I1, I32],
 // tessera.attention
 //===----------------------------------------------------------------------===//
 
-def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
+def Tessera_AttentionOp : Tessera_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let summary = "Scaled dot-product attention (dense, causal, windowed, GQA, block-sparse)";
   let description = [{
     `O[b,h,i,:] = sum_j softmax_j(s_ij) V[b,h/g,j,:]` with `s_ij = scale * Q[b,h,i,:] . K[b,h/g,j,:]`
@@ -57,6 +57,16 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
     `QB = ceil(Sq / block_q)`, `KB = ceil(Skv / block_k)`, `H` is 1, Hkv or Hq (and B is 1 or
     B); with i1 elements `KBw = KB`, with i32 elements 32 blocks are packed per word, least
     significant bit first, and `KBw = ceil(KB / 32)`.
+
+    Paged K/V (vLLM's layout): with `paged(%block_table, %kv_lens)`, K and V are page pools
+    `[P, page_size, Hkv, D]` / `[P, page_size, Hkv, Dv]` (plain or qtensor, so pages may be
+    packed), `block_table` is `[B, max_pages]` i32 (sequence b's key j lives in page
+    `block_table[b, j / page_size]`, slot `j % page_size`) and `kv_lens` is `[B]` i32 (Skv of
+    each sequence, at most `max_pages * page_size`). `page_size` is an attribute and must equal
+    the pools' dim 1. Causal aligns each sequence's ends (Skv = kv_lens[b]); a mask's key-block
+    grid spans the table's capacity `max_pages * page_size`. Bad table entries or lengths are
+    errors with the `checked` attribute (the call fails with a message before any work);
+    without it they are clamped into range (memory-safe; such rows are unspecified).
 
     Attributes: `causal` (query i sees keys j <= i + Skv - Sq: the ends are aligned), `window`
     (additionally j > i + Skv - Sq - window), `scale` (default 1/sqrt(D)), `block_q` and
@@ -76,17 +86,23 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
     Tessera_KVOperand:$key,
     Tessera_KVOperand:$value,
     Optional<Tessera_BlockMask>:$mask,
+    Optional<RankedTensorOf<[I32]>>:$block_table,
+    Optional<RankedTensorOf<[I32]>>:$kv_lens,
     UnitAttr:$causal,
     OptionalAttr<Tessera_I64Attr>:$window,
     OptionalAttr<F32Attr>:$scale,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k,
     OptionalAttr<Tessera_BlockTopologyAttr>:$topology,
-    OptionalAttr<Tessera_TileAttr>:$tile
+    OptionalAttr<Tessera_TileAttr>:$tile,
+    OptionalAttr<Tessera_I64Attr>:$page_size,
+    UnitAttr:$checked
   );
   let results = (outs Tessera_FloatTensor:$output, Tessera_F32Tensor:$lse);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:`
+    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`paged` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,` type($kv_lens) `)`)?
+    attr-dict `:`
     type($query) `,` qualified(type($key)) `,` qualified(type($value)) `->` type($output) `,`
     type($lse)
   }];
@@ -99,6 +115,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure]> {
   let extraClassDeclaration = [{
     /// The softmax scale: the `scale` attribute, or 1/sqrt(D).
     float getEffectiveScale();
+    /// Whether K/V are page pools read through a block table.
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
   }];
   let hasVerifier = 1;
 }

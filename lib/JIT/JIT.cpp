@@ -360,8 +360,14 @@ public:
         RuntimeErrorScope scope(failures);
         invokers_[k](args.data());
       }
-      for (const std::string &f : failures)
-        diag("error", "", f);
+      // The first few failed checks, then how many more (a bad table can
+      // fail once per entry).
+      for (size_t i = 0; i < failures.size() && i < 4; ++i)
+        diag("error", "", failures[i]);
+      if (failures.size() > 4)
+        diag("error", "",
+             std::to_string(failures.size() - 4) +
+                 " more run-time checks failed in this call");
       return failures.empty();
     }
     diag("error", "", "no entry @" + entry + " in the module");

@@ -69,8 +69,9 @@ double attentionFlops(mlir::tessera::AttentionOp op) {
   auto q = op.getQuery().getType();
   auto k = llvm::cast<ShapedType>(op.getKey().getType());
   auto v = llvm::cast<ShapedType>(op.getValue().getType());
-  // Run-time sizes: counted per call by the caller, not here.
-  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape())
+  // Run-time sizes and per-sequence (paged) lengths: not known here.
+  if (!q.hasStaticShape() || !k.hasStaticShape() || !v.hasStaticShape() ||
+      op.isPaged())
     return 0;
   int64_t sq = q.getDimSize(2), skv = k.getDimSize(2), off = skv - sq;
   double pairs = 0;

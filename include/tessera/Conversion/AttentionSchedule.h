@@ -45,6 +45,13 @@ struct AttentionProblem {
   BlockTopologyAttr topology;
   /// Heads of the mask or topology layout (1, Hkv or Hq).
   int64_t maskHeads = 1;
+  /// Paged K/V: tokens per page (0: dense K/V). Then keyLen is the block
+  /// table's capacity (max_pages * pageSize) and each sequence's length comes
+  /// from kv_lens.
+  int64_t pageSize = 0;
+  /// Validate block tables and lengths at run time (else clamp them).
+  bool checked = false;
+  bool paged() const { return pageSize != 0; }
 
   /// Reads the problem from `op`; fails with a diagnostic on `op` if a head
   /// count or head dim is dynamic. Batch, Sq and Skv (and with them the block

@@ -15,11 +15,16 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   auto k = cast<ShapedType>(op.getKey().getType());
   auto v = cast<ShapedType>(op.getValue().getType());
   // Heads and head dims shape the code (vector chunks, fragments, GQA
-  // mapping); batch and sequence lengths may be run-time sizes.
+  // mapping); batch and sequence lengths may be run-time sizes. Page pools
+  // are [P, page_size, Hkv, D].
+  bool paged = op.isPaged();
+  int64_t headAxis = paged ? 2 : 1;
   for (ShapedType t : {cast<ShapedType>(q), k, v})
-    if (t.isDynamicDim(1) || t.isDynamicDim(3))
+    if (t.isDynamicDim(t == q ? 1 : headAxis) || t.isDynamicDim(3) ||
+        (paged && t != q && t.isDynamicDim(1)))
       return op.emitOpError()
-             << "needs static head counts and head dims to be lowered; got "
+             << "needs static head counts, head dims and page sizes to be "
+                "lowered; got "
              << t << " (batch and sequence lengths may be dynamic)";
   // A dim known in any operand is known (the verifier made them agree).
   auto known = [](std::initializer_list<int64_t> dims) {
@@ -29,13 +34,26 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
     return ShapedType::kDynamic;
   };
   AttentionProblem p;
-  p.batch = known({q.getDimSize(0), k.getDimSize(0), v.getDimSize(0)});
   p.queryHeads = q.getDimSize(1);
   p.queryLen = q.getDimSize(2);
   p.headDim = q.getDimSize(3);
-  p.kvHeads = k.getDimSize(1);
-  p.keyLen = known({k.getDimSize(2), v.getDimSize(2)});
   p.valueDim = v.getDimSize(3);
+  if (paged) {
+    auto table = cast<ShapedType>(op.getBlockTable().getType());
+    p.pageSize = *op.getPageSize();
+    p.batch = known({q.getDimSize(0), table.getDimSize(0)});
+    p.kvHeads = k.getDimSize(2);
+    // The key-block grid spans the table's capacity; each sequence's own
+    // length is kv_lens[b], a run-time value.
+    p.keyLen = ShapedType::isDynamic(table.getDimSize(1))
+                   ? ShapedType::kDynamic
+                   : table.getDimSize(1) * p.pageSize;
+  } else {
+    p.batch = known({q.getDimSize(0), k.getDimSize(0), v.getDimSize(0)});
+    p.kvHeads = k.getDimSize(1);
+    p.keyLen = known({k.getDimSize(2), v.getDimSize(2)});
+  }
+  p.checked = op.getChecked();
   p.group = p.queryHeads / p.kvHeads;
   p.blockQ = op.getBlockQ();
   p.blockK = op.getBlockK();

@@ -37,6 +37,10 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
   FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
   if (failed(p))
     return failure();
+  if (p->paged())
+    return op->emitOpError()
+           << "reads paged K/V, which the GPU lowering does not do yet (the "
+              "CPU lowering does)";
   if (p->hasDynamicSizes())
     return op->emitOpError()
            << "has run-time batch or sequence lengths; the GPU lowering "

@@ -35,8 +35,29 @@ struct KVSource {
   int64_t dim;                       ///< head dim of this operand
   Value scratch;                     ///< [blockK, dim] f32, when staged
   Value transposed; ///< plain keys: [B, Hkv, KB, D, paddedKeys] f32
+  /// Paged: the block table [B, max_pages] and the pool's page count.
+  Value table, pages;
+  int64_t pageSize = 0;
 
   bool staged() const { return codec || !elementType.isF32(); }
+  /// Keys unpacked and transposed per key block (packed or paged), rather than
+  /// once for the whole op.
+  bool keysPerBlock() const { return codec || pageSize; }
+  /// Where row `j` (a key of sequence `bi`, KV head `kvh`) lives: [bi, kvh, j]
+  /// dense; [page, slot, kvh] paged, with page = table[bi, j / page_size]
+  /// clamped into the pool (a bad entry was reported first in checked mode).
+  SmallVector<Value> rowIndices(Emitter &e, Value bi, Value kvh,
+                                Value j) const {
+    if (!pageSize)
+      return {bi, kvh, j};
+    ImplicitLocOpBuilder &b = e.builder();
+    Value ps = e.idx(pageSize);
+    Value entry =
+        memref::LoadOp::create(b, table, ValueRange{bi, e.divui(j, ps)});
+    Value page = arith::IndexCastOp::create(b, b.getIndexType(), entry);
+    page = e.minsi(e.maxsi(page, e.idx(0)), e.sub(pages, e.idx(1)));
+    return {page, e.remui(j, ps), kvh};
+  }
 };
 
 class AttentionLowering : public OpConversionPattern<AttentionOp> {
@@ -55,6 +76,7 @@ public:
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
     topologyScope = op->getParentOfType<ModuleOp>();
+    lens = Value();
 
     KVSource key, value;
     if (failed(prepare(op, b, op.getKey(), adaptor.getKey(), key)) ||
@@ -64,6 +86,17 @@ public:
     Value mask = op.getMask()
                      ? emitToBuffer(b, b.getLoc(), adaptor.getMask().front())
                      : Value();
+    if (p.paged()) {
+      lens = emitToBuffer(b, b.getLoc(), adaptor.getKvLens().front());
+      Value table =
+          emitToBuffer(b, b.getLoc(), adaptor.getBlockTable().front());
+      Value pages = memref::DimOp::create(b, key.parts[0], 0);
+      for (KVSource *src : {&key, &value}) {
+        src->table = table;
+        src->pages = pages;
+        src->pageSize = p.pageSize;
+      }
+    }
 
     sizes = getSizes(e, p, q, key, value);
     Type elt = op.getQuery().getType().getElementType();
@@ -87,7 +120,7 @@ public:
       // Plain keys are transposed (and widened to f32) once for the whole op,
       // so the score loop can put 16 keys in the lanes of a vector; packed
       // keys are unpacked per block.
-      if (!key.codec)
+      if (!key.keysPerBlock())
         key.transposed = emitTransposedKeys(e, p, key);
       e.parallelRows(
           ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryTiles},
@@ -97,10 +130,24 @@ public:
           });
     };
     SmallVector<RuntimeCheck> checks = sizeChecks(e, p, q, key, value, mask);
-    if (checks.empty())
+    if (checks.empty() && !(p.paged() && p.checked)) {
       work();
-    else
-      e.ifThen(emitRuntimeChecks(e, op, checks), work);
+    } else {
+      Value ok = emitRuntimeChecks(e, op, checks);
+      if (p.paged() && p.checked) {
+        // Checked mode: the table and lengths are read (once the sizes are
+        // known to be right) before any key is.
+        auto ifOp = scf::IfOp::create(b, TypeRange{b.getI1Type()}, ok,
+                                      /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        scf::YieldOp::create(b, ValueRange{pagedTableChecks(e, op, key)});
+        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+        scf::YieldOp::create(b, ValueRange{ok});
+        ok = ifOp.getResult(0);
+      }
+      e.ifThen(ok, work);
+    }
 
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
                             emitToTensor(b, b.getLoc(), lse)});
@@ -125,7 +172,14 @@ private:
     sz.batch = sizeOf(e, p.batch, q, 0);
     sz.queryLen = sizeOf(e, p.queryLen, q, 2);
     // Packed components keep the [B, Hkv, Skv, ...] lead of their qtensor.
-    sz.keyLen = sizeOf(e, p.keyLen, value.parts[0], 2);
+    // Paged: the table's capacity, max_pages * page_size.
+    if (p.paged())
+      sz.keyLen = ShapedType::isDynamic(p.keyLen)
+                      ? e.mul(memref::DimOp::create(e.builder(), key.table, 1),
+                              e.idx(p.pageSize))
+                      : e.idx(p.keyLen);
+    else
+      sz.keyLen = sizeOf(e, p.keyLen, value.parts[0], 2);
     sz.queryTiles = ShapedType::isDynamic(p.numQueryTiles)
                         ? e.ceilDiv(sz.queryLen, p.tileQ)
                         : e.idx(p.numQueryTiles);
@@ -160,7 +214,23 @@ private:
     // when the size is static, a dynamic dim there is checked against it.
     if (!dynB)
       expect(q, 0, sizes.batch, dynB, "query batch differs from the batch");
+    if (p.paged()) {
+      // Pools agree on their page count; table and lengths have B rows.
+      for (const KVSource *src : {&key, &value})
+        for (Value part : src->parts)
+          if (part != key.parts[0])
+            expect(part, 0, key.pages, true,
+                   std::string(src == &key ? "key" : "value") +
+                       " pool has a different page count from the key pool");
+      expect(key.table, 0, sizes.batch, dynB,
+             "block table rows differ from the batch");
+      expect(lens, 0, sizes.batch, dynB, "kv_lens size differs from the batch");
+      if (!mask)
+        return checks;
+    }
     for (const KVSource *src : {&key, &value}) {
+      if (p.paged())
+        break;
       const char *name = src == &key ? "key" : "value";
       for (Value part : src->parts) {
         expect(part, 0, sizes.batch, dynB,
@@ -189,6 +259,50 @@ private:
                           : "mask has the wrong number of key blocks "
                             "(ceil(Skv / block_k))");
     return checks;
+  }
+
+  /// Checked paged mode: every kv_lens entry lies in [0, max_pages *
+  /// page_size] and every table entry a sequence uses names a page of the
+  /// pool. Returns whether all hold; each failure is reported.
+  Value pagedTableChecks(Emitter &e, Operation *op, const KVSource &key) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value yes = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    auto inRange = [&](Value x, Value lo, Value hi, bool inclusive) {
+      Value above = e.cmpi(arith::CmpIPredicate::sge, x, lo);
+      Value below = e.cmpi(inclusive ? arith::CmpIPredicate::sle
+                                     : arith::CmpIPredicate::slt,
+                           x, hi);
+      return arith::AndIOp::create(b, above, below).getResult();
+    };
+    SmallVector<Value> all = e.forLoop(
+        e.idx(0), sizes.batch, 1, ValueRange{yes},
+        [&](Value bi, ValueRange it) -> SmallVector<Value> {
+          Value len = arith::IndexCastOp::create(
+              b, b.getIndexType(),
+              memref::LoadOp::create(b, lens, ValueRange{bi}));
+          Value okLen = emitRuntimeChecks(
+              e, op,
+              {{inRange(len, e.idx(0), sizes.keyLen, true),
+                "kv_lens entry outside [0, max_pages * page_size]", len,
+                sizes.keyLen}});
+          Value used = e.ceilDiv(e.minsi(e.maxsi(len, e.idx(0)), sizes.keyLen),
+                                 key.pageSize);
+          SmallVector<Value> pagesOk = e.forLoop(
+              e.idx(0), used, 1, ValueRange{okLen},
+              [&](Value pg, ValueRange it2) -> SmallVector<Value> {
+                Value entry = arith::IndexCastOp::create(
+                    b, b.getIndexType(),
+                    memref::LoadOp::create(b, key.table, ValueRange{bi, pg}));
+                Value okEntry = emitRuntimeChecks(
+                    e, op,
+                    {{inRange(entry, e.idx(0), key.pages, false),
+                      "block table entry outside [0, page count)", entry,
+                      key.pages}});
+                return {arith::AndIOp::create(b, it2[0], okEntry)};
+              });
+          return {arith::AndIOp::create(b, it[0], pagesOk[0])};
+        });
+    return all[0];
   }
 
   LogicalResult prepare(AttentionOp op, ImplicitLocOpBuilder &b, Value original,
@@ -238,8 +352,8 @@ private:
         chunks.push_back(
             loadVec(e, src.scratch, {c}, d0, chunkWidth(src.dim, k)));
       else
-        chunks.push_back(
-            loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k)));
+        chunks.push_back(loadVec(e, src.parts[0], src.rowIndices(e, bi, kvh, j),
+                                 d0, chunkWidth(src.dim, k)));
     }
     return chunks;
   }
@@ -249,12 +363,12 @@ private:
                   Value dst, ValueRange dstPrefix) const {
     ImplicitLocOpBuilder &b = e.builder();
     if (src.codec)
-      return src.codec->emitUnpackRow(e, src.parts, {bi, kvh, j}, dst,
-                                      dstPrefix);
+      return src.codec->emitUnpackRow(
+          e, src.parts, src.rowIndices(e, bi, kvh, j), dst, dstPrefix);
     for (int64_t k = 0, n = numChunks(src.dim); k < n; ++k) {
       int64_t d0 = k * options.vectorWidth;
-      Value v =
-          loadVec(e, src.parts[0], {bi, kvh, j}, d0, chunkWidth(src.dim, k));
+      Value v = loadVec(e, src.parts[0], src.rowIndices(e, bi, kvh, j), d0,
+                        chunkWidth(src.dim, k));
       SmallVector<Value> idx(dstPrefix.begin(), dstPrefix.end());
       idx.push_back(e.idx(d0));
       vector::StoreOp::create(b, v, dst, idx);
@@ -348,14 +462,14 @@ private:
           .getResult();
     };
     t.qs = stackBuffer({t.paddedRows, p.headDim});
-    if (key.codec)
+    if (key.keysPerBlock())
       t.kt = stackBuffer({p.headDim, t.paddedKeys});
     t.probs = stackBuffer({t.paddedRows, t.paddedKeys});
     t.m = stackBuffer({t.paddedRows});
     t.l = stackBuffer({t.paddedRows});
     t.alpha = stackBuffer({t.paddedRows});
     t.acc = stackBuffer({t.paddedRows, p.valueDim});
-    if (key.codec)
+    if (key.keysPerBlock())
       t.keyRow = stackBuffer({p.headDim});
     if (value.staged())
       value.scratch = stackBuffer({p.blockK, p.valueDim});
@@ -384,6 +498,13 @@ private:
     });
 
     WorkItem item{bi, h, kvh, qb, q0, rows, sizes.queryLen, sizes.keyLen};
+    if (p.paged()) {
+      // This sequence's length, clamped to the table's capacity (a bad one
+      // was reported first in checked mode).
+      Value len = arith::IndexCastOp::create(
+          b, b.getIndexType(), memref::LoadOp::create(b, lens, ValueRange{bi}));
+      item.keyLen = e.minsi(e.maxsi(len, e.idx(0)), sizes.keyLen);
+    }
     emitKeyBlockWalk(e, p, item, mask, topologyScope, ValueRange{},
                      [&](Value kb, ValueRange) -> SmallVector<Value> {
                        emitKeyBlock(e, p, t, item, paddedRows, kb, key, value);
@@ -428,7 +549,7 @@ private:
     // vector lanes), values converted when they are not f32.
     e.forLoop(e.idx(0), cols, 1, [&](Value c) {
       Value j = e.add(k0, c);
-      if (key.codec) {
+      if (key.keysPerBlock()) {
         convertRow(e, key, bi, kvh, j, t.keyRow, {});
         e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
           Value x = memref::LoadOp::create(b, t.keyRow, ValueRange{d});
@@ -438,7 +559,7 @@ private:
       if (value.staged())
         convertRow(e, value, bi, kvh, j, value.scratch, {c});
     });
-    if (key.codec) {
+    if (key.keysPerBlock()) {
       // Lanes past the block's last key read zeros (their scores are masked
       // below).
       e.forLoop(cols, e.idx(t.paddedKeys), 1, [&](Value c) {
@@ -449,7 +570,7 @@ private:
     }
     // Where row d of K^T for this block starts.
     auto keyVector = [&](Value d, int64_t n) -> Value {
-      if (key.codec)
+      if (key.keysPerBlock())
         return vector::LoadOp::create(b, vt, t.kt,
                                       ValueRange{d, e.idx(n * vw)});
       return vector::LoadOp::create(b, vt, key.transposed,
@@ -458,7 +579,7 @@ private:
 
     // Lanes past the last key (when blocks can be partial) and the
     // causal/window bounds are masked, on vectors of i32 key indices.
-    bool partialBlocks = ShapedType::isDynamic(p.keyLen) ||
+    bool partialBlocks = ShapedType::isDynamic(p.keyLen) || p.paged() ||
                          p.keyLen % p.blockK != 0 || t.paddedKeys != p.blockK;
     SmallVector<int32_t> laneIds;
     for (int64_t lane = 0; lane < vw; ++lane)
@@ -585,6 +706,8 @@ private:
   LoopLoweringOptions options;
   /// The sizes of the op being rewritten.
   mutable Sizes sizes;
+  /// Paged: kv_lens [B] (i32).
+  mutable Value lens;
   /// Where a static topology's tables are created (the enclosing module).
   mutable Operation *topologyScope = nullptr;
 };

@@ -18,7 +18,7 @@ func.func @tq(%x: tensor<4x64xf32>) {
 // -----
 
 func.func @dynamic_heads(%q: tensor<1x?x8x64xf32>, %k: tensor<1x2x8x64xf32>) {
-  // expected-error @+1 {{'tessera.attention' op needs static head counts and head dims to be lowered; got 'tensor<1x?x8x64xf32>' (batch and sequence lengths may be dynamic)}}
+  // expected-error @+1 {{'tessera.attention' op needs static head counts, head dims and page sizes to be lowered; got 'tensor<1x?x8x64xf32>' (batch and sequence lengths may be dynamic)}}
   %o, %l = tessera.attention %q, %k, %k : tensor<1x?x8x64xf32>, tensor<1x2x8x64xf32>, tensor<1x2x8x64xf32> -> tensor<1x?x8x64xf32>, tensor<1x?x8xf32>
   return
 }

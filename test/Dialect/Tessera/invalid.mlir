@@ -1457,3 +1457,57 @@ func.func @f(%q: tensor<1x2x100x64xf32>) {
   %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 0>} : tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32>, tensor<1x2x100x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
   return
 }
+
+// -----
+
+// Paged K/V need a page size.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op paged K/V need a positive page_size attribute}}
+  %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<10x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
+  return
+}
+
+// -----
+
+// Pages of the pool must hold page_size tokens.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op key pages hold 16 tokens; page_size is 32}}
+  %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {page_size = 32} : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<10x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
+  return
+}
+
+// -----
+
+// The block table has a row per sequence.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %t: tensor<3x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op block table ('tensor<3x4xi32>') and kv_lens ('tensor<2xi32>') must have the query batch (2) rows}}
+  %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<3x4xi32>, tensor<2xi32>) {page_size = 16} : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<10x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
+  return
+}
+
+// -----
+
+// A rank-1 table is not a block table.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %t: tensor<2xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op paged K/V take a block table [B, max_pages] and kv_lens [B]; got 'tensor<2xi32>' and 'tensor<2xi32>'}}
+  %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<2xi32>, tensor<2xi32>) {page_size = 16} : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<10x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
+  return
+}
+
+// -----
+
+// A page size without a block table.
+func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x2x16x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op page_size and kv_lens go with a block table (paged K/V)}}
+  %o, %l = tessera.attention %q, %k, %k {page_size = 16} : tensor<1x8x1x64xf32>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32> -> tensor<1x8x1x64xf32>, tensor<1x8x1xf32>
+  return
+}
+
+// -----
+
+// Key and value pools have the same pages.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %v: tensor<11x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.attention' op key and value pools must have as many pages: 10 vs 11}}
+  %o, %l = tessera.attention %q, %k, %v paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {page_size = 16} : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<11x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
+  return
+}

@@ -200,3 +200,11 @@ func.func @tiled(%q: tensor<1x2x100x64xbf16>) -> tensor<1x2x100x64xbf16> {
   %o2, %l2 = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 16, warps = 0>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
   return %o2 : tensor<1x2x100x64xbf16>
 }
+
+// Paged decode: page pools, a block table and per-sequence lengths.
+// CHECK-LABEL: func.func @paged
+// CHECK: tessera.attention %{{.*}}, %{{.*}}, %{{.*}} paged(%{{.*}}, %{{.*}} : tensor<?x?xi32>, tensor<?xi32>) {causal, checked, page_size = 16 : i64}
+func.func @paged(%q: tensor<?x8x1x64xbf16>, %k: tensor<?x16x2x64xbf16>, %t: tensor<?x?xi32>, %n: tensor<?xi32>) -> tensor<?x8x1x64xbf16> {
+  %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<?x?xi32>, tensor<?xi32>) {causal, page_size = 16, checked} : tensor<?x8x1x64xbf16>, tensor<?x16x2x64xbf16>, tensor<?x16x2x64xbf16> -> tensor<?x8x1x64xbf16>, tensor<?x8x1xf32>
+  return %o : tensor<?x8x1x64xbf16>
+}
