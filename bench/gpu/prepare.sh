@@ -142,6 +142,43 @@ check wgmma_block_mask_constant "$(attn "$(t 1x2x190x64xbf16)" "$(t 1x2x190x64xb
   "$(t 1x2x190x64xbf16)" "" "" "$(t 1x2x190x64xbf16)" "$(t 1x2x190xf32)" \
   "  %m = arith.constant dense<$MC> : tensor<1x3x3xi1>
 " " mask(%m : tensor<1x3x3xi1>)")" "$WG"
+# Run-time lengths: one artifact per module, compiled once, then checked at several shapes
+# (one check directory per call, sharing the .tsr); the CPU path runs the same module.
+lengths() { # name, module text, tessera-compile flags, then one "--shape=..." list per call
+  local name=$1 text=$2 flags=$3 k=0
+  shift 3
+  printf '%s\n' "$text" > "$KIT/mlir/$name.mlir"
+  "$BUILD_DIR/bin/tessera-compile" "$KIT/mlir/$name.mlir" -o "$KIT/artifacts/$name.tsr" $flags
+  for shapes in "$@"; do
+    local dir="$KIT/checks/${name}_$k"
+    k=$((k + 1))
+    mkdir -p "$dir"
+    cp "$KIT/mlir/$name.mlir" "$dir/module.mlir"
+    cp "$KIT/artifacts/$name.tsr" "$dir/model.tsr"
+    case "$flags" in *sm_90a*) echo sm_90a > "$dir/requires" ;; esac
+    # shellcheck disable=SC2086
+    "$BUILD_DIR/bin/tessera-run" "$dir/module.mlir" --random-inputs=7 $shapes \
+      --save-inputs="$dir/in" --output="$dir/cpu0.npy" --output="$dir/cpu1.npy" > "$dir/cpu.log"
+    "$BUILD_DIR/bin/tessera-run" "$dir/module.mlir" --print-abi |
+      sed -n 's/^ *in *\([^:]*\):.*/\1.npy/p' > "$dir/inputs.txt"
+  done
+}
+sh3() { echo "--shape=arg0=$1 --shape=arg1=$2 --shape=arg2=$2"; }
+DQ='tensor<?x8x?x64xbf16>'
+DK='tensor<?x2x?x64xbf16>'
+DL='tensor<?x8x?xf32>'
+lengths dyn_causal_window_gqa "$(attn "$DQ" "$DK" "$DK" "" "causal, window = 90" "$DQ" "$DL" "" "")" \
+  "--target=sm_80,sm_90" "$(sh3 2x8x77x64 2x2x133x64)" "$(sh3 1x8x1x64 1x2x300x64)" \
+  "$(sh3 1x8x130x64 1x2x70x64)" "$(sh3 3x8x64x64 3x2x64x64)" "$(sh3 1x8x1x64 1x2x1x64)"
+DQW='tensor<1x4x?x128xf16>'
+DKW='tensor<1x2x?x128xf16>'
+lengths dyn_wgmma_f16 "$(attn "$DQW" "$DKW" "$DKW" "" "causal" "$DQW" "tensor<1x4x?xf32>" "" "")" \
+  "$WG" "$(sh3 1x4x100x128 1x2x170x128)" "$(sh3 1x4x65x128 1x2x65x128)"
+DM='tensor<1x2x?x?xi32>'
+lengths dyn_block_mask "$(attn "$DQ" "$DK" "$DK" ", %m: $DM" "" "$DQ" "$DL" "" " mask(%m : $DM)")" \
+  "--target=sm_80,sm_90" "$(sh3 1x8x100x64 1x2x200x64) --shape=arg3=1x2x2x1" \
+  "$(sh3 1x8x30x64 1x2x70x64) --shape=arg3=1x2x1x1"
+
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"

@@ -15,18 +15,43 @@ using namespace tessera::gpu;
 
 namespace {
 
-bool parseShape(const std::string &text, std::vector<int64_t> &shape) {
-  shape.clear();
+bool isNumber(const std::string &s) {
+  return !s.empty() && s.size() < 19 &&
+         s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+/// "2x?x64" or "s0x8xs1"; "?" only where `allowDynamic`.
+bool parseShape(const std::string &text, std::vector<std::string> &dims,
+                bool allowDynamic) {
+  dims.clear();
   if (text == "scalar")
     return true;
   std::stringstream ss(text);
   std::string dim;
   while (std::getline(ss, dim, 'x')) {
-    if (dim.empty() || dim.find_first_not_of("0123456789") != std::string::npos)
+    bool ok = isNumber(dim) ||
+              (allowDynamic ? dim == "?" : (dim.size() > 1 && dim[0] == 's'));
+    if (!ok)
       return false;
-    shape.push_back(std::stoll(dim));
+    dims.push_back(dim);
   }
-  return !shape.empty();
+  return !dims.empty();
+}
+
+/// Values of an entry's sizes for one call.
+using SizeValues = std::map<std::string, int64_t>;
+
+/// A size operand: a number or a known size.
+bool valueOf(const std::string &name, const SizeValues &values, int64_t &out) {
+  if (isNumber(name)) {
+    out = std::stoll(name);
+    return true;
+  }
+  auto it = values.find(name);
+  if (it == values.end())
+    return false;
+  out = it->second;
+  return true;
 }
 
 /// Takes ownership of a status; returns its message (empty for success).
@@ -41,12 +66,30 @@ std::string take(tsrt_status s) {
 EntryABI Manifest::Entry::abi() const {
   EntryABI abi;
   abi.name = name;
-  for (const Tensor &t : inputs)
-    abi.inputs.push_back({t.id, t.dtype, t.shape});
+  for (const Tensor &t : inputs) {
+    TensorSpec spec{t.id, t.dtype, {}, {}};
+    for (const std::string &d : t.dims)
+      spec.shape.push_back(isNumber(d) ? std::stoll(d) : kDynamicDim);
+    abi.inputs.push_back(spec);
+  }
   for (const std::string &id : outputs)
-    for (const Tensor &t : buffers)
-      if (t.id == id)
-        abi.outputs.push_back({t.id, t.dtype, t.shape});
+    for (const Tensor &t : buffers) {
+      if (t.id != id)
+        continue;
+      // A dim that is a size read off an input's dim is that dim.
+      TensorSpec spec{t.id, t.dtype, {}, {}};
+      for (const std::string &d : t.dims) {
+        DimSource src;
+        for (const Size &z : sizes)
+          if (z.id == d && z.op == "dim")
+            for (size_t i = 0; i < inputs.size(); ++i)
+              if (inputs[i].id == z.a)
+                src = {static_cast<int64_t>(i), std::stoll(z.b)};
+        spec.shape.push_back(isNumber(d) ? std::stoll(d) : kDynamicDim);
+        spec.dimSources.push_back(src);
+      }
+      abi.outputs.push_back(spec);
+    }
   return abi;
 }
 
@@ -71,8 +114,8 @@ bool tessera::gpu::parseManifest(const std::string &text, Manifest &out,
     if (number == 1) {
       std::string version;
       words >> version;
-      if (word != "tessera-manifest" || version != "1")
-        return fail("expected 'tessera-manifest 1'");
+      if (word != "tessera-manifest" || (version != "1" && version != "2"))
+        return fail("expected 'tessera-manifest 1' or 'tessera-manifest 2'");
       continue;
     }
     if (word == "entry") {
@@ -88,10 +131,27 @@ bool tessera::gpu::parseManifest(const std::string &text, Manifest &out,
       std::string dtype, shape;
       words >> t.id >> dtype >> shape;
       std::optional<DType> d = parseDType(dtype);
-      if (!d || !parseShape(shape, t.shape))
+      if (!d || !parseShape(shape, t.dims, word == "input"))
         return fail("bad dtype or shape");
       t.dtype = *d;
       (word == "input" ? entry->inputs : entry->buffers).push_back(t);
+    } else if (word == "size") {
+      Manifest::Size z;
+      words >> z.id >> z.op >> z.a >> z.b;
+      static const char *ops[] = {"dim", "add", "sub", "mul",
+                                  "div", "min", "max"};
+      if (!words || z.id.size() < 2 || z.id[0] != 's' ||
+          std::find(std::begin(ops), std::end(ops), z.op) == std::end(ops))
+        return fail("expected 'size sN dim T AXIS' or 'size sN OP A B'");
+      entry->sizes.push_back(z);
+    } else if (word == "check") {
+      Manifest::Check c;
+      words >> c.a >> c.b;
+      std::getline(words, c.message);
+      if (c.a.empty() || c.b.empty())
+        return fail("expected 'check A B MESSAGE'");
+      c.message.erase(0, c.message.find_first_not_of(' '));
+      entry->checks.push_back(c);
     } else if (word == "launch") {
       Manifest::Launch l;
       std::string g, b, s, a;
@@ -251,23 +311,85 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
     for (auto &[id, buffer] : buffers)
       tsrt_buffer_free(buffer);
   };
-  auto allocate = [&](const Manifest::Tensor &t) {
-    size_t bytes = TensorSpec{t.id, t.dtype, t.shape}.numBytes();
+  auto allocate = [&](const std::string &id, size_t bytes) {
     tsrt_buffer buffer = nullptr;
     error = take(tsrt_buffer_alloc(impl->runtime, bytes ? bytes : 1, &buffer));
     if (error.empty())
-      buffers[t.id] = buffer;
+      buffers[id] = buffer;
     return error.empty();
   };
+  // The call's sizes: the inputs' shapes (static dims must match), then each
+  // `size` in order, then the checks, then every buffer's shape.
+  EntryABI abi = entry->abi();
+  std::map<std::string, std::vector<int64_t>> shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const Manifest::Tensor &t = entry->inputs[i];
-    if (inputs[i].dtype() != t.dtype || inputs[i].shape() != t.shape) {
-      error = "input #" + std::to_string(i) + " does not match " +
-              TensorSpec{t.id, t.dtype, t.shape}.str();
-      release();
+    const TensorSpec &spec = abi.inputs[i];
+    bool ok = inputs[i].dtype() == spec.dtype &&
+              inputs[i].shape().size() == spec.shape.size();
+    for (size_t d = 0; ok && d < spec.shape.size(); ++d)
+      ok =
+          spec.shape[d] == kDynamicDim || spec.shape[d] == inputs[i].shape()[d];
+    if (!ok) {
+      error = "input #" + std::to_string(i) + " does not match " + spec.str();
       return false;
     }
-    if (!allocate(t) ||
+    shapes[spec.name] = inputs[i].shape();
+  }
+  SizeValues values;
+  for (const Manifest::Size &z : entry->sizes) {
+    int64_t a = 0, b = 0, v = 0;
+    if (z.op == "dim") {
+      auto it = shapes.find(z.a);
+      if (it == shapes.end() || !isNumber(z.b) ||
+          std::stoull(z.b) >= it->second.size()) {
+        error = "size " + z.id + " reads a dim of '" + z.a +
+                "', which is not an input of that rank";
+        return false;
+      }
+      v = it->second[std::stoull(z.b)];
+    } else {
+      if (!valueOf(z.a, values, a) || !valueOf(z.b, values, b)) {
+        error = "size " + z.id + " uses an undefined size";
+        return false;
+      }
+      v = z.op == "add"   ? a + b
+          : z.op == "sub" ? a - b
+          : z.op == "mul" ? a * b
+          : z.op == "div" ? (b ? a / b : 0)
+          : z.op == "min" ? std::min(a, b)
+                          : std::max(a, b);
+    }
+    values[z.id] = v;
+  }
+  for (const Manifest::Check &c : entry->checks) {
+    int64_t a = 0, b = 0;
+    if (!valueOf(c.a, values, a) || !valueOf(c.b, values, b)) {
+      error = "a check uses an undefined size";
+      return false;
+    }
+    if (a != b) {
+      error = c.message + " (got " + std::to_string(a) + ", expected " +
+              std::to_string(b) + ")";
+      return false;
+    }
+  }
+  std::map<std::string, std::vector<int64_t>> bufferShapes;
+  for (const Manifest::Tensor &t : entry->buffers) {
+    std::vector<int64_t> shape;
+    for (const std::string &d : t.dims) {
+      int64_t v = 0;
+      if (!valueOf(d, values, v) || v < 0) {
+        error = "buffer " + t.id + " has an undefined or negative size " + d;
+        return false;
+      }
+      shape.push_back(v);
+    }
+    bufferShapes[t.id] = shape;
+  }
+
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Manifest::Tensor &t = entry->inputs[i];
+    if (!allocate(t.id, inputs[i].numBytes()) ||
         !(error = take(tsrt_buffer_upload(buffers[t.id], inputs[i].data(),
                                           inputs[i].numBytes())))
              .empty()) {
@@ -276,7 +398,9 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
     }
   }
   for (const Manifest::Tensor &t : entry->buffers)
-    if (!allocate(t)) {
+    if (!allocate(
+            t.id,
+            TensorSpec{t.id, t.dtype, bufferShapes[t.id], {}}.numBytes())) {
       release();
       return false;
     }
@@ -304,18 +428,33 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
       const Manifest::Launch &l = entry->launches[i];
       std::vector<tsrt_arg> args;
       for (const std::string &id : l.args) {
-        auto it = buffers.find(id);
-        if (it == buffers.end()) {
-          error =
-              "launch of " + l.kernel + " names unknown buffer '" + id + "'";
+        tsrt_arg a;
+        int64_t v = 0;
+        if (auto it = buffers.find(id); it != buffers.end()) {
+          a.kind = TSRT_ARG_BUFFER;
+          a.value.buffer = it->second;
+        } else if (valueOf(id, values, v)) {
+          a.kind = TSRT_ARG_I64; // a run-time size (an index argument)
+          a.value.i64 = v;
+        } else {
+          error = "launch of " + l.kernel + " names unknown buffer or size '" +
+                  id + "'";
           break;
         }
-        tsrt_arg a;
-        a.kind = TSRT_ARG_BUFFER;
-        a.value.buffer = it->second;
         args.push_back(a);
       }
-      tsrt_launch_config config = {{l.grid[0], l.grid[1], l.grid[2]},
+      int64_t grid[3] = {0, 0, 0};
+      for (int d = 0; d < 3 && error.empty(); ++d)
+        if (!valueOf(l.grid[d], values, grid[d]) || grid[d] < 0 ||
+            grid[d] > 0x7fffffff)
+          error = "launch of " + l.kernel + " has a bad grid size '" +
+                  l.grid[d] + "'";
+      // An empty grid (no query rows, an empty batch) launches nothing.
+      if (error.empty() && (!grid[0] || !grid[1] || !grid[2]))
+        continue;
+      tsrt_launch_config config = {{static_cast<uint32_t>(grid[0]),
+                                    static_cast<uint32_t>(grid[1]),
+                                    static_cast<uint32_t>(grid[2])},
                                    {l.block[0], l.block[1], l.block[2]},
                                    l.sharedBytes};
       if (error.empty())
@@ -338,7 +477,7 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
       break;
     for (const Manifest::Tensor &t : entry->buffers)
       if (t.id == id) {
-        outputs.emplace_back(t.dtype, t.shape);
+        outputs.emplace_back(t.dtype, bufferShapes[t.id]);
         error = take(tsrt_buffer_download(buffers[id], outputs.back().data(),
                                           outputs.back().numBytes()));
       }

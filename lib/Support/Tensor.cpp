@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <sstream>
 
 using namespace tessera;
@@ -83,6 +84,37 @@ std::string TensorSpec::str() const {
 bool TensorSpec::isStatic() const {
   return std::none_of(shape.begin(), shape.end(),
                       [](int64_t d) { return d == kDynamicDim; });
+}
+
+bool TensorSpec::accepts(DType d, const std::vector<int64_t> &s) const {
+  if (d != dtype || s.size() != shape.size())
+    return false;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] < 0 || (shape[i] != kDynamicDim && shape[i] != s[i]))
+      return false;
+  return true;
+}
+
+bool tessera::parseShapeArg(const std::string &text, std::string &name,
+                            std::vector<int64_t> &dims) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return false;
+  name = text.substr(0, eq);
+  dims.clear();
+  std::string rest = text.substr(eq + 1);
+  size_t pos = 0;
+  while (true) {
+    size_t x = rest.find('x', pos);
+    std::string num = rest.substr(pos, x == std::string::npos ? x : x - pos);
+    if (num.empty() || num.size() > 12 ||
+        num.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    dims.push_back(std::stoll(num));
+    if (x == std::string::npos)
+      return true;
+    pos = x + 1;
+  }
 }
 
 std::vector<std::vector<int64_t>>
@@ -311,4 +343,44 @@ std::string tessera::summarize(const HostTensor &t) {
   if (nonFinite)
     s += " non-finite=" + std::to_string(nonFinite);
   return s;
+}
+
+bool tessera::randomInputs(const EntryABI &entry,
+                           const std::vector<std::string> &shapeArgs,
+                           uint64_t seed, std::vector<HostTensor> &out,
+                           std::string &error) {
+  std::map<std::string, std::vector<int64_t>> given;
+  for (const std::string &arg : shapeArgs) {
+    std::string name;
+    std::vector<int64_t> dims;
+    if (!parseShapeArg(arg, name, dims)) {
+      error =
+          "--shape='" + arg + "' is not NAME=AxBx... with non-negative sizes";
+      return false;
+    }
+    given[name] = dims;
+  }
+  RandomStream rng(seed);
+  out.clear();
+  for (const TensorSpec &s : entry.inputs) {
+    std::vector<int64_t> shape = s.shape;
+    if (auto it = given.find(s.name); it != given.end())
+      shape = it->second;
+    else if (!s.isStatic()) {
+      error = "input " + s.str() +
+              " has run-time dims: give its shape with --shape=" + s.name +
+              "=AxBx... or use --input files";
+      return false;
+    }
+    if (!s.accepts(s.dtype, shape)) {
+      TensorSpec got = s;
+      got.shape = shape;
+      error = "entry @" + entry.name + ": input " + got.str() +
+              " does not fit " + s.str();
+      return false;
+    }
+    out.emplace_back(s.dtype, shape);
+    rng.fill(out.back());
+  }
+  return true;
 }

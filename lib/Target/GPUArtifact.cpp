@@ -8,6 +8,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -24,7 +25,9 @@ namespace {
 std::string dimsOf(ArrayRef<int64_t> shape) {
   std::string s;
   for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? "x" : "") + std::to_string(shape[i]);
+    s += (i ? "x" : "") + (ShapedType::isDynamic(shape[i])
+                               ? std::string("?")
+                               : std::to_string(shape[i]));
   return s.empty() ? "scalar" : s;
 }
 
@@ -61,6 +64,14 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
     auto it = ids.find(v.getAsOpaquePointer());
     return it == ids.end() ? std::string() : it->second;
   };
+  // Run-time sizes (index values of the host schedule): `size` lines, named
+  // s0, s1, ...; an index constant is its literal.
+  int sizes = 0;
+  auto sizeOf = [&](Value v) -> std::string {
+    if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+      return std::to_string(c.value());
+    return idOf(v);
+  };
   out << "entry " << func.getName().str() << "\n";
   for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
     auto t = dyn_cast<RankedTensorType>(arg.getType());
@@ -88,21 +99,87 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
           idOf(toTensor.getBuffer());
     } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
       MemRefType t = alloc.getType();
-      if (!t.hasStaticShape())
-        return op.emitError() << "the GPU schedule needs static buffer shapes";
       std::string id = "buf" + std::to_string(buffers++);
       ids[alloc.getResult().getAsOpaquePointer()] = id;
+      // Dynamic dims are sizes of the schedule.
+      std::string dims;
+      auto dynamicSizes = alloc.getDynamicSizes();
+      size_t next = 0;
+      for (int64_t d = 0; d < t.getRank(); ++d) {
+        std::string dim = t.isDynamicDim(d) ? sizeOf(dynamicSizes[next++])
+                                            : std::to_string(t.getDimSize(d));
+        if (dim.empty())
+          return op.emitError() << "the GPU schedule cannot size this buffer";
+        dims += (d ? "x" : "") + dim;
+      }
       out << "buffer " << id << " " << dtypeOf(t.getElementType()) << " "
-          << dimsOf(t.getShape()) << "\n";
+          << (dims.empty() ? "scalar" : dims) << "\n";
+    } else if (auto dim = dyn_cast<memref::DimOp>(op)) {
+      std::optional<int64_t> axis = dim.getConstantIndex();
+      std::string of = idOf(dim.getSource());
+      if (!axis || of.empty())
+        return op.emitError()
+               << "the GPU schedule reads dims of inputs and buffers at "
+                  "constant axes only";
+      std::string id = "s" + std::to_string(sizes++);
+      ids[dim.getResult().getAsOpaquePointer()] = id;
+      out << "size " << id << " dim " << of << " " << *axis << "\n";
+    } else if (isa<arith::AddIOp, arith::SubIOp, arith::MulIOp, arith::DivUIOp,
+                   arith::MinSIOp, arith::MaxSIOp>(op) &&
+               op.getResult(0).getType().isIndex()) {
+      std::string a = sizeOf(op.getOperand(0)), b = sizeOf(op.getOperand(1));
+      if (a.empty() || b.empty())
+        return op.emitError()
+               << "the GPU schedule computes sizes from sizes and constants";
+      const char *name = isa<arith::AddIOp>(op)    ? "add"
+                         : isa<arith::SubIOp>(op)  ? "sub"
+                         : isa<arith::MulIOp>(op)  ? "mul"
+                         : isa<arith::DivUIOp>(op) ? "div"
+                         : isa<arith::MinSIOp>(op) ? "min"
+                                                   : "max";
+      std::string id = "s" + std::to_string(sizes++);
+      ids[op.getResult(0).getAsOpaquePointer()] = id;
+      out << "size " << id << " " << name << " " << a << " " << b << "\n";
+    } else if (auto assertOp = dyn_cast<cf::AssertOp>(op)) {
+      // A rule on run-time sizes (a == b), checked before the launches.
+      auto cmp = assertOp.getArg().getDefiningOp<arith::CmpIOp>();
+      if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::eq)
+        return op.emitError()
+               << "the GPU schedule checks equalities of sizes only";
+      std::string a = sizeOf(cmp.getLhs()), b = sizeOf(cmp.getRhs());
+      if (a.empty() || b.empty())
+        return op.emitError() << "the GPU schedule checks sizes only";
+      std::string where;
+      if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
+        where = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) +
+                ":" + std::to_string(loc.getColumn()) + ": ";
+      out << "check " << a << " " << b << " " << where
+          << assertOp.getMsg().str() << "\n";
+    } else if (isa<arith::CmpIOp>(op)) {
+      // Read by the check that uses it.
+    } else if (auto cast = dyn_cast<memref::ReinterpretCastOp>(op)) {
+      // A dynamic buffer passed as its base pointer: the same buffer.
+      std::string id = idOf(cast.getSource());
+      if (id.empty())
+        return op.emitError() << "the GPU schedule cannot trace this buffer";
+      ids[cast.getResult().getAsOpaquePointer()] = id;
     } else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
       SmallVector<int64_t> dims;
+      // The grid may be sized at run time; the block is fixed.
+      SmallVector<std::string> grid;
       for (Value v : {launch.getGridSizeX(), launch.getGridSizeY(),
-                      launch.getGridSizeZ(), launch.getBlockSizeX(),
-                      launch.getBlockSizeY(), launch.getBlockSizeZ()}) {
+                      launch.getGridSizeZ()}) {
+        grid.push_back(sizeOf(v));
+        if (grid.back().empty())
+          return op.emitError()
+                 << "the GPU schedule sizes grids from sizes and constants";
+      }
+      for (Value v : {launch.getBlockSizeX(), launch.getBlockSizeY(),
+                      launch.getBlockSizeZ()}) {
         FailureOr<int64_t> c = constant(v);
         if (failed(c))
           return op.emitError()
-                 << "the GPU schedule needs constant launch dimensions";
+                 << "the GPU schedule needs constant block dimensions";
         dims.push_back(*c);
       }
       int64_t smem = 0;
@@ -113,11 +190,12 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
                  << "the GPU schedule needs a constant shared memory size";
         smem = *c;
       }
-      out << "launch " << launch.getKernelName().str() << " grid " << dims[0]
-          << " " << dims[1] << " " << dims[2] << " block " << dims[3] << " "
-          << dims[4] << " " << dims[5] << " smem " << smem << " args";
+      out << "launch " << launch.getKernelName().str() << " grid " << grid[0]
+          << " " << grid[1] << " " << grid[2] << " block " << dims[0] << " "
+          << dims[1] << " " << dims[2] << " smem " << smem << " args";
       for (Value arg : launch.getKernelOperands()) {
-        std::string id = idOf(arg);
+        // Buffers by id; index arguments (run-time sizes) by size.
+        std::string id = arg.getType().isIndex() ? sizeOf(arg) : idOf(arg);
         if (id.empty())
           return op.emitError()
                  << "the GPU schedule cannot pass a non-buffer kernel argument";
@@ -160,7 +238,7 @@ mlir::tessera::lowerToGPUAndDescribe(ModuleOp module, int64_t sms, bool wgmma) {
   if (failed(pm.run(module)))
     return failure();
   std::ostringstream out;
-  out << "tessera-manifest 1\n";
+  out << "tessera-manifest 2\n";
   bool any = false;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isPrivate() || func.isExternal())
@@ -210,7 +288,17 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest,
   std::istringstream lines(manifest.str());
   std::string line, entry;
   std::vector<std::string> params, comments, body;
+  bool runtimeSizes = false;
   auto flush = [&] {
+    if (runtimeSizes) {
+      // Sizes, grids and checks that depend on the inputs are evaluated by
+      // the manifest runner (tessera::gpu::Runner, tessera-run-gpu); a typed
+      // C function would have to redo them.
+      h << "/* @" << entry
+        << " has run-time sizes: no typed launch function; run it through "
+           "the manifest (tessera-run-gpu, tessera::gpu::Runner). */\n\n";
+      return;
+    }
     h << "/* @" << entry << ":\n";
     for (const std::string &c : comments)
       h << " *   " << c << "\n";
@@ -230,6 +318,7 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest,
     words >> word;
     if (word == "entry") {
       words >> entry;
+      runtimeSizes = false;
       params.clear();
       comments.clear();
       body.clear();
@@ -243,7 +332,9 @@ std::string mlir::tessera::generateLaunchHeader(StringRef manifest,
       std::string id;
       words >> id;
       comments.push_back("result: " + id);
-    } else if (word == "launch") {
+    } else if (word == "size" || word == "check") {
+      runtimeSizes = true;
+    } else if (word == "launch" && !runtimeSizes) {
       std::string kernel, g, bl, sm, args;
       unsigned grid[3], block[3], smem;
       words >> kernel >> g >> grid[0] >> grid[1] >> grid[2] >> bl >> block[0] >>

@@ -3,7 +3,7 @@
 // <stem>.<target>.ptx, which ptxas accepts.
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: tessera-compile %tessera_src_root/examples/attention_causal_gqa.mlir -o %t/gqa.tsr --print-manifest | FileCheck %s --check-prefix=GQA
-// GQA: tessera-manifest 1
+// GQA: tessera-manifest 2
 // GQA-NEXT: entry attention
 // GQA-NEXT: input in0 bf16 1x32x1000x128
 // GQA-NEXT: input in1 bf16 1x8x1000x128

@@ -18,9 +18,9 @@
 // RUN: not tessera-run %s --cache-dir=off --random-inputs=1 2>&1 | FileCheck %s --check-prefix=NOSHAPE
 // NOSHAPE: tessera-run: error: input arg0: f32[?, 4, ?, 32] has run-time dims: give its shape with --shape=arg0=AxBx... or use --input files
 // RUN: not tessera-run %s --cache-dir=off --random-inputs=1 --shape=arg0=1x5x8x32 --shape=arg1=1x2x70x32 --shape=arg2=1x2x70x32 2>&1 | FileCheck %s --check-prefix=STATIC
-// STATIC: tessera-run: error: entry @attn: input 0 (arg0) has shape [1, 5, 8, 32]; it takes [?, 4, ?, 32]
+// STATIC: tessera-run: error: entry @attn: input arg0: f32[1, 5, 8, 32] does not fit arg0: f32[?, 4, ?, 32]
 // RUN: not tessera-run %s --cache-dir=off --random-inputs=1 --shape=arg0=1x4 --shape=arg1=1x2x7x32 --shape=arg2=1x2x7x32 2>&1 | FileCheck %s --check-prefix=BADSHAPE
-// BADSHAPE: error: entry @attn: input 0 (arg0) has shape [1, 4]; it takes [?, 4, ?, 32]
+// BADSHAPE: error: entry @attn: input arg0: f32[1, 4] does not fit arg0: f32[?, 4, ?, 32]
 // RUN: not tessera-run %s --cache-dir=off --random-inputs=1 --shape=arg0=1x-4 2>&1 | FileCheck %s --check-prefix=SYNTAX
 // SYNTAX: tessera-run: error: --shape='arg0=1x-4' is not NAME=AxBx... with non-negative sizes
 

@@ -45,7 +45,7 @@ bool option(const std::string &arg, const std::string &name,
 
 int main(int argc, char **argv) {
   std::string model, entryName, saveDir, value;
-  std::vector<std::string> inputs, outputs;
+  std::vector<std::string> inputs, outputs, shapes;
   long long seed = -1;
   int bench = 0, ordinal = 0;
   bool printManifest = false;
@@ -57,6 +57,8 @@ int main(int argc, char **argv) {
       inputs.push_back(value);
     } else if (option(arg, "output", value)) {
       outputs.push_back(value);
+    } else if (option(arg, "shape", value)) {
+      shapes.push_back(value);
     } else if (option(arg, "random-inputs", value)) {
       seed = std::atoll(value.c_str());
     } else if (option(arg, "bench", value)) {
@@ -77,7 +79,8 @@ int main(int argc, char **argv) {
       std::cout
           << "usage: tessera-run-gpu MODEL.tsr [--entry=NAME] [--input=a.npy "
              "...] "
-             "[--output=o.npy ...] [--random-inputs=SEED] [--save-inputs=DIR] "
+             "[--output=o.npy ...] [--random-inputs=SEED "
+             "[--shape=NAME=AxB...]] [--save-inputs=DIR] "
              "[--bench=N] [--device=N|sim] [--print-manifest]\n";
       return 0;
     } else if (arg.rfind("--", 0) == 0 || !model.empty()) {
@@ -117,11 +120,8 @@ int main(int argc, char **argv) {
 
   std::vector<HostTensor> in;
   if (seed >= 0) {
-    RandomStream rng(static_cast<uint64_t>(seed));
-    for (const TensorSpec &s : abi.inputs) {
-      in.emplace_back(s.dtype, s.shape);
-      rng.fill(in.back());
-    }
+    if (!randomInputs(abi, shapes, static_cast<uint64_t>(seed), in, error))
+      return fail(error);
   } else {
     if (inputs.size() != abi.inputs.size())
       return fail("entry @" + entryName + " takes " +
@@ -132,8 +132,7 @@ int main(int argc, char **argv) {
       std::optional<HostTensor> t = readNpy(inputs[i], error);
       if (!t)
         return fail(error);
-      if (t->dtype() != abi.inputs[i].dtype ||
-          t->shape() != abi.inputs[i].shape)
+      if (!abi.inputs[i].accepts(t->dtype(), t->shape()))
         return fail("input #" + std::to_string(i) + " ('" + inputs[i] +
                     "') does not match " + abi.inputs[i].str());
       in.push_back(std::move(*t));
@@ -156,7 +155,9 @@ int main(int argc, char **argv) {
   std::cout << "ran @" << entryName << " on " << runner->describeDevice()
             << ": " << entry->launches.size() << " launch(es)\n";
   for (size_t i = 0; i < out.size(); ++i) {
-    std::cout << abi.outputs[i].str() << "  " << summarize(out[i]);
+    TensorSpec actual = abi.outputs[i];
+    actual.shape = out[i].shape();
+    std::cout << actual.str() << "  " << summarize(out[i]);
     if (i < outputs.size()) {
       if (!writeNpy(outputs[i], out[i], error))
         return fail(error);

@@ -107,11 +107,10 @@ int runOnGPU() {
   EntryABI abi = entry->abi();
   std::vector<HostTensor> in, out;
   if (randomSeed >= 0) {
-    RandomStream rng(static_cast<uint64_t>(randomSeed));
-    for (const TensorSpec &s : abi.inputs) {
-      in.emplace_back(s.dtype, s.shape);
-      rng.fill(in.back());
-    }
+    std::vector<std::string> shapeArgs(shapes.begin(), shapes.end());
+    if (!randomInputs(abi, shapeArgs, static_cast<uint64_t>(randomSeed), in,
+                      error))
+      return fail(error);
   } else {
     if (inputs.size() != abi.inputs.size())
       return fail("entry @" + abi.name + " takes " +
@@ -238,42 +237,11 @@ int main(int argc, char **argv) {
   if (!inputs.empty() && randomSeed >= 0)
     return fail("give either --input files or --random-inputs, not both");
   if (randomSeed >= 0) {
-    // --shape=name=AxB...: the sizes of inputs with dynamic dims.
-    std::map<std::string, std::vector<int64_t>> given;
-    for (const std::string &arg : shapes) {
-      size_t eq = arg.find('=');
-      std::vector<int64_t> dims;
-      bool ok = eq != std::string::npos && eq > 0;
-      for (size_t pos = eq + 1; ok && pos <= arg.size();) {
-        size_t x = arg.find('x', pos);
-        std::string num = arg.substr(
-            pos, x == std::string::npos ? std::string::npos : x - pos);
-        ok = !num.empty() &&
-             num.find_first_not_of("0123456789") == std::string::npos &&
-             num.size() < 12;
-        if (ok)
-          dims.push_back(std::stoll(num));
-        if (x == std::string::npos)
-          break;
-        pos = x + 1;
-      }
-      if (!ok)
-        return fail("--shape='" + arg +
-                    "' is not NAME=AxBx... with non-negative sizes");
-      given[arg.substr(0, eq)] = dims;
-    }
-    RandomStream rng(static_cast<uint64_t>(randomSeed));
-    for (const TensorSpec &s : entry->inputs) {
-      std::vector<int64_t> shape = s.shape;
-      if (auto it = given.find(s.name); it != given.end())
-        shape = it->second;
-      else if (!s.isStatic())
-        return fail("input " + s.str() +
-                    " has run-time dims: give its shape with --shape=" +
-                    s.name + "=AxBx... or use --input files");
-      in.emplace_back(s.dtype, shape);
-      rng.fill(in.back());
-    }
+    std::string error;
+    std::vector<std::string> shapeArgs(shapes.begin(), shapes.end());
+    if (!randomInputs(*entry, shapeArgs, static_cast<uint64_t>(randomSeed), in,
+                      error))
+      return fail(error);
   } else {
     if (inputs.size() != entry->inputs.size()) {
       std::string expected;
@@ -291,11 +259,7 @@ int main(int argc, char **argv) {
       if (!t)
         return fail(error);
       const TensorSpec &s = entry->inputs[i];
-      bool shapeOk = t->shape().size() == s.shape.size();
-      for (size_t d = 0; shapeOk && d < s.shape.size(); ++d)
-        shapeOk =
-            s.shape[d] == tessera::kDynamicDim || s.shape[d] == t->shape()[d];
-      if (t->dtype() != s.dtype || !shapeOk)
+      if (!s.accepts(t->dtype(), t->shape()))
         return fail("input #" + std::to_string(i) + " ('" + inputs[i] +
                     "') is " + shapeStr(t->dtype(), t->shape()) +
                     ", but entry @" + entry->name + " expects " + s.str() +

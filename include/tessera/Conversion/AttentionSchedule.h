@@ -63,6 +63,34 @@ struct AttentionProblem {
   }
 };
 
+/// The buffers (memrefs) of one tessera.attention, as either lowering holds
+/// them: K and V as their components (one for a plain tensor), and the paged
+/// block table and lengths when there are pages.
+struct AttentionOperands {
+  Value query;
+  SmallVector<Value> key, value;
+  Value mask, table, lens;
+};
+
+/// The run-time sizes of an attention op: constants where the problem is
+/// static, memref.dim of its operands otherwise. keyLen is Skv (paged: the
+/// table's capacity, max_pages * page_size).
+struct AttentionSizes {
+  Value batch, queryLen, keyLen, queryTiles, keyBlocks;
+};
+AttentionSizes emitAttentionSizes(Emitter &e, const AttentionProblem &p,
+                                  const AttentionOperands &ops);
+
+/// The verifier's shape rules that involve a run-time size: every operand's
+/// batch and length agree (paged: pools' page counts, table and lengths' rows),
+/// and a mask's grid is ceil(Sq / block_q) x ceil(Skv / block_k) (words of 32
+/// when packed). Empty for static shapes. The CPU emits them as calls to the
+/// host (emitRuntimeChecks); the GPU's host schedule as manifest checks.
+SmallVector<RuntimeCheck> attentionSizeChecks(Emitter &e,
+                                              const AttentionProblem &p,
+                                              const AttentionSizes &sizes,
+                                              const AttentionOperands &ops);
+
 /// One work item of an attention lowering (a CPU loop iteration, a GPU CTA):
 /// query rows [q0, q0 + rows) of batch `bi`, query head `h` (KV head `kvh`),
 /// inside mask/topology query block `qb`, of a sequence with `queryLen`

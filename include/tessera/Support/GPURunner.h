@@ -17,21 +17,37 @@
 
 namespace tessera::gpu {
 
-/// The manifest of a .tsr artifact (docs/tsr-format.md).
+/// The manifest of a .tsr artifact (docs/tsr-format.md). Version 2 adds
+/// run-time sizes: `?` input dims, `size` lines computed from the inputs'
+/// shapes, `check` lines, and sizes in buffer shapes, grids and kernel
+/// arguments (passed as i64).
 struct Manifest {
   struct Tensor {
     std::string id;
     DType dtype;
-    std::vector<int64_t> shape;
+    /// Each dim: a number, "?" (inputs), or a size id (buffers).
+    std::vector<std::string> dims;
+  };
+  /// `size <id> dim <tensor> <axis>` or `size <id> <op> <a> <b>` with op in
+  /// add sub mul div min max and operands size ids or numbers.
+  struct Size {
+    std::string id, op, a, b;
+  };
+  /// `check <a> <b> <message>`: the call fails with `message` unless a == b.
+  struct Check {
+    std::string a, b, message;
   };
   struct Launch {
     std::string kernel;
-    unsigned grid[3], block[3], sharedBytes;
-    std::vector<std::string> args;
+    std::string grid[3]; ///< numbers or size ids
+    unsigned block[3], sharedBytes;
+    std::vector<std::string> args; ///< buffer ids, size ids or numbers
   };
   struct Entry {
     std::string name;
     std::vector<Tensor> inputs, buffers;
+    std::vector<Size> sizes;
+    std::vector<Check> checks;
     std::vector<Launch> launches;
     std::vector<std::string> outputs;
     /// The entry's calling convention (inputs, then the buffers it returns).

@@ -55,6 +55,9 @@ struct TensorSpec {
   std::vector<DimSource> dimSources;
 
   bool isStatic() const;
+  /// Whether a tensor of `dtype` and `shape` fits this spec (any size where
+  /// a dim is dynamic).
+  bool accepts(DType dtype, const std::vector<int64_t> &shape) const;
 
   size_t numElements() const;
   size_t numBytes() const { return numElements() * dtypeSize(dtype); }
@@ -86,6 +89,11 @@ bool resolveShapes(const EntryABI &entry,
                    const std::vector<std::vector<int64_t>> &inputShapes,
                    std::vector<std::vector<int64_t>> &outputShapes,
                    std::string &error);
+
+/// Parses a tool's `--shape=NAME=AxBx...` value ("NAME=AxBx..."); false if it
+/// is not that, with non-negative sizes.
+bool parseShapeArg(const std::string &text, std::string &name,
+                   std::vector<int64_t> &dims);
 
 /// The shapes of `specs` when they are all static (else the dynamic dims are
 /// kDynamicDim).
@@ -128,6 +136,13 @@ public:
 private:
   uint64_t state;
 };
+
+/// The inputs of `entry` drawn from `seed` (RandomStream, in order); inputs
+/// with run-time dims take their shapes from `shapeArgs` ("NAME=AxB..." as
+/// the tools' --shape gives them). False with `error` set otherwise.
+bool randomInputs(const EntryABI &entry,
+                  const std::vector<std::string> &shapeArgs, uint64_t seed,
+                  std::vector<HostTensor> &out, std::string &error);
 
 /// Element `i` of a tensor as a double.
 double elementAsDouble(const HostTensor &tensor, size_t i);

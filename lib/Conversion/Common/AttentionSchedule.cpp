@@ -333,3 +333,115 @@ SmallVector<Value> mlir::tessera::emitKeyBlockWalk(
         return SmallVector<Value>(ifOp.getResults());
       });
 }
+
+static Value sizeOf(Emitter &e, int64_t known, Value buffer, int64_t dim) {
+  if (!ShapedType::isDynamic(known))
+    return e.idx(known);
+  return memref::DimOp::create(e.builder(), buffer, dim);
+}
+
+AttentionSizes mlir::tessera::emitAttentionSizes(Emitter &e,
+                                                 const AttentionProblem &p,
+                                                 const AttentionOperands &ops) {
+  AttentionSizes sz;
+  sz.batch = sizeOf(e, p.batch, ops.query, 0);
+  sz.queryLen = sizeOf(e, p.queryLen, ops.query, 2);
+  // Packed components keep the [B, Hkv, Skv, ...] lead of their qtensor.
+  if (p.paged())
+    sz.keyLen = ShapedType::isDynamic(p.keyLen)
+                    ? e.mul(memref::DimOp::create(e.builder(), ops.table, 1),
+                            e.idx(p.pageSize))
+                    : e.idx(p.keyLen);
+  else
+    sz.keyLen = sizeOf(e, p.keyLen, ops.value[0], 2);
+  sz.queryTiles = ShapedType::isDynamic(p.numQueryTiles)
+                      ? e.ceilDiv(sz.queryLen, p.tileQ)
+                      : e.idx(p.numQueryTiles);
+  sz.keyBlocks = ShapedType::isDynamic(p.numKeyBlocks)
+                     ? e.ceilDiv(sz.keyLen, p.blockK)
+                     : e.idx(p.numKeyBlocks);
+  return sz;
+}
+
+SmallVector<RuntimeCheck>
+mlir::tessera::attentionSizeChecks(Emitter &e, const AttentionProblem &p,
+                                   const AttentionSizes &sizes,
+                                   const AttentionOperands &ops) {
+  SmallVector<RuntimeCheck> checks;
+  auto isDyn = [](Value buf, int64_t d) {
+    return cast<MemRefType>(buf.getType()).isDynamicDim(d);
+  };
+  // `want` is built only when a check is needed (static shapes emit nothing).
+  auto expectLazy = [&](Value buf, int64_t d, function_ref<Value()> want,
+                        bool wantDynamic, std::string what) {
+    if (!isDyn(buf, d) && !wantDynamic)
+      return; // both static: the verifier checked them
+    Value got = memref::DimOp::create(e.builder(), buf, d);
+    Value w = want();
+    checks.push_back(
+        {e.cmpi(arith::CmpIPredicate::eq, got, w), std::move(what), got, w});
+  };
+  auto expect = [&](Value buf, int64_t d, Value want, bool wantDynamic,
+                    std::string what) {
+    expectLazy(buf, d, [&] { return want; }, wantDynamic, std::move(what));
+  };
+  bool dynB = ShapedType::isDynamic(p.batch);
+  bool dynSkv = ShapedType::isDynamic(p.keyLen);
+  // Q's batch and V's length are where run-time sizes come from
+  // (emitAttentionSizes); when the size is static, a dynamic dim there is
+  // checked against it.
+  if (!dynB)
+    expect(ops.query, 0, sizes.batch, dynB,
+           "query batch differs from the batch");
+  if (p.paged()) {
+    // Pools agree on their page count; table and lengths have B rows.
+    for (const auto *parts : {&ops.key, &ops.value})
+      for (Value part : *parts)
+        if (part != ops.key[0])
+          expectLazy(
+              part, 0,
+              [&] { return memref::DimOp::create(e.builder(), ops.key[0], 0); },
+              true,
+              std::string(parts == &ops.key ? "key" : "value") +
+                  " pool has a different page count from the key pool");
+    expect(ops.table, 0, sizes.batch, dynB,
+           "block table rows differ from the batch");
+    expect(ops.lens, 0, sizes.batch, dynB,
+           "kv_lens size differs from the batch");
+  } else {
+    for (const auto *parts : {&ops.key, &ops.value}) {
+      const char *name = parts == &ops.key ? "key" : "value";
+      for (Value part : *parts) {
+        expect(part, 0, sizes.batch, dynB,
+               std::string(name) + " batch differs from the query batch");
+        if (part != ops.value[0] || !dynSkv)
+          expect(part, 2, sizes.keyLen, dynSkv,
+                 std::string(name) + " length differs from the value length");
+      }
+    }
+  }
+  if (!ops.mask)
+    return checks;
+  auto mt = cast<MemRefType>(ops.mask.getType());
+  int64_t r = mt.getRank();
+  bool dynSq = ShapedType::isDynamic(p.queryLen);
+  if (p.mask->hasBatch)
+    expect(ops.mask, 0, sizes.batch, dynB,
+           "mask batch differs from the batch (a mask batch dim that is not "
+           "1 statically must be B)");
+  expectLazy(
+      ops.mask, r - 2, [&] { return e.ceilDiv(sizes.queryLen, p.blockQ); },
+      dynSq, "mask has the wrong number of query blocks (ceil(Sq / block_q))");
+  expectLazy(
+      ops.mask, r - 1,
+      [&] {
+        return p.mask->packed ? e.ceilDiv(sizes.keyBlocks, 32)
+                              : sizes.keyBlocks;
+      },
+      dynSkv,
+      p.mask->packed ? "mask has the wrong number of i32 words per row "
+                       "(ceil(ceil(Skv / block_k) / 32))"
+                     : "mask has the wrong number of key blocks "
+                       "(ceil(Skv / block_k))");
+  return checks;
+}

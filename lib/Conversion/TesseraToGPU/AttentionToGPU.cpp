@@ -26,6 +26,7 @@
 
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -100,10 +101,10 @@ public:
     for (int64_t s = 0; s < (wgmma ? 0 : p.headDim / 16); ++s) {
       Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))),
             c1 = e.add(c0, e.idx(8));
-      qFrag.push_back({pairRow(q, {bi, h}, rowA, p.queryLen, c0),
-                       pairRow(q, {bi, h}, rowB, p.queryLen, c0),
-                       pairRow(q, {bi, h}, rowA, p.queryLen, c1),
-                       pairRow(q, {bi, h}, rowB, p.queryLen, c1)});
+      qFrag.push_back({pairRow(q, {bi, h}, rowA, queryLen, c0),
+                       pairRow(q, {bi, h}, rowB, queryLen, c0),
+                       pairRow(q, {bi, h}, rowA, queryLen, c1),
+                       pairRow(q, {bi, h}, rowB, queryLen, c1)});
     }
 
     // Loop-carried state: O fragments (Dv/8 tiles x 4), then m and l for rows A
@@ -111,9 +112,8 @@ public:
     int64_t nOut = p.valueDim / 8;
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
-    Value rows = e.minsi(e.idx(p.tileQ), e.sub(e.idx(p.queryLen), q0));
-    item =
-        WorkItem{bi, h, kvh, qb, q0, rows, e.idx(p.queryLen), e.idx(p.keyLen)};
+    Value rows = e.minsi(e.idx(p.tileQ), e.sub(queryLen, q0));
+    item = WorkItem{bi, h, kvh, qb, q0, rows, queryLen, keyLen};
     SmallVector<Value> state = emitKeyBlockWalk(
         e, p, item, mask, tableScope, init,
         [&](Value kb, ValueRange it) -> SmallVector<Value> {
@@ -126,6 +126,12 @@ private:
   Type f32() { return b.getF32Type(); }
   Type halfType() { return f16 ? Type(b.getF16Type()) : Type(b.getBF16Type()); }
 
+  /// `row` clamped into [0, rows) (row 0 when there are none), so that a
+  /// masked-off load still reads inside the tensor.
+  Value lastValid(Value row, Value rows) {
+    return e.maxsi(e.minsi(row, e.sub(rows, e.idx(1))), e.idx(0));
+  }
+
   /// 16-bit pattern of a half-precision element as i32.
   Value bitsOf(Value half) {
     Value i16 = arith::BitcastOp::create(b, b.getI16Type(), half);
@@ -137,10 +143,10 @@ private:
         b, bitsOf(lo), arith::ShLIOp::create(b, bitsOf(hi), e.i32(16)));
   }
   /// mem[prefix..., row, col .. col+1] as a packed pair; 0 when row >= rows.
-  Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows,
+  Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, Value rows,
                 Value col) {
-    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
-    Value safe = e.minsi(row, e.idx(rows - 1));
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, rows);
+    Value safe = lastValid(row, rows);
     SmallVector<Value> at(prefix);
     at.append({safe, col});
     Value lo = memref::LoadOp::create(b, mem, at);
@@ -214,13 +220,13 @@ private:
 
   /// 16 bytes (kChunk halves) of row `row` of mem[prefix..., :, :] from column
   /// `col`, as i16 lanes; zeros past `rows`.
-  Value loadChunk(Value mem, ArrayRef<Value> prefix, Value row, int64_t rows,
+  Value loadChunk(Value mem, ArrayRef<Value> prefix, Value row, Value rows,
                   Value col) {
     auto halves = VectorType::get({kChunk}, halfType());
     auto bits = VectorType::get({kChunk}, b.getI16Type());
-    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, e.idx(rows));
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, row, rows);
     SmallVector<Value> at(prefix);
-    at.append({e.minsi(row, e.idx(rows - 1)), col});
+    at.append({lastValid(row, rows), col});
     Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false,
                                      llvm::Align(16));
     Value zero = arith::ConstantOp::create(
@@ -229,7 +235,7 @@ private:
   }
   /// The same for row `key` of K or V of this CTA's (batch, KV head).
   Value loadChunk(Value mem, Value key, Value col) {
-    return loadChunk(mem, {bi, kvh}, key, p.keyLen, col);
+    return loadChunk(mem, {bi, kvh}, key, keyLen, col);
   }
 
   /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives.
@@ -255,7 +261,7 @@ private:
     int64_t chunks = p.headDim / kChunk;
     e.forLoop(tid, e.idx(kBlockQTile * chunks), warpsOf(p) * 32, [&](Value w) {
       Value m = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
-      Value v = loadChunk(q, {bi, h}, e.add(q0, m), p.queryLen,
+      Value v = loadChunk(q, {bi, h}, e.add(q0, m), queryLen,
                           e.mul(c, e.idx(kChunk)));
       Value words = vector::BitCastOp::create(
           b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
@@ -372,8 +378,8 @@ private:
     e.forLoop(tid, e.idx(kBlockK * kWords), warpsOf(p) * 32, [&](Value w) {
       Value row = e.divui(w, e.idx(kWords)), c = e.remui(w, e.idx(kWords));
       Value key = e.add(k0, row);
-      Value valid = e.cmpi(arith::CmpIPredicate::slt, key, e.idx(p.keyLen));
-      SmallVector<Value> lead{bi, kvh, e.minsi(key, e.idx(p.keyLen - 1))};
+      Value valid = e.cmpi(arith::CmpIPredicate::slt, key, keyLen);
+      SmallVector<Value> lead{bi, kvh, lastValid(key, keyLen)};
       Value d0 = e.mul(c, e.idx(2));
       Value lo = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, d0);
       Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead,
@@ -393,9 +399,8 @@ private:
                 col = e.remui(w, e.idx(p.valueDim));
           Value key = e.add(k0, e.mul(kp, e.idx(2)));
           auto elem = [&](Value kk) {
-            Value valid =
-                e.cmpi(arith::CmpIPredicate::slt, kk, e.idx(p.keyLen));
-            SmallVector<Value> lead{bi, kvh, e.minsi(kk, e.idx(p.keyLen - 1))};
+            Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, keyLen);
+            SmallVector<Value> lead{bi, kvh, lastValid(kk, keyLen)};
             return e.select(
                 valid,
                 vPacked.codec->emitUnpackElement(e, vPacked.parts, lead, col),
@@ -519,7 +524,7 @@ private:
         return e.mul(ptxUnary("lg2.approx.ftz.f32", x),
                      e.f32(0.6931471805599453));
       });
-      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, e.idx(p.queryLen)), [&] {
+      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, queryLen), [&] {
         for (int64_t jd = 0; jd < nOut; ++jd)
           for (int64_t x = 0; x < 2; ++x) {
             Value col =
@@ -548,10 +553,69 @@ public:
 
   Value qt, qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
   WorkItem item;
+  /// Sq and Skv: constants, or kernel arguments when they are run-time sizes.
+  Value queryLen, keyLen;
   /// sm_90a: S = Q K^T on wgmma (Q and K in shared memory as core matrices).
   bool wgmma = false;
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
 };
+
+/// How the dims of a kernel's buffer relate to the run-time sizes: Q, O and
+/// LSE are [B, Hq, Sq, ...]; K, V and their components [B, Hkv, Skv, ...]; a
+/// mask [B?, H, QB, KBw].
+enum class Role { Query, KV, Mask };
+struct KernelOperand {
+  Value buffer; ///< the host's memref
+  Role role;
+};
+
+/// Inside the kernel: the view of a buffer passed as a bare pointer, with its
+/// dynamic dims from the run-time sizes and row-major strides.
+Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
+             const KernelOperand &arg, Value batch, Value queryLen,
+             Value keyLen) {
+  ImplicitLocOpBuilder &b = e.builder();
+  auto t = cast<MemRefType>(arg.buffer.getType());
+  int64_t r = t.getRank();
+  SmallVector<Value> dims;
+  for (int64_t d = 0; d < r; ++d) {
+    if (!t.isDynamicDim(d)) {
+      dims.push_back(e.idx(t.getDimSize(d)));
+      continue;
+    }
+    if (arg.role != Role::Mask) {
+      dims.push_back(d == 0 ? batch
+                            : (arg.role == Role::Query ? queryLen : keyLen));
+      continue;
+    }
+    Value keyBlocks = e.ceilDiv(keyLen, p.blockK);
+    dims.push_back(d == r - 2 ? e.ceilDiv(queryLen, p.blockQ)
+                   : d == r - 1
+                       ? (p.mask->packed ? e.ceilDiv(keyBlocks, 32) : keyBlocks)
+                       : batch);
+  }
+  SmallVector<Value> strides(r);
+  strides[r - 1] = e.idx(1);
+  for (int64_t d = r - 2; d >= 0; --d)
+    strides[d] = e.mul(strides[d + 1], dims[d + 1]);
+  SmallVector<int64_t> layout(r, ShapedType::kDynamic);
+  layout.back() = 1;
+  auto type = MemRefType::get(
+      t.getShape(), t.getElementType(),
+      StridedLayoutAttr::get(b.getContext(), /*offset=*/0, layout));
+  // Static dims and the unit stride as attributes, so the view's type keeps
+  // them.
+  SmallVector<OpFoldResult> sizeFolds,
+      strideFolds(strides.begin(), strides.end());
+  for (int64_t d = 0; d < r; ++d)
+    sizeFolds.push_back(t.isDynamicDim(d)
+                            ? OpFoldResult(dims[d])
+                            : OpFoldResult(b.getIndexAttr(t.getDimSize(d))));
+  strideFolds.back() = b.getIndexAttr(1);
+  return memref::ReinterpretCastOp::create(b, type, pointer,
+                                           OpFoldResult(b.getIndexAttr(0)),
+                                           sizeFolds, strideFolds);
+}
 
 class AttentionToGPU : public OpConversionPattern<AttentionOp> {
 public:
@@ -567,39 +631,75 @@ public:
     const AttentionProblem &p = *problem;
     ModuleOp module = op->getParentOfType<ModuleOp>();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter host(b);
     Type elt = op.getQuery().getType().getElementType();
+    // Run-time batch and lengths: tensors whose shape has a ? travel as bare
+    // pointers (memref<1xT>) with B, Sq and Skv as index arguments; the
+    // kernel rebuilds their views (memref.reinterpret_cast).
+    bool dynamic = p.hasDynamicSizes();
 
-    // The kernel, in the module's gpu.module.
-    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
-    std::string name = uniqueKernelName(gpuModule, "tessera_attention");
-    SmallVector<Type> argTypes;
-    auto memrefOf = [](Value v) {
-      auto t = cast<RankedTensorType>(v.getType());
-      return MemRefType::get(t.getShape(), t.getElementType());
-    };
-    // Kernel arguments: Q, K (or its components), V (or its components), O,
-    // LSE[, mask].
-    auto memrefOfType = [](Type t) {
-      auto r = cast<RankedTensorType>(t);
-      return MemRefType::get(r.getShape(), r.getElementType());
-    };
+    // The operands as buffers, in kernel-argument order: Q, K (or its
+    // components), V (or its components), O, LSE[, mask].
     std::unique_ptr<QuantCodec> kCodec, vCodec;
-    auto partsOf = [&](Value original, ValueRange converted,
-                       std::unique_ptr<QuantCodec> &codec) {
+    auto bufferAll = [&](Value original, ValueRange converted,
+                         std::unique_ptr<QuantCodec> &codec) {
       if (auto packed = dyn_cast<QTensorType>(original.getType()))
         codec = QuantCodec::lookup(packed);
-      for (Value part : converted)
-        argTypes.push_back(memrefOfType(part.getType()));
-      return converted.size();
+      SmallVector<Value> out;
+      for (Value v : converted)
+        out.push_back(emitToBuffer(b, b.getLoc(), v));
+      return out;
     };
-    argTypes.push_back(memrefOf(op.getQuery()));
-    size_t nK = partsOf(op.getKey(), adaptor.getKey(), kCodec);
-    size_t nV = partsOf(op.getValue(), adaptor.getValue(), vCodec);
-    size_t outIndex = argTypes.size();
-    argTypes.push_back(memrefOf(op.getOutput()));
-    argTypes.push_back(memrefOf(op.getLse()));
+    AttentionOperands ops;
+    ops.query = emitToBuffer(b, b.getLoc(), adaptor.getQuery().front());
+    ops.key = bufferAll(op.getKey(), adaptor.getKey(), kCodec);
+    ops.value = bufferAll(op.getValue(), adaptor.getValue(), vCodec);
     if (op.getMask())
-      argTypes.push_back(memrefOf(op.getMask()));
+      ops.mask = emitToBuffer(b, b.getLoc(), adaptor.getMask().front());
+    AttentionSizes sizes = emitAttentionSizes(host, p, ops);
+    // Rules on run-time sizes are checked by the host schedule before the
+    // launch (the manifest's `check` lines).
+    for (const RuntimeCheck &c : attentionSizeChecks(host, p, sizes, ops))
+      cf::AssertOp::create(b, c.ok, "'tessera.attention' " + c.message);
+
+    SmallVector<Value> dynSizes;
+    if (ShapedType::isDynamic(p.batch))
+      dynSizes.push_back(sizes.batch);
+    if (ShapedType::isDynamic(p.queryLen))
+      dynSizes.push_back(sizes.queryLen);
+    auto outType =
+        MemRefType::get({p.batch, p.queryHeads, p.queryLen, p.valueDim}, elt);
+    auto lseType =
+        MemRefType::get({p.batch, p.queryHeads, p.queryLen}, b.getF32Type());
+    Value out = memref::AllocOp::create(b, outType, dynSizes);
+    Value lse = memref::AllocOp::create(b, lseType, dynSizes);
+
+    SmallVector<KernelOperand> bufferArgs{{ops.query, Role::Query}};
+    for (Value v : ops.key)
+      bufferArgs.push_back({v, Role::KV});
+    for (Value v : ops.value)
+      bufferArgs.push_back({v, Role::KV});
+    size_t outIndex = bufferArgs.size();
+    bufferArgs.push_back({out, Role::Query});
+    bufferArgs.push_back({lse, Role::Query});
+    if (ops.mask)
+      bufferArgs.push_back({ops.mask, Role::Mask});
+    size_t nK = ops.key.size(), nV = ops.value.size();
+
+    // Kernel argument types: static buffers as they are, dynamic ones as bare
+    // pointers; then B, Sq, Skv when there are run-time sizes.
+    SmallVector<Type> argTypes;
+    for (const KernelOperand &a : bufferArgs) {
+      auto t = cast<MemRefType>(a.buffer.getType());
+      argTypes.push_back(t.hasStaticShape()
+                             ? MemRefType::get(t.getShape(), t.getElementType())
+                             : MemRefType::get({1}, t.getElementType()));
+    }
+    if (dynamic)
+      argTypes.append(3, b.getIndexType());
+
+    gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
+    std::string name = uniqueKernelName(gpuModule, "tessera_attention");
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(),
                                          gpu::AddressSpace::Workgroup);
     // wgmma reads K as core matrices (no padding: no bank conflicts to avoid).
@@ -634,7 +734,21 @@ public:
       Block &entry = kernel.getBody().front();
       b.setInsertionPointToStart(&entry);
       Emitter e(b);
-      auto args = entry.getArguments();
+      SmallVector<Value> args(entry.getArguments().begin(),
+                              entry.getArguments().end());
+      Value batch = e.idx(p.batch), queryLen = e.idx(p.queryLen),
+            keyLen = e.idx(p.keyLen);
+      if (dynamic) {
+        size_t n = bufferArgs.size();
+        batch = ShapedType::isDynamic(p.batch) ? args[n] : batch;
+        queryLen = ShapedType::isDynamic(p.queryLen) ? args[n + 1] : queryLen;
+        keyLen = ShapedType::isDynamic(p.keyLen) ? args[n + 2] : keyLen;
+        for (size_t i = 0; i < n; ++i)
+          if (!cast<MemRefType>(bufferArgs[i].buffer.getType())
+                   .hasStaticShape())
+            args[i] =
+                viewOf(e, p, args[i], bufferArgs[i], batch, queryLen, keyLen);
+      }
       KernelBuilder::Packed kPacked, vPacked;
       if (kCodec) {
         kPacked.codec = kCodec.get();
@@ -647,38 +761,38 @@ public:
       KernelBuilder kb(e, p, elt.isF16(), args[0], kCodec ? Value() : args[1],
                        vCodec ? Value() : args[1 + nK], args[outIndex],
                        args[outIndex + 1],
-                       op.getMask() ? args[outIndex + 2] : Value(),
+                       ops.mask ? args[outIndex + 2] : Value(),
                        kernel.getWorkgroupAttributions()[0],
                        kernel.getWorkgroupAttributions()[1], kPacked, vPacked);
       kb.tableScope = gpuModule;
       kb.wgmma = wgmma;
+      kb.queryLen = queryLen;
+      kb.keyLen = keyLen;
       if (wgmma)
         kb.qSmem = kernel.getWorkgroupAttributions()[2];
       kb.build();
       gpu::ReturnOp::create(b);
     }
 
-    // The host side: buffers in, one launch, tensors out.
+    // The host side: one launch over (query tiles, query heads, batch).
     SmallVector<Value> operands;
-    for (ValueRange group :
-         {adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
-      for (Value v : group)
-        operands.push_back(emitToBuffer(b, b.getLoc(), v));
-    Value out =
-        memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex]));
-    Value lse =
-        memref::AllocOp::create(b, cast<MemRefType>(argTypes[outIndex + 1]));
-    operands.append({out, lse});
-    if (op.getMask())
-      operands.push_back(
-          emitToBuffer(b, b.getLoc(), adaptor.getMask().front()));
-    auto idx = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, v).getResult();
-    };
+    for (auto [a, type] : llvm::zip(bufferArgs, argTypes)) {
+      Value v = a.buffer;
+      if (v.getType() != type) {
+        // A dynamic buffer is passed as its base pointer.
+        OpFoldResult one = b.getIndexAttr(1);
+        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
+                                              OpFoldResult(b.getIndexAttr(0)),
+                                              {one}, {one});
+      }
+      operands.push_back(v);
+    }
+    if (dynamic)
+      operands.append({sizes.batch, sizes.queryLen, sizes.keyLen});
     gpu::LaunchFuncOp::create(
         b, kernel,
-        gpu::KernelDim3{idx(p.numQueryTiles), idx(p.queryHeads), idx(p.batch)},
-        gpu::KernelDim3{idx(warpsOf(p) * 32), idx(1), idx(1)},
+        gpu::KernelDim3{sizes.queryTiles, host.idx(p.queryHeads), sizes.batch},
+        gpu::KernelDim3{host.idx(warpsOf(p) * 32), host.idx(1), host.idx(1)},
         /*dynamicSharedMemorySize=*/Value(), operands);
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
                             emitToTensor(b, b.getLoc(), lse)});

@@ -5,6 +5,7 @@
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -41,10 +42,6 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
     return op->emitOpError()
            << "reads paged K/V, which the GPU lowering does not do yet (the "
               "CPU lowering does)";
-  if (p->hasDynamicSizes())
-    return op->emitOpError()
-           << "has run-time batch or sequence lengths; the GPU lowering "
-              "needs static shapes so far (the CPU lowering takes them)";
   Type elt = attention.getQuery().getType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return op->emitOpError()

@@ -98,7 +98,8 @@ public:
       }
     }
 
-    sizes = getSizes(e, p, q, key, value);
+    AttentionOperands ops{q, key.parts, value.parts, mask, key.table, lens};
+    sizes = emitAttentionSizes(e, p, ops);
     Type elt = op.getQuery().getType().getElementType();
     int64_t dyn = ShapedType::kDynamic;
     auto outType =
@@ -129,7 +130,7 @@ public:
                            out, lse);
           });
     };
-    SmallVector<RuntimeCheck> checks = sizeChecks(e, p, q, key, value, mask);
+    SmallVector<RuntimeCheck> checks = attentionSizeChecks(e, p, sizes, ops);
     if (checks.empty() && !(p.paged() && p.checked)) {
       work();
     } else {
@@ -155,112 +156,6 @@ public:
   }
 
 private:
-  /// Run-time sizes: constants for static dims, memref.dim otherwise.
-  struct Sizes {
-    Value batch, queryLen, keyLen, queryTiles, keyBlocks;
-  };
-
-  static Value sizeOf(Emitter &e, int64_t known, Value buffer, int64_t dim) {
-    if (!ShapedType::isDynamic(known))
-      return e.idx(known);
-    return memref::DimOp::create(e.builder(), buffer, dim);
-  }
-
-  Sizes getSizes(Emitter &e, const AttentionProblem &p, Value q,
-                 const KVSource &key, const KVSource &value) const {
-    Sizes sz;
-    sz.batch = sizeOf(e, p.batch, q, 0);
-    sz.queryLen = sizeOf(e, p.queryLen, q, 2);
-    // Packed components keep the [B, Hkv, Skv, ...] lead of their qtensor.
-    // Paged: the table's capacity, max_pages * page_size.
-    if (p.paged())
-      sz.keyLen = ShapedType::isDynamic(p.keyLen)
-                      ? e.mul(memref::DimOp::create(e.builder(), key.table, 1),
-                              e.idx(p.pageSize))
-                      : e.idx(p.keyLen);
-    else
-      sz.keyLen = sizeOf(e, p.keyLen, value.parts[0], 2);
-    sz.queryTiles = ShapedType::isDynamic(p.numQueryTiles)
-                        ? e.ceilDiv(sz.queryLen, p.tileQ)
-                        : e.idx(p.numQueryTiles);
-    sz.keyBlocks = ShapedType::isDynamic(p.numKeyBlocks)
-                       ? e.ceilDiv(sz.keyLen, p.blockK)
-                       : e.idx(p.numKeyBlocks);
-    return sz;
-  }
-
-  /// The shape rules of the verifier that involve a run-time size: every
-  /// operand's batch and length dims agree, and a mask's grid is
-  /// ceil(Sq / block_q) x ceil(Skv / block_k) (words of 32 when packed).
-  SmallVector<RuntimeCheck> sizeChecks(Emitter &e, const AttentionProblem &p,
-                                       Value q, const KVSource &key,
-                                       const KVSource &value,
-                                       Value mask) const {
-    SmallVector<RuntimeCheck> checks;
-    auto isDyn = [](Value buf, int64_t d) {
-      return cast<MemRefType>(buf.getType()).isDynamicDim(d);
-    };
-    auto expect = [&](Value buf, int64_t d, Value want, bool wantDynamic,
-                      std::string what) {
-      if (!isDyn(buf, d) && !wantDynamic)
-        return; // both static: the verifier checked them
-      Value got = memref::DimOp::create(e.builder(), buf, d);
-      checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
-                        std::move(what), got, want});
-    };
-    bool dynB = ShapedType::isDynamic(p.batch);
-    bool dynSkv = ShapedType::isDynamic(p.keyLen);
-    // Q's batch and V's length are where run-time sizes come from (getSizes);
-    // when the size is static, a dynamic dim there is checked against it.
-    if (!dynB)
-      expect(q, 0, sizes.batch, dynB, "query batch differs from the batch");
-    if (p.paged()) {
-      // Pools agree on their page count; table and lengths have B rows.
-      for (const KVSource *src : {&key, &value})
-        for (Value part : src->parts)
-          if (part != key.parts[0])
-            expect(part, 0, key.pages, true,
-                   std::string(src == &key ? "key" : "value") +
-                       " pool has a different page count from the key pool");
-      expect(key.table, 0, sizes.batch, dynB,
-             "block table rows differ from the batch");
-      expect(lens, 0, sizes.batch, dynB, "kv_lens size differs from the batch");
-      if (!mask)
-        return checks;
-    }
-    for (const KVSource *src : {&key, &value}) {
-      if (p.paged())
-        break;
-      const char *name = src == &key ? "key" : "value";
-      for (Value part : src->parts) {
-        expect(part, 0, sizes.batch, dynB,
-               std::string(name) + " batch differs from the query batch");
-        if (part != value.parts[0] || !dynSkv)
-          expect(part, 2, sizes.keyLen, dynSkv,
-                 std::string(name) + " length differs from the value length");
-      }
-    }
-    if (!mask)
-      return checks;
-    auto mt = cast<MemRefType>(mask.getType());
-    int64_t r = mt.getRank();
-    bool dynSq = ShapedType::isDynamic(p.queryLen);
-    if (p.mask->hasBatch)
-      expect(mask, 0, sizes.batch, dynB,
-             "mask batch differs from the batch (a mask batch dim that is "
-             "not 1 statically must be B)");
-    expect(mask, r - 2, e.ceilDiv(sizes.queryLen, p.blockQ), dynSq,
-           "mask has the wrong number of query blocks (ceil(Sq / block_q))");
-    Value kbw =
-        p.mask->packed ? e.ceilDiv(sizes.keyBlocks, 32) : sizes.keyBlocks;
-    expect(mask, r - 1, kbw, dynSkv,
-           p.mask->packed ? "mask has the wrong number of i32 words per row "
-                            "(ceil(ceil(Skv / block_k) / 32))"
-                          : "mask has the wrong number of key blocks "
-                            "(ceil(Skv / block_k))");
-    return checks;
-  }
-
   /// Checked paged mode: every kv_lens entry lies in [0, max_pages *
   /// page_size] and every table entry a sequence uses names a page of the
   /// pool. Returns whether all hold; each failure is reported.
@@ -705,7 +600,7 @@ private:
 
   LoopLoweringOptions options;
   /// The sizes of the op being rewritten.
-  mutable Sizes sizes;
+  mutable AttentionSizes sizes;
   /// Paged: kv_lens [B] (i32).
   mutable Value lens;
   /// Where a static topology's tables are created (the enclosing module).

@@ -65,14 +65,6 @@ func.func @cpu_tile(%q: tensor<1x2x100x64xbf16>) {
 
 // -----
 
-func.func @dynamic_lengths(%q: tensor<1x2x?x64xbf16>) {
-  // expected-error @+1 {{'tessera.attention' op has run-time batch or sequence lengths; the GPU lowering needs static shapes so far (the CPU lowering takes them)}}
-  %o, %l = tessera.attention %q, %q, %q : tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x2x?x64xbf16>, tensor<1x2x?xf32>
-  return
-}
-
-// -----
-
 func.func @paged(%q: tensor<2x8x1x64xbf16>, %k: tensor<10x16x2x64xbf16>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
   // expected-error @+1 {{'tessera.attention' op reads paged K/V, which the GPU lowering does not do yet (the CPU lowering does)}}
   %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {page_size = 16} : tensor<2x8x1x64xbf16>, tensor<10x16x2x64xbf16>, tensor<10x16x2x64xbf16> -> tensor<2x8x1x64xbf16>, tensor<2x8x1xf32>
