@@ -30,12 +30,15 @@ test: build
 demo: build
 	@./scripts/demo.sh $(BUILD_DIR)
 
-# Benchmarks (not tests): prints the attention table of docs/performance-cpu.md.
+# Benchmarks (not tests): prints the attention and decode-attention tables of
+# docs/performance-cpu.md (bench/decode_cpu.py: DECODE_B, DECODE_SKV, DECODE_DTYPES,
+# DECODE_LAYOUTS, DECODE_REPS restrict the full table of issue #9).
 bench: build
 	@python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
+	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_cpu.py
 
 # Simulator speed: warp instructions per second over the GPU kit (bench/sim/speed.py).
 bench-sim: build

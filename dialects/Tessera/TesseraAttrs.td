@@ -243,11 +243,16 @@ def Tessera_TileAttr : Tessera_Attr<"Tile", "tile"> {
     (batch, query head) and runs the online softmax over its key blocks. `query` divides
     the op's `block_q`, so a work item never straddles two rows of the block mask or
     topology. `warps` (GPU only; 0 on the CPU) is the number of warps per CTA, each owning
-    16 rows, so `query = 16 * warps` there.
+    16 rows, so `query = 16 * warps` there. `kv_splits` (flash-decoding) splits each work
+    item's key blocks into that many contiguous chunks run as separate work items, whose
+    partial results are combined through their log-sum-exp: for few query rows over long
+    caches, where one work item per query tile would leave cores or SMs idle.
 
-    Example: `#tessera.tile<query = 32, warps = 2>`, `#tessera.tile<query = 16>`.
+    Example: `#tessera.tile<query = 32, warps = 2>`, `#tessera.tile<query = 16>`,
+    `#tessera.tile<query = 8, kv_splits = 4>`.
   }];
-  let parameters = (ins "int64_t":$query, DefaultValuedParameter<"int64_t", "0">:$warps);
+  let parameters = (ins "int64_t":$query, DefaultValuedParameter<"int64_t", "0">:$warps,
+                        DefaultValuedParameter<"int64_t", "1">:$kv_splits);
   let assemblyFormat = "`<` struct(params) `>`";
 }
 

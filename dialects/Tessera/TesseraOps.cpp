@@ -240,6 +240,9 @@ LogicalResult AttentionOp::verify() {
       return emitOpError() << "tile query rows (" << rows
                            << ") must be positive and divide block_q (" << bq
                            << ")";
+    if (tile.getKvSplits() < 1)
+      return emitOpError() << "tile kv_splits (" << tile.getKvSplits()
+                           << ") must be at least 1";
     using ::tessera::gpu_attention::kRowsPerWarp;
     if (warps < 0 || (warps > 0 && rows != kRowsPerWarp * warps))
       return emitOpError() << "tile warps (" << warps

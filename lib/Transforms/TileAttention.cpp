@@ -29,17 +29,42 @@ using ::tessera::gpu_attention::kRowsPerWarp;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// Sizes to plan with when some are run-time values: a batch of 1 and one
+/// query block (the fewest work items, so the plan never leaves the machine
+/// idle by assuming more).
+int64_t planBatch(const AttentionProblem &p) {
+  return ShapedType::isDynamic(p.batch) ? 1 : p.batch;
+}
+int64_t planQueryLen(const AttentionProblem &p) {
+  return ShapedType::isDynamic(p.queryLen) ? p.blockQ : p.queryLen;
+}
+
+/// Key-range splits (flash-decoding) for `tasks` work items on `slots`
+/// parallel units: enough that there are 4 items per unit, each split keeping
+/// at least 2 key blocks, at most 16; 1 when the items already suffice or the
+/// query length is a run-time value (a prefill has items enough).
+int64_t chooseSplits(const AttentionProblem &p, int64_t tasks, int64_t slots) {
+  if (ShapedType::isDynamic(p.queryLen) || tasks >= 4 * slots)
+    return 1;
+  int64_t most =
+      ShapedType::isDynamic(p.numKeyBlocks) ? 16 : p.numKeyBlocks / 2;
+  int64_t splits = std::min<int64_t>({ceilDiv(4 * slots, tasks), most, 16});
+  return splits >= 2 ? splits : 1;
+}
+
 /// CPU: the largest tile among block_q, block_q / 2, ... (multiples of 8, the
 /// register-block height) that still gives 4 tasks per thread; the smallest
-/// candidate otherwise.
+/// candidate otherwise; then key-range splits if the tasks are still too few
+/// (decode over a long cache).
 TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
   int64_t rows = p.blockQ;
   auto tasks = [&](int64_t r) {
-    return p.batch * p.queryHeads * ceilDiv(p.queryLen, r);
+    return planBatch(p) * p.queryHeads * ceilDiv(planQueryLen(p), r);
   };
   while (tasks(rows) < 4 * threads && rows % 2 == 0 && (rows / 2) % 8 == 0)
     rows /= 2;
-  return TileAttr::get(op.getContext(), rows, /*warps=*/0);
+  return TileAttr::get(op.getContext(), rows, /*warps=*/0,
+                       chooseSplits(p, tasks(rows), threads));
 }
 
 /// GPU: 4 warps (64 rows); 2 warps (32 rows) when 64-row CTAs would leave
@@ -50,10 +75,13 @@ TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms,
   if (p.blockQ != kBlockQ)
     return {};
   int64_t warps = 4;
-  int64_t ctas = p.batch * p.queryHeads * ceilDiv(p.queryLen, kBlockQ);
-  if (!wgmma && (ctas < sms || p.queryLen <= 2 * kRowsPerWarp))
+  int64_t ctas =
+      planBatch(p) * p.queryHeads * ceilDiv(planQueryLen(p), kBlockQ);
+  if (!wgmma && (ctas < sms || planQueryLen(p) <= 2 * kRowsPerWarp))
     warps = 2;
-  return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps);
+  // The GPU kernels do not split the key range yet (kv_splits = 1).
+  return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps,
+                       /*kv_splits=*/1);
 }
 
 /// A tile already on the op must suit the target.
@@ -94,10 +122,17 @@ struct TesseraTileAttentionPass
       if (TileAttr tile = op.getTileAttr())
         return failed(checkExisting(op, tile, gpu)) ? WalkResult::interrupt()
                                                     : WalkResult::advance();
+      // Run-time batch and lengths are planned for at their smallest (see
+      // planBatch); dynamic heads or head dims leave the op to the lowering's
+      // diagnostic.
       for (Value v :
-           SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()})
-        if (!cast<ShapedType>(v.getType()).hasStaticShape())
-          return WalkResult::advance();
+           SmallVector<Value>{op.getQuery(), op.getKey(), op.getValue()}) {
+        auto t = cast<ShapedType>(v.getType());
+        for (int64_t d : {1, 3})
+          if (t.isDynamicDim(d) ||
+              (v != op.getQuery() && t.isDynamicDim(2) && op.isPaged()))
+            return WalkResult::advance();
+      }
       FailureOr<AttentionProblem> problem = AttentionProblem::get(op);
       if (failed(problem))
         return WalkResult::interrupt();

@@ -29,6 +29,8 @@ struct AttentionProblem {
   int64_t tileQ;
   int64_t numQueryTiles; ///< ceil(Sq / tileQ)
   int64_t warps;         ///< GPU warps per CTA from the `tile` (0: not chosen)
+  /// Key-range chunks per work item (flash-decoding), from the `tile`; 1: none.
+  int64_t kvSplits = 1;
   bool causal;
   std::optional<int64_t> window;
   float scale;
@@ -100,6 +102,8 @@ SmallVector<RuntimeCheck> attentionSizeChecks(Emitter &e,
 struct WorkItem {
   Value bi, h, kvh, qb, q0, rows;
   Value queryLen, keyLen;
+  /// With kv_splits > 1: which chunk of the key blocks this item walks.
+  Value split;
 };
 
 /// The key-block walk both lowerings run: calls `body(kb, state)` for every key
@@ -109,7 +113,9 @@ struct WorkItem {
 ///    window applied at compile time, no mask reads);
 ///  - otherwise the causal/window range of `w`'s rows, with blocks whose bit
 ///    in `mask` (when given) is 0 skipped (uniform per work item, so a GPU
-///    CTA skips barriers and all).
+///    CTA skips barriers and all);
+///  - with kv_splits = S > 1, only chunk `w.split` of S contiguous chunks of
+///    that list or range (the chunks may be empty).
 /// `tableScope` receives a topology's constant tables (module or gpu.module).
 SmallVector<Value> emitKeyBlockWalk(
     Emitter &e, const AttentionProblem &p, const WorkItem &w, Value mask,

@@ -66,6 +66,7 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
   TileAttr tile = op.getTileAttr();
   p.tileQ = tile ? tile.getQuery() : p.blockQ;
   p.warps = tile ? tile.getWarps() : 0;
+  p.kvSplits = tile ? tile.getKvSplits() : 1;
   p.numQueryTiles = blocks(p.queryLen, p.tileQ);
   p.causal = op.getCausal();
   p.window = op.getWindow();
@@ -286,6 +287,21 @@ static std::pair<Value, Value> emitTopologyRow(Emitter &e,
   return {at(row), at(e.add(row, e.idx(1)))};
 }
 
+/// Chunk `w.split` of kv_splits contiguous chunks of [lo, hi): chunks of
+/// ceil((hi - lo) / S), the last ones possibly short or empty.
+static std::pair<Value, Value> splitRange(Emitter &e, const AttentionProblem &p,
+                                          const WorkItem &w,
+                                          std::pair<Value, Value> range) {
+  if (p.kvSplits <= 1)
+    return range;
+  auto [lo, hi] = range;
+  Value n = e.maxsi(e.sub(hi, lo), e.idx(0));
+  Value chunk = e.ceilDiv(n, p.kvSplits);
+  Value begin = e.minsi(e.add(lo, e.mul(w.split, chunk)), hi);
+  Value end = e.minsi(e.add(begin, chunk), hi);
+  return {begin, end};
+}
+
 SmallVector<Value> mlir::tessera::emitKeyBlockWalk(
     Emitter &e, const AttentionProblem &p, const WorkItem &w, Value mask,
     Operation *tableScope, ValueRange init,
@@ -294,7 +310,7 @@ SmallVector<Value> mlir::tessera::emitKeyBlockWalk(
   if (p.topology) {
     auto tables = emitTopologyTables(e, tableScope, p.topology);
     Value indices = tables.second;
-    auto [lo, hi] = emitTopologyRow(e, p, tables.first, w);
+    auto [lo, hi] = splitRange(e, p, w, emitTopologyRow(e, p, tables.first, w));
     return e.forLoop(lo, hi, 1, init,
                      [&](Value i, ValueRange state) -> SmallVector<Value> {
                        Value kb = arith::IndexCastOp::create(
@@ -303,7 +319,7 @@ SmallVector<Value> mlir::tessera::emitKeyBlockWalk(
                        return body(kb, state);
                      });
   }
-  auto [kbBegin, kbEnd] = emitKeyBlockRange(e, p, w);
+  auto [kbBegin, kbEnd] = splitRange(e, p, w, emitKeyBlockRange(e, p, w));
   return e.forLoop(
       kbBegin, kbEnd, 1, init,
       [&](Value kb, ValueRange state) -> SmallVector<Value> {

@@ -38,6 +38,10 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
   FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
   if (failed(p))
     return failure();
+  if (p->kvSplits > 1)
+    return op->emitOpError()
+           << "has kv_splits = " << p->kvSplits
+           << ", which the GPU kernels do not do yet (the CPU lowering does)";
   if (p->paged())
     return op->emitOpError()
            << "reads paged K/V, which the GPU lowering does not do yet (the "

@@ -123,12 +123,35 @@ public:
       // keys are unpacked per block.
       if (!key.keysPerBlock())
         key.transposed = emitTransposedKeys(e, p, key);
-      e.parallelRows(
-          ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryTiles},
-          [&](ValueRange ivs) {
-            emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], q, key, value, mask,
-                           out, lse);
-          });
+      if (p.kvSplits <= 1) {
+        e.parallelRows(
+            ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryTiles},
+            [&](ValueRange ivs) {
+              emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], Value(), q, key,
+                             value, mask, out, lse);
+            });
+        return;
+      }
+      // Flash-decoding: each (tile, split) work item walks one chunk of the
+      // key blocks into f32 partials (O normalised by its own sum, and its
+      // LSE); a second parallel loop combines them per query row.
+      int64_t splits = p.kvSplits;
+      Type f32 = b.getF32Type();
+      Value partO = memref::AllocOp::create(
+          b,
+          MemRefType::get(
+              {splits, p.batch, p.queryHeads, p.queryLen, p.valueDim}, f32),
+          dynSizes);
+      Value partL = memref::AllocOp::create(
+          b, MemRefType::get({splits, p.batch, p.queryHeads, p.queryLen}, f32),
+          dynSizes);
+      e.parallelRows(ValueRange{sizes.batch, e.idx(p.queryHeads),
+                                sizes.queryTiles, e.idx(splits)},
+                     [&](ValueRange ivs) {
+                       emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], ivs[3], q,
+                                      key, value, mask, partO, partL);
+                     });
+      emitSplitCombine(e, p, partO, partL, out, lse);
     };
     SmallVector<RuntimeCheck> checks = attentionSizeChecks(e, p, sizes, ops);
     if (checks.empty() && !(p.paged() && p.checked)) {
@@ -156,6 +179,57 @@ public:
   }
 
 private:
+  /// Combines kv_splits partials per query row: LSE = log sum_s exp(LSE_s),
+  /// O = sum_s exp(LSE_s - LSE) O_s (the max LSE as the exponent's origin);
+  /// a row no split saw a key for gives O = 0, LSE = -inf.
+  void emitSplitCombine(Emitter &e, const AttentionProblem &p, Value partO,
+                        Value partL, Value out, Value lse) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    Type f32 = b.getF32Type();
+    int64_t vw = options.vectorWidth;
+    Type elt = cast<MemRefType>(out.getType()).getElementType();
+    e.parallelRows(
+        ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryLen},
+        [&](ValueRange ivs) {
+          Value bi = ivs[0], h = ivs[1], i = ivs[2];
+          auto lseOf = [&](int64_t s) {
+            return memref::LoadOp::create(b, partL,
+                                          ValueRange{e.idx(s), bi, h, i})
+                .getResult();
+          };
+          Value m = lseOf(0);
+          for (int64_t s = 1; s < p.kvSplits; ++s)
+            m = e.maxf(m, lseOf(s));
+          // The same algebra as a softmax step: weights exp(LSE_s - m).
+          SoftmaxStep origin = emitSoftmaxStep(
+              e, m, m, [&](Value x) { return math::ExpOp::create(b, x); });
+          SmallVector<Value> weights;
+          Value sum = e.f32(0);
+          for (int64_t s = 0; s < p.kvSplits; ++s) {
+            weights.push_back(
+                math::ExpOp::create(b, e.sub(lseOf(s), origin.origin)));
+            sum = e.add(sum, weights.back());
+          }
+          SoftmaxEnd end = emitSoftmaxEnd(
+              e, m, sum, [&](Value x) { return math::LogOp::create(b, x); });
+          for (int64_t k = 0, n = numChunks(p.valueDim); k < n; ++k) {
+            auto vt = VectorType::get({chunkWidth(p.valueDim, k)}, f32);
+            Value acc =
+                arith::ConstantOp::create(b, DenseElementsAttr::get(vt, 0.0f));
+            for (int64_t s = 0; s < p.kvSplits; ++s) {
+              Value o = vector::LoadOp::create(
+                  b, vt, partO, ValueRange{e.idx(s), bi, h, i, e.idx(k * vw)});
+              acc = vector::FMAOp::create(
+                  b, vector::BroadcastOp::create(b, vt, weights[s]), o, acc);
+            }
+            Value o = e.mul(acc, vector::BroadcastOp::create(b, vt, end.scale));
+            vector::StoreOp::create(b, e.fromF32(o, elt), out,
+                                    ValueRange{bi, h, i, e.idx(k * vw)});
+          }
+          memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, i});
+        });
+  }
+
   /// Checked paged mode: every kv_lens entry lies in [0, max_pages *
   /// page_size] and every table entry a sequence uses names a page of the
   /// pool. Returns whether all hold; each failure is reported.
@@ -339,8 +413,8 @@ private:
   /// One work item: query tile `qt` (tileQ rows, inside mask/topology query
   /// block qb).
   void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h,
-                      Value qt, Value q, KVSource &key, KVSource &value,
-                      Value mask, Value out, Value lse) const {
+                      Value qt, Value split, Value q, KVSource &key,
+                      KVSource &value, Value mask, Value out, Value lse) const {
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type();
     int64_t vw = options.vectorWidth;
@@ -393,6 +467,15 @@ private:
     });
 
     WorkItem item{bi, h, kvh, qb, q0, rows, sizes.queryLen, sizes.keyLen};
+    item.split = split;
+    // Split partials are stored under a leading split index.
+    auto at = [&](std::initializer_list<Value> idx) {
+      SmallVector<Value> v;
+      if (split)
+        v.push_back(split);
+      v.append(idx.begin(), idx.end());
+      return v;
+    };
     if (p.paged()) {
       // This sequence's length, clamped to the table's capacity (a bad one
       // was reported first in checked mode).
@@ -422,9 +505,9 @@ private:
             vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
         Value o = e.mul(a, vector::BroadcastOp::create(b, vt, end.scale));
         vector::StoreOp::create(b, e.fromF32(o, elt), out,
-                                ValueRange{bi, h, i, e.idx(k * vw)});
+                                at({bi, h, i, e.idx(k * vw)}));
       }
-      memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, i});
+      memref::StoreOp::create(b, end.lse, lse, at({bi, h, i}));
     });
   }
 

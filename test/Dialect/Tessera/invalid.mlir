@@ -1511,3 +1511,12 @@ func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<10x16x2x64xf32>, %v: tensor<11
   %o, %l = tessera.attention %q, %k, %v paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {page_size = 16} : tensor<2x8x1x64xf32>, tensor<10x16x2x64xf32>, tensor<11x16x2x64xf32> -> tensor<2x8x1x64xf32>, tensor<2x8x1xf32>
   return
 }
+
+// -----
+
+// At least one key-range chunk.
+func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x2x16x64xf32>) {
+  // expected-error @+1 {{'tessera.attention' op tile kv_splits (0) must be at least 1}}
+  %o, %l = tessera.attention %q, %k, %k {tile = #tessera.tile<query = 8, kv_splits = 0>} : tensor<1x8x1x64xf32>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32> -> tensor<1x8x1x64xf32>, tensor<1x8x1xf32>
+  return
+}

@@ -186,6 +186,10 @@ TEST(PagedAttention, DecodeF32) { runPaged(DType::F32, "", false, {}); }
 TEST(PagedAttention, CausalWindowF32Checked) {
   runPaged(DType::F32, "causal, window = 40, checked", true, 40);
 }
+TEST(PagedAttention, SplitKeyRangeF32) {
+  runPaged(DType::F32, "causal, tile = #tessera.tile<query = 8, kv_splits = 5>",
+           true, std::nullopt);
+}
 TEST(PagedAttention, CausalBF16) {
   runPaged(DType::BF16, "causal", true, std::nullopt);
 }
