@@ -100,7 +100,8 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
   auto lseType =
       RankedTensorType::get(q.getShape().drop_back(), b.getF32Type());
   build(b, state, oType, lseType, query, key, value, mask,
-        /*block_table=*/Value(), /*kv_lens=*/Value(), causal,
+        /*block_table=*/Value(), /*kv_lens=*/Value(), /*cu_seqlens_q=*/Value(),
+        /*cu_seqlens_k=*/Value(), causal,
         window ? b.getI64IntegerAttr(*window) : IntegerAttr(),
         scale ? b.getF32FloatAttr(*scale) : FloatAttr(), /*block_q=*/64,
         /*block_k=*/64,
@@ -189,6 +190,26 @@ LogicalResult AttentionOp::verify() {
     kvBatchV = v.getDimSize(0);
   }
   int64_t dv = v.getDimSize(3);
+  if (getCuSeqlensK() && !isRagged())
+    return emitOpError() << "cu_seqlens_k goes with cu_seqlens_q (varlen)";
+  if (isRagged()) {
+    auto cq = cast<RankedTensorType>(getCuSeqlensQ().getType());
+    auto ck = cast<RankedTensorType>(getCuSeqlensK().getType());
+    if (cq.getRank() != 1 || ck.getRank() != 1 ||
+        !same(cq.getDimSize(0), ck.getDimSize(0)))
+      return emitOpError() << "varlen takes two prefix sums [B + 1] of the "
+                              "same size; got "
+                           << cq << " and " << ck;
+    if (paged || getMask() || getTopologyAttr())
+      return emitOpError()
+             << "varlen (ragged) attention takes no mask, topology or pages";
+    if (!same(b, 1) || !same(kvBatchK, 1) || !same(kvBatchV, 1))
+      return emitOpError() << "varlen packs every sequence in one row: Q, K "
+                              "and V must have batch 1 ([1, H, total, D]); "
+                              "got "
+                           << Dim{b} << ", " << Dim{kvBatchK} << ", "
+                           << Dim{kvBatchV};
+  }
   if (!same(kvBatchK, b) || !same(kvBatchV, b))
     return emitOpError() << "batch sizes must agree: query " << Dim{b}
                          << ", key " << Dim{kvBatchK} << ", value "

@@ -68,6 +68,15 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure, AttrSizedOperandSegment
     errors with the `checked` attribute (the call fails with a message before any work);
     without it they are clamped into range (memory-safe; such rows are unspecified).
 
+    Ragged batches (FlashAttention's varlen convention, in Tessera's head-major layout): with
+    `varlen(%cu_seqlens_q, %cu_seqlens_k)`, Q, K and V hold the tokens of all sequences
+    packed along the length dim, `[1, H, total, D]`, and the i32 prefix sums `[B + 1]` give
+    sequence b's rows `[cu[b], cu[b + 1])` (the first entry 0, non-decreasing, the last at
+    most the total). Causal aligns each sequence's ends; O and LSE are packed the same way,
+    and rows past `cu_seqlens_q[B]` are O = 0, LSE = -inf. Bad prefix sums are errors with
+    `checked`, clamped into range otherwise (as for paged tables). Not with masks,
+    topologies or paged K/V.
+
     Attributes: `causal` (query i sees keys j <= i + Skv - Sq: the ends are aligned), `window`
     (additionally j > i + Skv - Sq - window), `scale` (default 1/sqrt(D)), `block_q` and
     `block_k` (block sizes of the mask grid, default 64), `topology` (a static block-sparsity
@@ -88,6 +97,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure, AttrSizedOperandSegment
     Optional<Tessera_BlockMask>:$mask,
     Optional<RankedTensorOf<[I32]>>:$block_table,
     Optional<RankedTensorOf<[I32]>>:$kv_lens,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_q,
+    Optional<RankedTensorOf<[I32]>>:$cu_seqlens_k,
     UnitAttr:$causal,
     OptionalAttr<Tessera_I64Attr>:$window,
     OptionalAttr<F32Attr>:$scale,
@@ -102,6 +113,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure, AttrSizedOperandSegment
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`paged` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,` type($kv_lens) `)`)?
+    (`varlen` `(` $cu_seqlens_q^ `,` $cu_seqlens_k `:` type($cu_seqlens_q) `,`
+        type($cu_seqlens_k) `)`)?
     attr-dict `:`
     type($query) `,` qualified(type($key)) `,` qualified(type($value)) `->` type($output) `,`
     type($lse)
@@ -117,6 +130,8 @@ def Tessera_AttentionOp : Tessera_Op<"attention", [Pure, AttrSizedOperandSegment
     float getEffectiveScale();
     /// Whether K/V are page pools read through a block table.
     bool isPaged() { return static_cast<bool>(getBlockTable()); }
+    /// Whether Q/K/V pack the sequences of a ragged batch (cu_seqlens).
+    bool isRagged() { return static_cast<bool>(getCuSeqlensQ()); }
   }];
   let hasVerifier = 1;
 }

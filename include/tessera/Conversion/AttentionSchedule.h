@@ -53,6 +53,10 @@ struct AttentionProblem {
   int64_t pageSize = 0;
   /// Validate block tables and lengths at run time (else clamp them).
   bool checked = false;
+  /// Ragged (varlen): Q/K/V are [1, H, total, D] and cu_seqlens give each
+  /// sequence's rows; `batch` is then the tensors' 1, queryLen/keyLen the
+  /// totals, and the sequence count a run-time size.
+  bool ragged = false;
   bool paged() const { return pageSize != 0; }
 
   /// Reads the problem from `op`; fails with a diagnostic on `op` if a head
@@ -72,6 +76,7 @@ struct AttentionOperands {
   Value query;
   SmallVector<Value> key, value;
   Value mask, table, lens;
+  Value cuQ, cuK; ///< ragged: the prefix sums
 };
 
 /// The run-time sizes of an attention op: constants where the problem is
@@ -79,6 +84,8 @@ struct AttentionOperands {
 /// table's capacity, max_pages * page_size).
 struct AttentionSizes {
   Value batch, queryLen, keyLen, queryTiles, keyBlocks;
+  /// Sequences: the batch, or (ragged) the prefix sums' size - 1.
+  Value sequences;
 };
 AttentionSizes emitAttentionSizes(Emitter &e, const AttentionProblem &p,
                                   const AttentionOperands &ops);

@@ -54,6 +54,10 @@ FailureOr<AttentionProblem> AttentionProblem::get(AttentionOp op) {
     p.keyLen = known({k.getDimSize(2), v.getDimSize(2)});
   }
   p.checked = op.getChecked();
+  if (op.isRagged()) {
+    p.ragged = true;
+    p.batch = 1; // the packed tensors' batch; sequences are run-time
+  }
   p.group = p.queryHeads / p.kvHeads;
   p.blockQ = op.getBlockQ();
   p.blockK = op.getBlockK();
@@ -376,6 +380,11 @@ AttentionSizes mlir::tessera::emitAttentionSizes(Emitter &e,
   sz.keyBlocks = ShapedType::isDynamic(p.numKeyBlocks)
                      ? e.ceilDiv(sz.keyLen, p.blockK)
                      : e.idx(p.numKeyBlocks);
+  sz.sequences = sz.batch;
+  if (p.ragged)
+    sz.sequences =
+        e.maxsi(e.sub(memref::DimOp::create(e.builder(), ops.cuQ, 0), e.idx(1)),
+                e.idx(0));
   return sz;
 }
 
@@ -436,6 +445,17 @@ mlir::tessera::attentionSizeChecks(Emitter &e, const AttentionProblem &p,
       }
     }
   }
+  if (p.ragged) {
+    Value n = memref::DimOp::create(e.builder(), ops.cuQ, 0);
+    checks.push_back({e.cmpi(arith::CmpIPredicate::sge, n, e.idx(1)),
+                      "cu_seqlens_q is empty (it has B + 1 entries)", n,
+                      e.idx(1)});
+  }
+  if (p.ragged)
+    expectLazy(
+        ops.cuK, 0,
+        [&] { return memref::DimOp::create(e.builder(), ops.cuQ, 0); }, true,
+        "cu_seqlens_k has a different size from cu_seqlens_q");
   if (!ops.mask)
     return checks;
   auto mt = cast<MemRefType>(ops.mask.getType());

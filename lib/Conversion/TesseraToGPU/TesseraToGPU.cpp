@@ -42,6 +42,10 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
     return op->emitOpError()
            << "has kv_splits = " << p->kvSplits
            << ", which the GPU kernels do not do yet (the CPU lowering does)";
+  if (p->ragged)
+    return op->emitOpError()
+           << "packs a ragged batch (varlen), which the GPU lowering does not "
+              "do yet (the CPU lowering does)";
   if (p->paged())
     return op->emitOpError()
            << "reads paged K/V, which the GPU lowering does not do yet (the "

@@ -38,16 +38,21 @@ struct KVSource {
   /// Paged: the block table [B, max_pages] and the pool's page count.
   Value table, pages;
   int64_t pageSize = 0;
+  /// Ragged: keys are rows keyOffset + j of batch 0 (set per work item).
+  bool ragged = false;
+  Value keyOffset;
 
   bool staged() const { return codec || !elementType.isF32(); }
   /// Keys unpacked and transposed per key block (packed or paged), rather than
   /// once for the whole op.
-  bool keysPerBlock() const { return codec || pageSize; }
+  bool keysPerBlock() const { return codec || pageSize || ragged; }
   /// Where row `j` (a key of sequence `bi`, KV head `kvh`) lives: [bi, kvh, j]
   /// dense; [page, slot, kvh] paged, with page = table[bi, j / page_size]
   /// clamped into the pool (a bad entry was reported first in checked mode).
   SmallVector<Value> rowIndices(Emitter &e, Value bi, Value kvh,
                                 Value j) const {
+    if (ragged)
+      return {e.idx(0), kvh, e.add(keyOffset, j)};
     if (!pageSize)
       return {bi, kvh, j};
     ImplicitLocOpBuilder &b = e.builder();
@@ -76,7 +81,7 @@ public:
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
     topologyScope = op->getParentOfType<ModuleOp>();
-    lens = Value();
+    lens = cuQ = cuK = Value();
 
     KVSource key, value;
     if (failed(prepare(op, b, op.getKey(), adaptor.getKey(), key)) ||
@@ -98,7 +103,14 @@ public:
       }
     }
 
+    if (p.ragged) {
+      cuQ = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensQ().front());
+      cuK = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensK().front());
+      key.ragged = value.ragged = true;
+    }
     AttentionOperands ops{q, key.parts, value.parts, mask, key.table, lens};
+    ops.cuQ = cuQ;
+    ops.cuK = cuK;
     sizes = emitAttentionSizes(e, p, ops);
     Type elt = op.getQuery().getType().getElementType();
     int64_t dyn = ShapedType::kDynamic;
@@ -123,9 +135,30 @@ public:
       // keys are unpacked per block.
       if (!key.keysPerBlock())
         key.transposed = emitTransposedKeys(e, p, key);
-      if (p.kvSplits <= 1) {
+      // Ragged: rows no sequence covers are O = 0, LSE = -inf (in the
+      // partials, when split, so the combine gives the same).
+      auto fillEmpty = [&](Value o, Value l, Value split) {
         e.parallelRows(
-            ValueRange{sizes.batch, e.idx(p.queryHeads), sizes.queryTiles},
+            ValueRange{e.idx(p.queryHeads), sizes.queryLen},
+            [&](ValueRange ivs) {
+              SmallVector<Value> at;
+              if (split)
+                at.push_back(split);
+              at.append({e.idx(0), ivs[0], ivs[1]});
+              memref::StoreOp::create(b, e.negInf(), l, at);
+              Type oe = cast<MemRefType>(o.getType()).getElementType();
+              at.push_back(Value());
+              e.forLoop(e.idx(0), e.idx(p.valueDim), 1, [&](Value d) {
+                at.back() = d;
+                memref::StoreOp::create(b, e.fromF32(e.f32(0), oe), o, at);
+              });
+            });
+      };
+      if (p.kvSplits <= 1) {
+        if (p.ragged)
+          fillEmpty(out, lse, Value());
+        e.parallelRows(
+            ValueRange{sizes.sequences, e.idx(p.queryHeads), sizes.queryTiles},
             [&](ValueRange ivs) {
               emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], Value(), q, key,
                              value, mask, out, lse);
@@ -145,7 +178,10 @@ public:
       Value partL = memref::AllocOp::create(
           b, MemRefType::get({splits, p.batch, p.queryHeads, p.queryLen}, f32),
           dynSizes);
-      e.parallelRows(ValueRange{sizes.batch, e.idx(p.queryHeads),
+      if (p.ragged)
+        for (int64_t s = 0; s < splits; ++s)
+          fillEmpty(partO, partL, e.idx(s));
+      e.parallelRows(ValueRange{sizes.sequences, e.idx(p.queryHeads),
                                 sizes.queryTiles, e.idx(splits)},
                      [&](ValueRange ivs) {
                        emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], ivs[3], q,
@@ -154,18 +190,21 @@ public:
       emitSplitCombine(e, p, partO, partL, out, lse);
     };
     SmallVector<RuntimeCheck> checks = attentionSizeChecks(e, p, sizes, ops);
-    if (checks.empty() && !(p.paged() && p.checked)) {
+    bool contentChecks = (p.paged() || p.ragged) && p.checked;
+    if (checks.empty() && !contentChecks) {
       work();
     } else {
       Value ok = emitRuntimeChecks(e, op, checks);
-      if (p.paged() && p.checked) {
-        // Checked mode: the table and lengths are read (once the sizes are
-        // known to be right) before any key is.
+      if (contentChecks) {
+        // Checked mode: the tables, lengths or prefix sums are read (once the
+        // sizes are known to be right) before any key is.
         auto ifOp = scf::IfOp::create(b, TypeRange{b.getI1Type()}, ok,
                                       /*withElseRegion=*/true);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        scf::YieldOp::create(b, ValueRange{pagedTableChecks(e, op, key)});
+        scf::YieldOp::create(b,
+                             ValueRange{p.paged() ? pagedTableChecks(e, op, key)
+                                                  : raggedChecks(e, op)});
         b.setInsertionPointToStart(&ifOp.getElseRegion().front());
         scf::YieldOp::create(b, ValueRange{ok});
         ok = ifOp.getResult(0);
@@ -228,6 +267,52 @@ private:
           }
           memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, i});
         });
+  }
+
+  /// Checked ragged mode: each prefix sum starts at 0, never decreases and
+  /// ends within its packed dim. Returns whether all hold; each failure is
+  /// reported.
+  Value raggedChecks(Emitter &e, Operation *op) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value all = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    for (auto [cu, total, name] :
+         {std::tuple{cuQ, sizes.queryLen, "cu_seqlens_q"},
+          std::tuple{cuK, sizes.keyLen, "cu_seqlens_k"}}) {
+      auto at = [&, cu = cu](Value i) {
+        return arith::IndexCastOp::create(
+                   b, b.getIndexType(),
+                   memref::LoadOp::create(b, cu, ValueRange{i}))
+            .getResult();
+      };
+      std::string n = name;
+      Value first = at(e.idx(0));
+      Value ok =
+          emitRuntimeChecks(e, op,
+                            {{e.cmpi(arith::CmpIPredicate::eq, first, e.idx(0)),
+                              n + " does not start at 0", first, e.idx(0)}});
+      SmallVector<Value> steps = e.forLoop(
+          e.idx(0), sizes.sequences, 1, ValueRange{ok},
+          [&](Value i, ValueRange it) -> SmallVector<Value> {
+            Value lo = at(i), hi = at(e.add(i, e.idx(1)));
+            Value c = emitRuntimeChecks(
+                e, op,
+                {{e.cmpi(arith::CmpIPredicate::sge, hi, lo),
+                  n + " decreases (got an entry, expected at least the one "
+                      "before it)",
+                  hi, lo}});
+            return {arith::AndIOp::create(b, it[0], c)};
+          });
+      Value last = at(sizes.sequences);
+      Value inside = emitRuntimeChecks(
+          e, op,
+          {{e.cmpi(arith::CmpIPredicate::sle, last, total),
+            n + " ends past the packed rows (got its last entry, expected "
+                "at most the total)",
+            last, total}});
+      all = arith::AndIOp::create(b, all,
+                                  arith::AndIOp::create(b, steps[0], inside));
+    }
+    return all;
   }
 
   /// Checked paged mode: every kv_lens entry lies in [0, max_pages *
@@ -415,13 +500,41 @@ private:
   void emitQueryBlock(Emitter &e, const AttentionProblem &p, Value bi, Value h,
                       Value qt, Value split, Value q, KVSource &key,
                       KVSource &value, Value mask, Value out, Value lse) const {
+    Value kvh = e.divui(h, e.idx(p.group));
+    Value q0 = e.mul(qt, e.idx(p.tileQ));
+    Value qb = emitMaskRowOfTile(e, p, qt);
+    // The sequence's rows: all of the batch entry `bi`, or (ragged) rows
+    // [cu_q[bi], cu_q[bi + 1]) of the packed Q and O, keys [cu_k[bi], ...).
+    Value tb = bi, qoff = e.idx(0), seqQ = sizes.queryLen, seqK = sizes.keyLen;
+    if (p.ragged) {
+      tb = e.idx(0);
+      std::tie(qoff, seqQ) = segment(e, cuQ, bi, sizes.queryLen);
+      Value koff;
+      std::tie(koff, seqK) = segment(e, cuK, bi, sizes.keyLen);
+      key.keyOffset = value.keyOffset = koff;
+    }
+    Value rows = e.minsi(e.idx(p.tileQ), e.sub(seqQ, q0));
+    // Ragged: tiles past a short sequence's end have nothing to do.
+    if (p.ragged)
+      return e.ifThen(e.cmpi(arith::CmpIPredicate::sgt, rows, e.idx(0)), [&] {
+        emitRows(e, p, bi, tb, h, kvh, qb, q0, rows, qoff, seqQ, seqK, split, q,
+                 key, value, mask, out, lse);
+      });
+    emitRows(e, p, bi, tb, h, kvh, qb, q0, rows, qoff, seqQ, seqK, split, q,
+             key, value, mask, out, lse);
+  }
+
+  /// The rows [q0, q0 + rows) of sequence `bi` (rows of tensor batch `tb`
+  /// from `qoff`; `seqQ` queries and `seqK` keys): online softmax over the
+  /// walk's key blocks, then O and LSE (or, with `split`, that chunk's
+  /// partials).
+  void emitRows(Emitter &e, const AttentionProblem &p, Value bi, Value tb,
+                Value h, Value kvh, Value qb, Value q0, Value rows, Value qoff,
+                Value seqQ, Value seqK, Value split, Value q, KVSource &key,
+                KVSource &value, Value mask, Value out, Value lse) const {
     ImplicitLocOpBuilder &b = e.builder();
     Type f32 = b.getF32Type();
     int64_t vw = options.vectorWidth;
-    Value kvh = e.divui(h, e.idx(p.group));
-    Value q0 = e.mul(qt, e.idx(p.tileQ));
-    Value rows = e.minsi(e.idx(p.tileQ), e.sub(sizes.queryLen, q0));
-    Value qb = emitMaskRowOfTile(e, p, qt);
 
     Tile t;
     t.paddedRows = (p.tileQ + 7) / 8 * 8;
@@ -446,14 +559,14 @@ private:
     // Rows past the end of Q are computed on a copy of the last row and never
     // stored, so every row block is full.
     Value paddedRows = e.mul(e.ceilDiv(rows, 8), e.idx(8));
-    Value lastRow = e.sub(sizes.queryLen, e.idx(1));
+    Value lastRow = e.sub(seqQ, e.idx(1));
     e.forLoop(e.idx(0), e.idx(t.paddedRows), 1, [&](Value r) {
       memref::StoreOp::create(b, e.negInf(), t.m, ValueRange{r});
       memref::StoreOp::create(b, e.f32(0), t.l, ValueRange{r});
       Value i = e.minsi(e.add(q0, r), lastRow);
       for (int64_t k = 0, n = numChunks(p.headDim); k < n; ++k) {
         int64_t w = chunkWidth(p.headDim, k);
-        Value v = loadVec(e, q, {bi, h, i}, k * vw, w);
+        Value v = loadVec(e, q, {tb, h, e.add(qoff, i)}, k * vw, w);
         v = e.mul(v, vector::BroadcastOp::create(b, VectorType::get({w}, f32),
                                                  e.f32(p.scale)));
         vector::StoreOp::create(b, v, t.qs, ValueRange{r, e.idx(k * vw)});
@@ -466,7 +579,7 @@ private:
       }
     });
 
-    WorkItem item{bi, h, kvh, qb, q0, rows, sizes.queryLen, sizes.keyLen};
+    WorkItem item{bi, h, kvh, qb, q0, rows, seqQ, seqK};
     item.split = split;
     // Split partials are stored under a leading split index.
     auto at = [&](std::initializer_list<Value> idx) {
@@ -493,7 +606,7 @@ private:
     // = -inf.
     Type elt = cast<MemRefType>(out.getType()).getElementType();
     e.forLoop(e.idx(0), rows, 1, [&](Value r) {
-      Value i = e.add(q0, r);
+      Value i = e.add(qoff, e.add(q0, r));
       Value lr = memref::LoadOp::create(b, t.l, ValueRange{r});
       Value mr = memref::LoadOp::create(b, t.m, ValueRange{r});
       SoftmaxEnd end = emitSoftmaxEnd(
@@ -505,9 +618,9 @@ private:
             vector::LoadOp::create(b, vt, t.acc, ValueRange{r, e.idx(k * vw)});
         Value o = e.mul(a, vector::BroadcastOp::create(b, vt, end.scale));
         vector::StoreOp::create(b, e.fromF32(o, elt), out,
-                                at({bi, h, i, e.idx(k * vw)}));
+                                at({tb, h, i, e.idx(k * vw)}));
       }
-      memref::StoreOp::create(b, end.lse, lse, at({bi, h, i}));
+      memref::StoreOp::create(b, end.lse, lse, at({tb, h, i}));
     });
   }
 
@@ -686,6 +799,25 @@ private:
   mutable AttentionSizes sizes;
   /// Paged: kv_lens [B] (i32).
   mutable Value lens;
+  /// Ragged: cu_seqlens_q and cu_seqlens_k [B + 1] (i32).
+  mutable Value cuQ, cuK;
+
+  /// Sequence `bi`'s rows of a packed dim of `total` rows: [start, start +
+  /// len) from the prefix sums `cu`, clamped into [0, total] (a bad prefix sum
+  /// was reported first in checked mode).
+  static std::pair<Value, Value> segment(Emitter &e, Value cu, Value bi,
+                                         Value total) {
+    ImplicitLocOpBuilder &b = e.builder();
+    auto at = [&](Value i) {
+      return arith::IndexCastOp::create(
+                 b, b.getIndexType(),
+                 memref::LoadOp::create(b, cu, ValueRange{i}))
+          .getResult();
+    };
+    Value start = e.minsi(e.maxsi(at(bi), e.idx(0)), total);
+    Value end = e.minsi(e.maxsi(at(e.add(bi, e.idx(1))), start), total);
+    return {start, e.sub(end, start)};
+  }
   /// Where a static topology's tables are created (the enclosing module).
   mutable Operation *topologyScope = nullptr;
 };

@@ -1520,3 +1520,30 @@ func.func @f(%q: tensor<1x8x1x64xf32>, %k: tensor<1x2x16x64xf32>) {
   %o, %l = tessera.attention %q, %k, %k {tile = #tessera.tile<query = 8, kv_splits = 0>} : tensor<1x8x1x64xf32>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32> -> tensor<1x8x1x64xf32>, tensor<1x8x1xf32>
   return
 }
+
+// -----
+
+// Varlen packs every sequence in batch 1.
+func.func @f(%q: tensor<2x8x10x64xf32>, %k: tensor<2x2x10x64xf32>, %c: tensor<3xi32>) {
+  // expected-error @+1 {{'tessera.attention' op varlen packs every sequence in one row: Q, K and V must have batch 1 ([1, H, total, D]); got 2, 2, 2}}
+  %o, %l = tessera.attention %q, %k, %k varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) : tensor<2x8x10x64xf32>, tensor<2x2x10x64xf32>, tensor<2x2x10x64xf32> -> tensor<2x8x10x64xf32>, tensor<2x8x10xf32>
+  return
+}
+
+// -----
+
+// Both prefix sums have B + 1 entries.
+func.func @f(%q: tensor<1x8x10x64xf32>, %k: tensor<1x2x10x64xf32>, %c: tensor<3xi32>, %d: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.attention' op varlen takes two prefix sums [B + 1] of the same size; got 'tensor<3xi32>' and 'tensor<4xi32>'}}
+  %o, %l = tessera.attention %q, %k, %k varlen(%c, %d : tensor<3xi32>, tensor<4xi32>) : tensor<1x8x10x64xf32>, tensor<1x2x10x64xf32>, tensor<1x2x10x64xf32> -> tensor<1x8x10x64xf32>, tensor<1x8x10xf32>
+  return
+}
+
+// -----
+
+// No block masks with varlen.
+func.func @f(%q: tensor<1x8x10x64xf32>, %k: tensor<1x2x10x64xf32>, %c: tensor<3xi32>, %m: tensor<1x1x1xi1>) {
+  // expected-error @+1 {{'tessera.attention' op varlen (ragged) attention takes no mask, topology or pages}}
+  %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x1x1xi1>) varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) : tensor<1x8x10x64xf32>, tensor<1x2x10x64xf32>, tensor<1x2x10x64xf32> -> tensor<1x8x10x64xf32>, tensor<1x8x10xf32>
+  return
+}

@@ -208,3 +208,11 @@ func.func @paged(%q: tensor<?x8x1x64xbf16>, %k: tensor<?x16x2x64xbf16>, %t: tens
   %o, %l = tessera.attention %q, %k, %k paged(%t, %n : tensor<?x?xi32>, tensor<?xi32>) {causal, page_size = 16, checked} : tensor<?x8x1x64xbf16>, tensor<?x16x2x64xbf16>, tensor<?x16x2x64xbf16> -> tensor<?x8x1x64xbf16>, tensor<?x8x1xf32>
   return %o : tensor<?x8x1x64xbf16>
 }
+
+// A ragged batch: sequences packed along the length dim, delimited by prefix sums.
+// CHECK-LABEL: func.func @varlen
+// CHECK: tessera.attention %{{.*}}, %{{.*}}, %{{.*}} varlen(%{{.*}}, %{{.*}} : tensor<?xi32>, tensor<?xi32>) {causal}
+func.func @varlen(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %c: tensor<?xi32>) -> tensor<1x8x?x64xf32> {
+  %o, %l = tessera.attention %q, %k, %k varlen(%c, %c : tensor<?xi32>, tensor<?xi32>) {causal} : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x8x?x64xf32>, tensor<1x8x?xf32>
+  return %o : tensor<1x8x?x64xf32>
+}
