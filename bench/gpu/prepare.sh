@@ -179,6 +179,30 @@ lengths dyn_block_mask "$(attn "$DQ" "$DK" "$DK" ", %m: $DM" "" "$DQ" "$DL" "" "
   "--target=sm_80,sm_90" "$(sh3 1x8x100x64 1x2x200x64) --shape=arg3=1x2x2x1" \
   "$(sh3 1x8x30x64 1x2x70x64) --shape=arg3=1x2x1x1"
 
+# Paged KV caches (the GPU is the fast mode: tables and lengths clamped into range). The
+# serving example's decode step with its constant table (without `checked`, a CPU-only mode);
+# packed int4/int8 pages; run-time pools, tables and lengths (random, so mostly clamped: the
+# same clamping on both paths).
+check paged_decode_example "$(sed 's/, checked}/}/' ../../examples/paged_decode.mlir)"
+PQ='tensor<3x8x2x64xbf16>'
+PT='[[5, 0, -1, -1], [2, 7, 1, 9], [3, -1, -1, -1]]'
+KPQ='!tessera.qtensor<10x16x2x64xbf16, #tessera.quant<int, bits = 4, group = 32>>'
+VPQ='!tessera.qtensor<10x16x2x64xbf16, #tessera.quant<int, bits = 8, asymmetric>>'
+check paged_packed_int4 "func.func @f(%q: $PQ, %k: $KPQ, %v: $VPQ) -> ($PQ, tensor<3x8x2xf32>) {
+  %t = arith.constant dense<$PT> : tensor<3x4xi32>
+  %n = arith.constant dense<[20, 61, 1]> : tensor<3xi32>
+  %o, %l = tessera.attention %q, %k, %v paged(%t, %n : tensor<3x4xi32>, tensor<3xi32>) {causal, page_size = 16} : $PQ, $KPQ, $VPQ -> $PQ, tensor<3x8x2xf32>
+  return %o, %l : $PQ, tensor<3x8x2xf32>
+}"
+DPQ='tensor<?x8x1x64xbf16>'
+DPP='tensor<?x16x2x64xbf16>'
+lengths paged_dynamic "func.func @f(%q: $DPQ, %k: $DPP, %v: $DPP, %t: tensor<?x?xi32>, %n: tensor<?xi32>) -> ($DPQ, tensor<?x8x1xf32>) {
+  %o, %l = tessera.attention %q, %k, %v paged(%t, %n : tensor<?x?xi32>, tensor<?xi32>) {causal, page_size = 16} : $DPQ, $DPP, $DPP -> $DPQ, tensor<?x8x1xf32>
+  return %o, %l : $DPQ, tensor<?x8x1xf32>
+}" "--target=sm_80,sm_90" \
+  "--shape=arg0=2x8x1x64 --shape=arg1=9x16x2x64 --shape=arg2=9x16x2x64 --shape=arg3=2x5 --shape=arg4=2" \
+  "--shape=arg0=5x8x1x64 --shape=arg1=3x16x2x64 --shape=arg2=3x16x2x64 --shape=arg3=5x2 --shape=arg4=5"
+
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"
@@ -186,6 +210,25 @@ if [ "${CHECKS_ONLY:-0}" = 1 ]; then
   du -sh "$KIT"
   exit 0
 fi
+
+# Decode (decode.py): one artifact per layout serves every batch and cache length.
+DQD='tensor<?x32x1x128xbf16>'
+cat > "$KIT/mlir/decode.mlir" <<MLIR
+func.func @decode(%q: $DQD, %k: tensor<?x8x?x128xbf16>, %v: tensor<?x8x?x128xbf16>) -> $DQD {
+  %o, %l = tessera.attention %q, %k, %v : $DQD, tensor<?x8x?x128xbf16>, tensor<?x8x?x128xbf16> -> $DQD, tensor<?x32x1xf32>
+  return %o : $DQD
+}
+MLIR
+cat > "$KIT/mlir/decode_paged.mlir" <<MLIR
+func.func @decode(%q: $DQD, %k: tensor<?x16x8x128xbf16>, %v: tensor<?x16x8x128xbf16>, %t: tensor<?x?xi32>, %n: tensor<?xi32>) -> $DQD {
+  %o, %l = tessera.attention %q, %k, %v paged(%t, %n : tensor<?x?xi32>, tensor<?xi32>) {page_size = 16} : $DQD, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16> -> $DQD, tensor<?x32x1xf32>
+  return %o : $DQD
+}
+MLIR
+for m in decode decode_paged; do
+  "$BUILD_DIR/bin/tessera-compile" "$KIT/mlir/$m.mlir" -o "$KIT/artifacts/$m.tsr" --target=sm_80,sm_90
+done
+cp decode.py "$KIT/"
 
 SEQS=${SEQS:-"1024 2048 4096 8192 16384"}
 BATCHES=${BATCHES:-"4 8"}

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <unistd.h>
@@ -135,6 +136,23 @@ bool tessera::gpu::parseManifest(const std::string &text, Manifest &out,
         return fail("bad dtype or shape");
       t.dtype = *d;
       (word == "input" ? entry->inputs : entry->buffers).push_back(t);
+    } else if (word == "const") {
+      Manifest::Constant c;
+      std::string dtype, shape;
+      words >> c.tensor.id >> dtype >> shape;
+      std::optional<DType> d = parseDType(dtype);
+      if (!d || !parseShape(shape, c.tensor.dims, false))
+        return fail("bad dtype or shape");
+      c.tensor.dtype = *d;
+      size_t n = 1;
+      for (const std::string &dim : c.tensor.dims)
+        n *= std::stoull(dim);
+      int64_t v;
+      while (words >> v)
+        c.values.push_back(v);
+      if (c.values.size() != n)
+        return fail("a constant needs " + std::to_string(n) + " values");
+      entry->constants.push_back(std::move(c));
     } else if (word == "size") {
       Manifest::Size z;
       words >> z.id >> z.op >> z.a >> z.b;
@@ -392,6 +410,24 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
     if (!allocate(t.id, inputs[i].numBytes()) ||
         !(error = take(tsrt_buffer_upload(buffers[t.id], inputs[i].data(),
                                           inputs[i].numBytes())))
+             .empty()) {
+      release();
+      return false;
+    }
+  }
+  for (const Manifest::Constant &c : entry->constants) {
+    // Narrowed to the element type (little-endian: the low bytes) and
+    // uploaded once per call.
+    std::vector<int64_t> shape;
+    for (const std::string &d : c.tensor.dims)
+      shape.push_back(std::stoll(d));
+    HostTensor host(c.tensor.dtype, shape);
+    size_t w = dtypeSize(c.tensor.dtype);
+    for (size_t i = 0; i < c.values.size(); ++i)
+      std::memcpy(static_cast<uint8_t *>(host.data()) + i * w, &c.values[i], w);
+    if (!allocate(c.tensor.id, host.numBytes()) ||
+        !(error = take(tsrt_buffer_upload(buffers[c.tensor.id], host.data(),
+                                          host.numBytes())))
              .empty()) {
       release();
       return false;

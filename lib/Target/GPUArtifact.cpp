@@ -66,7 +66,7 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
   };
   // Run-time sizes (index values of the host schedule): `size` lines, named
   // s0, s1, ...; an index constant is its literal.
-  int sizes = 0;
+  int sizes = 0, constants = 0;
   auto sizeOf = [&](Value v) -> std::string {
     if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
       return std::to_string(c.value());
@@ -157,12 +157,12 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
           << assertOp.getMsg().str() << "\n";
     } else if (isa<arith::CmpIOp>(op)) {
       // Read by the check that uses it.
-    } else if (auto cast = dyn_cast<memref::ReinterpretCastOp>(op)) {
+    } else if (auto reinterpret = dyn_cast<memref::ReinterpretCastOp>(op)) {
       // A dynamic buffer passed as its base pointer: the same buffer.
-      std::string id = idOf(cast.getSource());
+      std::string id = idOf(reinterpret.getSource());
       if (id.empty())
         return op.emitError() << "the GPU schedule cannot trace this buffer";
-      ids[cast.getResult().getAsOpaquePointer()] = id;
+      ids[reinterpret.getResult().getAsOpaquePointer()] = id;
     } else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
       SmallVector<int64_t> dims;
       // The grid may be sized at run time; the block is fixed.
@@ -210,6 +210,27 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
                  << "the GPU schedule cannot trace a returned value";
         out << "output " << id << "\n";
       }
+    } else if (auto cst = dyn_cast<arith::ConstantOp>(op);
+               cst && isa<RankedTensorType>(cst.getType())) {
+      // A constant tensor (a block table, lengths): its values travel in the
+      // manifest and are uploaded before the launches.
+      auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+      auto t = cast<RankedTensorType>(cst.getType());
+      std::string dtype = dtypeOf(t.getElementType());
+      if (!dense || !t.hasStaticShape() || dtype.empty() ||
+          !t.getElementType().isIntOrIndex() || t.getNumElements() > (1 << 20))
+        return op.emitError()
+               << "the GPU schedule carries integer constants of up to 2^20 "
+                  "elements only";
+      std::string id = "cst" + std::to_string(constants++);
+      ids[cst.getResult().getAsOpaquePointer()] = id;
+      out << "const " << id << " " << dtype << " " << dimsOf(t.getShape());
+      for (const APInt &v : dense.getValues<APInt>())
+        out << " "
+            << (t.getElementType().isInteger(1)
+                    ? static_cast<int64_t>(v.getZExtValue())
+                    : v.getSExtValue());
+      out << "\n";
     } else if (!isa<arith::ConstantOp>(op)) {
       return op.emitError()
              << "the GPU schedule (buffers and kernel launches) cannot express "

@@ -43,9 +43,16 @@ struct Manifest {
     unsigned block[3], sharedBytes;
     std::vector<std::string> args; ///< buffer ids, size ids or numbers
   };
+  /// `const <id> <dtype> <shape> <v0> <v1> ...`: integer data uploaded before
+  /// the launches (a constant block table, say).
+  struct Constant {
+    Tensor tensor;
+    std::vector<int64_t> values;
+  };
   struct Entry {
     std::string name;
     std::vector<Tensor> inputs, buffers;
+    std::vector<Constant> constants;
     std::vector<Size> sizes;
     std::vector<Check> checks;
     std::vector<Launch> launches;

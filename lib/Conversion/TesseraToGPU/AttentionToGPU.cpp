@@ -83,6 +83,12 @@ public:
     h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
     bi = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     kvh = e.divui(h, e.idx(p.group));
+    if (p.paged()) {
+      // This sequence's length, clamped to the table's capacity.
+      Value len = arith::IndexCastOp::create(
+          b, b.getIndexType(), memref::LoadOp::create(b, lens, ValueRange{bi}));
+      keyLen = e.minsi(e.maxsi(len, e.idx(0)), keyLen);
+    }
     Value warp = e.divui(tid, e.idx(32)), lane = e.remui(tid, e.idx(32));
     g = e.divui(lane, e.idx(4));
     t = e.remui(lane, e.idx(4));
@@ -235,7 +241,35 @@ private:
   }
   /// The same for row `key` of K or V of this CTA's (batch, KV head).
   Value loadChunk(Value mem, Value key, Value col) {
-    return loadChunk(mem, {bi, kvh}, key, keyLen, col);
+    if (!p.paged())
+      return loadChunk(mem, {bi, kvh}, key, keyLen, col);
+    // Paged: the same 16 bytes at [page, slot, kvh, col].
+    auto halves = VectorType::get({kChunk}, halfType());
+    auto bits = VectorType::get({kChunk}, b.getI16Type());
+    Value valid = e.cmpi(arith::CmpIPredicate::slt, key, keyLen);
+    SmallVector<Value> at = kvLead(key);
+    at.push_back(col);
+    Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false,
+                                     llvm::Align(16));
+    Value zero = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(bits, APInt(16, 0)));
+    return e.select(valid, vector::BitCastOp::create(b, bits, x), zero);
+  }
+
+  /// The leading indices of key `key`'s row of K or V (clamped into the
+  /// sequence, so a masked-off lane still reads inside the tensor): [bi, kvh,
+  /// key] dense; [page, slot, kvh] paged, page = table[bi, key / page_size]
+  /// clamped into the pool (the GPU path is the fast mode).
+  SmallVector<Value> kvLead(Value key) {
+    Value k = lastValid(key, keyLen);
+    if (!p.paged())
+      return {bi, kvh, k};
+    Value ps = e.idx(p.pageSize);
+    Value entry =
+        memref::LoadOp::create(b, table, ValueRange{bi, e.divui(k, ps)});
+    Value page = arith::IndexCastOp::create(b, b.getIndexType(), entry);
+    page = e.minsi(e.maxsi(page, e.idx(0)), e.sub(pages, e.idx(1)));
+    return {page, e.remui(k, ps), kvh};
   }
 
   /// Where word `c` (halves 2c, 2c+1) of row `row` of a [64, D/2] tile lives.
@@ -379,7 +413,7 @@ private:
       Value row = e.divui(w, e.idx(kWords)), c = e.remui(w, e.idx(kWords));
       Value key = e.add(k0, row);
       Value valid = e.cmpi(arith::CmpIPredicate::slt, key, keyLen);
-      SmallVector<Value> lead{bi, kvh, lastValid(key, keyLen)};
+      SmallVector<Value> lead = kvLead(key);
       Value d0 = e.mul(c, e.idx(2));
       Value lo = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead, d0);
       Value hi = kPacked.codec->emitUnpackElement(e, kPacked.parts, lead,
@@ -400,7 +434,7 @@ private:
           Value key = e.add(k0, e.mul(kp, e.idx(2)));
           auto elem = [&](Value kk) {
             Value valid = e.cmpi(arith::CmpIPredicate::slt, kk, keyLen);
-            SmallVector<Value> lead{bi, kvh, lastValid(kk, keyLen)};
+            SmallVector<Value> lead = kvLead(kk);
             return e.select(
                 valid,
                 vPacked.codec->emitUnpackElement(e, vPacked.parts, lead, col),
@@ -553,8 +587,11 @@ public:
 
   Value qt, qb, h, bi, kvh, g, t, tid32, q0, rowA, rowB;
   WorkItem item;
-  /// Sq and Skv: constants, or kernel arguments when they are run-time sizes.
+  /// Sq and Skv: constants, or kernel arguments when they are run-time sizes
+  /// (paged: Skv is the table's capacity until build() reads kv_lens).
   Value queryLen, keyLen;
+  /// Paged: the block table, kv_lens and the pools' page count.
+  Value table, lens, pages;
   /// sm_90a: S = Q K^T on wgmma (Q and K in shared memory as core matrices).
   bool wgmma = false;
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
@@ -563,7 +600,7 @@ public:
 /// How the dims of a kernel's buffer relate to the run-time sizes: Q, O and
 /// LSE are [B, Hq, Sq, ...]; K, V and their components [B, Hkv, Skv, ...]; a
 /// mask [B?, H, QB, KBw].
-enum class Role { Query, KV, Mask };
+enum class Role { Query, KV, Mask, Pool, Table, Lens };
 struct KernelOperand {
   Value buffer; ///< the host's memref
   Role role;
@@ -573,7 +610,7 @@ struct KernelOperand {
 /// dynamic dims from the run-time sizes and row-major strides.
 Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
              const KernelOperand &arg, Value batch, Value queryLen,
-             Value keyLen) {
+             Value keyLen, Value pages) {
   ImplicitLocOpBuilder &b = e.builder();
   auto t = cast<MemRefType>(arg.buffer.getType());
   int64_t r = t.getRank();
@@ -581,6 +618,18 @@ Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
   for (int64_t d = 0; d < r; ++d) {
     if (!t.isDynamicDim(d)) {
       dims.push_back(e.idx(t.getDimSize(d)));
+      continue;
+    }
+    if (arg.role == Role::Pool) { // [P, page_size, Hkv, ...]
+      dims.push_back(pages);
+      continue;
+    }
+    if (arg.role == Role::Table) { // [B, max_pages]
+      dims.push_back(d == 0 ? batch : e.divui(keyLen, e.idx(p.pageSize)));
+      continue;
+    }
+    if (arg.role == Role::Lens) { // [B]
+      dims.push_back(batch);
       continue;
     }
     if (arg.role != Role::Mask) {
@@ -656,6 +705,10 @@ public:
     ops.value = bufferAll(op.getValue(), adaptor.getValue(), vCodec);
     if (op.getMask())
       ops.mask = emitToBuffer(b, b.getLoc(), adaptor.getMask().front());
+    if (p.paged()) {
+      ops.table = emitToBuffer(b, b.getLoc(), adaptor.getBlockTable().front());
+      ops.lens = emitToBuffer(b, b.getLoc(), adaptor.getKvLens().front());
+    }
     AttentionSizes sizes = emitAttentionSizes(host, p, ops);
     // Rules on run-time sizes are checked by the host schedule before the
     // launch (the manifest's `check` lines).
@@ -675,15 +728,21 @@ public:
     Value lse = memref::AllocOp::create(b, lseType, dynSizes);
 
     SmallVector<KernelOperand> bufferArgs{{ops.query, Role::Query}};
+    Role kvRole = p.paged() ? Role::Pool : Role::KV;
     for (Value v : ops.key)
-      bufferArgs.push_back({v, Role::KV});
+      bufferArgs.push_back({v, kvRole});
     for (Value v : ops.value)
-      bufferArgs.push_back({v, Role::KV});
+      bufferArgs.push_back({v, kvRole});
     size_t outIndex = bufferArgs.size();
     bufferArgs.push_back({out, Role::Query});
     bufferArgs.push_back({lse, Role::Query});
     if (ops.mask)
       bufferArgs.push_back({ops.mask, Role::Mask});
+    size_t tableIndex = bufferArgs.size();
+    if (p.paged()) {
+      bufferArgs.push_back({ops.table, Role::Table});
+      bufferArgs.push_back({ops.lens, Role::Lens});
+    }
     size_t nK = ops.key.size(), nV = ops.value.size();
 
     // Kernel argument types: static buffers as they are, dynamic ones as bare
@@ -697,6 +756,9 @@ public:
     }
     if (dynamic)
       argTypes.append(3, b.getIndexType());
+    // Paged: the pools' page count (clamping page indices into the pool).
+    if (p.paged())
+      argTypes.push_back(b.getIndexType());
 
     gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
     std::string name = uniqueKernelName(gpuModule, "tessera_attention");
@@ -737,17 +799,19 @@ public:
       SmallVector<Value> args(entry.getArguments().begin(),
                               entry.getArguments().end());
       Value batch = e.idx(p.batch), queryLen = e.idx(p.queryLen),
-            keyLen = e.idx(p.keyLen);
+            keyLen = e.idx(p.keyLen), pages;
+      size_t n = bufferArgs.size();
+      if (p.paged())
+        pages = args[n + (dynamic ? 3 : 0)];
       if (dynamic) {
-        size_t n = bufferArgs.size();
         batch = ShapedType::isDynamic(p.batch) ? args[n] : batch;
         queryLen = ShapedType::isDynamic(p.queryLen) ? args[n + 1] : queryLen;
         keyLen = ShapedType::isDynamic(p.keyLen) ? args[n + 2] : keyLen;
         for (size_t i = 0; i < n; ++i)
           if (!cast<MemRefType>(bufferArgs[i].buffer.getType())
                    .hasStaticShape())
-            args[i] =
-                viewOf(e, p, args[i], bufferArgs[i], batch, queryLen, keyLen);
+            args[i] = viewOf(e, p, args[i], bufferArgs[i], batch, queryLen,
+                             keyLen, pages);
       }
       KernelBuilder::Packed kPacked, vPacked;
       if (kCodec) {
@@ -768,6 +832,11 @@ public:
       kb.wgmma = wgmma;
       kb.queryLen = queryLen;
       kb.keyLen = keyLen;
+      if (p.paged()) {
+        kb.table = args[tableIndex];
+        kb.lens = args[tableIndex + 1];
+        kb.pages = pages;
+      }
       if (wgmma)
         kb.qSmem = kernel.getWorkgroupAttributions()[2];
       kb.build();
@@ -789,6 +858,8 @@ public:
     }
     if (dynamic)
       operands.append({sizes.batch, sizes.queryLen, sizes.keyLen});
+    if (p.paged())
+      operands.push_back(memref::DimOp::create(b, ops.key[0], 0));
     gpu::LaunchFuncOp::create(
         b, kernel,
         gpu::KernelDim3{sizes.queryTiles, host.idx(p.queryHeads), sizes.batch},

@@ -46,10 +46,11 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
     return op->emitOpError()
            << "packs a ragged batch (varlen), which the GPU lowering does not "
               "do yet (the CPU lowering does)";
-  if (p->paged())
+  if (p->paged() && p->checked)
     return op->emitOpError()
-           << "reads paged K/V, which the GPU lowering does not do yet (the "
-              "CPU lowering does)";
+           << "checks its block table on the host (checked mode, CPU only); "
+              "the GPU kernels clamp table entries and lengths into range: "
+              "compile without `checked` for the GPU";
   Type elt = attention.getQuery().getType().getElementType();
   if (!elt.isBF16() && !elt.isF16())
     return op->emitOpError()
