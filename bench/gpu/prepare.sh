@@ -179,6 +179,14 @@ lengths dyn_block_mask "$(attn "$DQ" "$DK" "$DK" ", %m: $DM" "" "$DQ" "$DL" "" "
   "--target=sm_80,sm_90" "$(sh3 1x8x100x64 1x2x200x64) --shape=arg3=1x2x2x1" \
   "$(sh3 1x8x30x64 1x2x70x64) --shape=arg3=1x2x1x1"
 
+# Split-KV decode (flash-decoding): 16 single-row CTAs over 700 keys are split into 5 key
+# chunks by --tessera-tile-attention (mma.sync and wgmma), and a run-time-length module with
+# 3 chunks pinned, whose chunks may see no key (window) or have none (70 keys).
+dense split_decode_gqa bf16 2 8 2 1 700 128 128 "causal"
+dense wgmma_split_decode_gqa bf16 2 8 2 1 700 128 128 "causal" "$WG"
+lengths dyn_split "$(attn "$DQ" "$DK" "$DK" "" "causal, window = 300, tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$DQ" "$DL" "" "")" \
+  "--target=sm_80,sm_90" "$(sh3 2x8x1x64 2x2x700x64)" "$(sh3 1x8x100x64 1x2x70x64)"
+
 # Paged KV caches (the GPU is the fast mode: tables and lengths clamped into range). The
 # serving example's decode step with its constant table (without `checked`, a CPU-only mode);
 # packed int4/int8 pages; run-time pools, tables and lengths (random, so mostly clamped: the

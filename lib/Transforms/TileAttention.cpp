@@ -39,16 +39,20 @@ int64_t planQueryLen(const AttentionProblem &p) {
   return ShapedType::isDynamic(p.queryLen) ? p.blockQ : p.queryLen;
 }
 
-/// Key-range splits (flash-decoding) for `tasks` work items on `slots`
-/// parallel units: enough that there are 4 items per unit, each split keeping
-/// at least 2 key blocks, at most 16; 1 when the items already suffice or the
-/// query length is a run-time value (a prefill has items enough).
-int64_t chooseSplits(const AttentionProblem &p, int64_t tasks, int64_t slots) {
-  if (ShapedType::isDynamic(p.queryLen) || tasks >= 4 * slots)
+/// Key-range splits (flash-decoding) for `tasks` work items when `wanted`
+/// would keep the machine busy (4 per CPU thread; one per GPU SM): enough
+/// chunks to reach it, each keeping at least 2 key blocks, at most 16; 1 when
+/// the items already suffice, or the query spans several tiles or is a
+/// run-time length (a prefill: its tiles are the parallelism, as in
+/// flash-decoding, which splits keys for decode only).
+int64_t chooseSplits(const AttentionProblem &p, int64_t tasks, int64_t wanted,
+                     int64_t rowsPerTile) {
+  if (ShapedType::isDynamic(p.queryLen) || p.queryLen > rowsPerTile ||
+      tasks >= wanted)
     return 1;
   int64_t most =
       ShapedType::isDynamic(p.numKeyBlocks) ? 16 : p.numKeyBlocks / 2;
-  int64_t splits = std::min<int64_t>({ceilDiv(4 * slots, tasks), most, 16});
+  int64_t splits = std::min<int64_t>({ceilDiv(wanted, tasks), most, 16});
   return splits >= 2 ? splits : 1;
 }
 
@@ -64,7 +68,7 @@ TileAttr chooseCPU(AttentionOp op, const AttentionProblem &p, int64_t threads) {
   while (tasks(rows) < 4 * threads && rows % 2 == 0 && (rows / 2) % 8 == 0)
     rows /= 2;
   return TileAttr::get(op.getContext(), rows, /*warps=*/0,
-                       chooseSplits(p, tasks(rows), threads));
+                       chooseSplits(p, tasks(rows), 4 * threads, rows));
 }
 
 /// GPU: 4 warps (64 rows); 2 warps (32 rows) when 64-row CTAs would leave
@@ -79,9 +83,11 @@ TileAttr chooseGPU(AttentionOp op, const AttentionProblem &p, int64_t sms,
       planBatch(p) * p.queryHeads * ceilDiv(planQueryLen(p), kBlockQ);
   if (!wgmma && (ctas < sms || planQueryLen(p) <= 2 * kRowsPerWarp))
     warps = 2;
-  // The GPU kernels do not split the key range yet (kv_splits = 1).
+  // Still fewer CTAs than SMs (decode over long caches): split key ranges.
+  int64_t tiles = planBatch(p) * p.queryHeads *
+                  ceilDiv(planQueryLen(p), warps * kRowsPerWarp);
   return TileAttr::get(op.getContext(), warps * kRowsPerWarp, warps,
-                       /*kv_splits=*/1);
+                       chooseSplits(p, tiles, sms, warps * kRowsPerWarp));
 }
 
 /// A tile already on the op must suit the target.

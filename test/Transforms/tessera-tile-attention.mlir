@@ -61,14 +61,16 @@ func.func @chosen(%q: tensor<1x2x100x64xf32>) -> tensor<1x2x100x64xf32> {
 }
 
 // Decode over a long cache: 8 single-row tasks. One thread has enough; 16 threads split each
-// task's 64 key blocks into 8 chunks (flash-decoding: 64 work items, 8 blocks each). The GPU
-// kernels do not split yet.
+// task's 64 key blocks into 8 chunks (flash-decoding: 64 work items, 8 blocks each). 8 CTAs on
+// 132 SMs split into 16 chunks (the most: 128 CTAs); 4 SMs are busy already.
 // CPU1-LABEL: func.func @decode
 // CPU1: tile = #tessera.tile<query = 64>
 // CPU16-LABEL: func.func @decode
 // CPU16: tile = #tessera.tile<query = 8, kv_splits = 8>
 // GPU-LABEL: func.func @decode
-// GPU: tile = #tessera.tile<query = 32, warps = 2>
+// GPU: tile = #tessera.tile<query = 32, warps = 2, kv_splits = 16>
+// FEW-LABEL: func.func @decode
+// FEW: tile = #tessera.tile<query = 64, warps = 4>
 func.func @decode(%q: tensor<1x8x1x128xbf16>, %k: tensor<1x2x4096x128xbf16>) -> tensor<1x8x1x128xbf16> {
   %o, %l = tessera.attention %q, %k, %k {causal} : tensor<1x8x1x128xbf16>, tensor<1x2x4096x128xbf16>, tensor<1x2x4096x128xbf16> -> tensor<1x8x1x128xbf16>, tensor<1x8x1xf32>
   return %o : tensor<1x8x1x128xbf16>
@@ -80,6 +82,7 @@ func.func @decode(%q: tensor<1x8x1x128xbf16>, %k: tensor<1x2x4096x128xbf16>) -> 
 // CPU16: tile = #tessera.tile<query = 8, kv_splits = 8>
 // CPU16: tile = #tessera.tile<query = 8>
 // GPU-LABEL: func.func @decode_dynamic
+// GPU: tile = #tessera.tile<query = 32, warps = 2, kv_splits = 16>
 // GPU: tile = #tessera.tile<query = 32, warps = 2>
 func.func @decode_dynamic(%q: tensor<?x8x1x128xbf16>, %k: tensor<?x2x?x128xbf16>, %p: tensor<?x8x?x128xbf16>) -> (tensor<?x8x1x128xbf16>, tensor<?x8x?x128xbf16>) {
   %o, %l = tessera.attention %q, %k, %k : tensor<?x8x1x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x1x128xbf16>, tensor<?x8x1xf32>

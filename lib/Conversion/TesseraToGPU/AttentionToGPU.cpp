@@ -60,6 +60,33 @@ constexpr int64_t kKeyPad = 4, kValuePad = 8;
 /// Elements of a half-precision type per 16-byte global load.
 constexpr int64_t kChunk = 8;
 
+/// One f32 -> f32 PTX instruction, side-effect free so it schedules and CSEs
+/// freely. (GPU-to-NVVM turns llvm.intr.exp2/log2 into libdevice calls; the
+/// approximate hardware instructions are what softmax wants, with f32
+/// accumulation around them.)
+Value ptxUnary(ImplicitLocOpBuilder &b, StringRef instruction, Value x) {
+  std::string text = (instruction + " $0, $1;").str();
+  return LLVM::InlineAsmOp::create(
+             b, b.getF32Type(), ValueRange{x}, b.getStringAttr(text),
+             b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
+             LLVM::TailCallKindAttr::get(
+                 b.getContext(), LLVM::tailcallkind::TailCallKind::None),
+             LLVM::AsmDialectAttr::get(b.getContext(),
+                                       LLVM::AsmDialect::AD_ATT),
+             ArrayAttr())
+      .getResult(0);
+}
+/// e^x as 2^(x log2 e) on the ex2.approx unit (ex2(-inf) = 0).
+Value ptxExp(Emitter &e, Value x) {
+  return ptxUnary(e.builder(), "ex2.approx.ftz.f32",
+                  e.mul(x, e.f32(1.4426950408889634)));
+}
+/// ln x as lg2.approx x * ln 2.
+Value ptxLog(Emitter &e, Value x) {
+  return e.mul(ptxUnary(e.builder(), "lg2.approx.ftz.f32", x),
+               e.f32(0.6931471805599453));
+}
+
 /// Builds the kernel body; `e` inserts into the gpu.func.
 class KernelBuilder {
 public:
@@ -80,6 +107,12 @@ public:
     Type i32 = b.getI32Type();
     Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
     qt = gpu::BlockIdOp::create(b, gpu::Dimension::x);
+    // kv_splits: CTA x is (query tile, key-range chunk).
+    Value split;
+    if (p.kvSplits > 1) {
+      split = e.remui(qt, e.idx(p.kvSplits));
+      qt = e.divui(qt, e.idx(p.kvSplits));
+    }
     h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
     bi = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     kvh = e.divui(h, e.idx(p.group));
@@ -120,6 +153,7 @@ public:
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(queryLen, q0));
     item = WorkItem{bi, h, kvh, qb, q0, rows, queryLen, keyLen};
+    item.split = split;
     SmallVector<Value> state = emitKeyBlockWalk(
         e, p, item, mask, tableScope, init,
         [&](Value kb, ValueRange it) -> SmallVector<Value> {
@@ -197,26 +231,7 @@ private:
     }
     return x;
   }
-  /// One f32 -> f32 PTX instruction, side-effect free so it schedules and CSEs
-  /// freely. (GPU-to-NVVM turns llvm.intr.exp2/log2 into libdevice calls; the
-  /// approximate hardware instructions are what softmax wants, with f32
-  /// accumulation around them.)
-  Value ptxUnary(StringRef instruction, Value x) {
-    std::string text = (instruction + " $0, $1;").str();
-    return LLVM::InlineAsmOp::create(
-               b, f32(), ValueRange{x}, b.getStringAttr(text),
-               b.getStringAttr("=f,f"), UnitAttr(), UnitAttr(),
-               LLVM::TailCallKindAttr::get(
-                   b.getContext(), LLVM::tailcallkind::TailCallKind::None),
-               LLVM::AsmDialectAttr::get(b.getContext(),
-                                         LLVM::AsmDialect::AD_ATT),
-               ArrayAttr())
-        .getResult(0);
-  }
-  /// e^x as 2^(x log2 e) on the ex2.approx unit (ex2(-inf) = 0).
-  Value exp(Value x) {
-    return ptxUnary("ex2.approx.ftz.f32", e.mul(x, e.f32(1.4426950408889634)));
-  }
+  Value exp(Value x) { return ptxExp(e, x); }
 
   /// Packs two f32 values as two halves of one word (`lo` in the low bits).
   Value packF32(Value lo, Value hi) {
@@ -551,24 +566,31 @@ private:
   /// written.
   void epilogue(ArrayRef<Value> state, int64_t nOut) {
     Type elt = cast<MemRefType>(out.getType()).getElementType();
+    // With kv_splits, O and LSE are this chunk's f32 partials, under a
+    // leading split index.
+    auto at = [&](std::initializer_list<Value> idx) {
+      SmallVector<Value> v;
+      if (item.split)
+        v.push_back(item.split);
+      v.append(idx.begin(), idx.end());
+      return v;
+    };
     for (int64_t half = 0; half < 2; ++half) {
       Value row = half ? rowB : rowA;
       Value m = state[nOut * 4 + half], l = state[nOut * 4 + 2 + half];
-      SoftmaxEnd end = emitSoftmaxEnd(e, m, l, [&](Value x) {
-        return e.mul(ptxUnary("lg2.approx.ftz.f32", x),
-                     e.f32(0.6931471805599453));
-      });
+      SoftmaxEnd end =
+          emitSoftmaxEnd(e, m, l, [&](Value x) { return ptxLog(e, x); });
       e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, queryLen), [&] {
         for (int64_t jd = 0; jd < nOut; ++jd)
           for (int64_t x = 0; x < 2; ++x) {
             Value col =
                 e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
             Value o = e.mul(state[4 * jd + 2 * half + x], end.scale);
-            memref::StoreOp::create(b, arith::TruncFOp::create(b, elt, o), out,
-                                    ValueRange{bi, h, row, col});
+            memref::StoreOp::create(b, e.fromF32(o, elt), out,
+                                    at({bi, h, row, col}));
           }
         e.ifThen(e.cmpi(arith::CmpIPredicate::eq, t, e.idx(0)), [&] {
-          memref::StoreOp::create(b, end.lse, lse, ValueRange{bi, h, row});
+          memref::StoreOp::create(b, end.lse, lse, at({bi, h, row}));
         });
       });
     }
@@ -600,7 +622,7 @@ public:
 /// How the dims of a kernel's buffer relate to the run-time sizes: Q, O and
 /// LSE are [B, Hq, Sq, ...]; K, V and their components [B, Hkv, Skv, ...]; a
 /// mask [B?, H, QB, KBw].
-enum class Role { Query, KV, Mask, Pool, Table, Lens };
+enum class Role { Query, KV, Mask, Pool, Table, Lens, Partial };
 struct KernelOperand {
   Value buffer; ///< the host's memref
   Role role;
@@ -630,6 +652,10 @@ Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
     }
     if (arg.role == Role::Lens) { // [B]
       dims.push_back(batch);
+      continue;
+    }
+    if (arg.role == Role::Partial) { // [S, B, Hq, Sq, ...]
+      dims.push_back(d == 1 ? batch : queryLen);
       continue;
     }
     if (arg.role != Role::Mask) {
@@ -726,6 +752,21 @@ public:
         MemRefType::get({p.batch, p.queryHeads, p.queryLen}, b.getF32Type());
     Value out = memref::AllocOp::create(b, outType, dynSizes);
     Value lse = memref::AllocOp::create(b, lseType, dynSizes);
+    // kv_splits: the attention kernel writes f32 partials that a second
+    // kernel combines into O and LSE.
+    int64_t splits = p.kvSplits;
+    Value partO, partL;
+    if (splits > 1) {
+      Type f32 = b.getF32Type();
+      partO = memref::AllocOp::create(
+          b,
+          MemRefType::get(
+              {splits, p.batch, p.queryHeads, p.queryLen, p.valueDim}, f32),
+          dynSizes);
+      partL = memref::AllocOp::create(
+          b, MemRefType::get({splits, p.batch, p.queryHeads, p.queryLen}, f32),
+          dynSizes);
+    }
 
     SmallVector<KernelOperand> bufferArgs{{ops.query, Role::Query}};
     Role kvRole = p.paged() ? Role::Pool : Role::KV;
@@ -734,8 +775,13 @@ public:
     for (Value v : ops.value)
       bufferArgs.push_back({v, kvRole});
     size_t outIndex = bufferArgs.size();
-    bufferArgs.push_back({out, Role::Query});
-    bufferArgs.push_back({lse, Role::Query});
+    if (splits > 1) {
+      bufferArgs.push_back({partO, Role::Partial});
+      bufferArgs.push_back({partL, Role::Partial});
+    } else {
+      bufferArgs.push_back({out, Role::Query});
+      bufferArgs.push_back({lse, Role::Query});
+    }
     if (ops.mask)
       bufferArgs.push_back({ops.mask, Role::Mask});
     size_t tableIndex = bufferArgs.size();
@@ -860,17 +906,138 @@ public:
       operands.append({sizes.batch, sizes.queryLen, sizes.keyLen});
     if (p.paged())
       operands.push_back(memref::DimOp::create(b, ops.key[0], 0));
+    // (Constants stay constants for static shapes: the manifest then has no
+    // run-time sizes.)
+    Value gridX = splits <= 1 ? sizes.queryTiles
+                  : dynamic   ? host.mul(sizes.queryTiles, host.idx(splits))
+                              : host.idx(p.numQueryTiles * splits);
     gpu::LaunchFuncOp::create(
-        b, kernel,
-        gpu::KernelDim3{sizes.queryTiles, host.idx(p.queryHeads), sizes.batch},
+        b, kernel, gpu::KernelDim3{gridX, host.idx(p.queryHeads), sizes.batch},
         gpu::KernelDim3{host.idx(warpsOf(p) * 32), host.idx(1), host.idx(1)},
         /*dynamicSharedMemorySize=*/Value(), operands);
+    if (splits > 1)
+      emitCombine(b, host, p, gpuModule, sizes, partO, partL, out, lse);
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
                             emitToTensor(b, b.getLoc(), lse)});
     return success();
   }
 
 private:
+  /// The combine kernel of kv_splits: a thread per (batch, head, query row)
+  /// merges the chunks' partials by log-sum-exp (the CPU's algebra:
+  /// emitSoftmaxStep/End) and writes O in the output type and LSE.
+  static void emitCombine(ImplicitLocOpBuilder &b, Emitter &host,
+                          const AttentionProblem &p, gpu::GPUModuleOp gpuModule,
+                          const AttentionSizes &sizes, Value partO, Value partL,
+                          Value out, Value lse) {
+    constexpr int64_t kThreads = 128;
+    bool dynamic = p.hasDynamicSizes();
+    SmallVector<Value> buffers{partO, partL, out, lse};
+    SmallVector<Role> roles{Role::Partial, Role::Partial, Role::Query,
+                            Role::Query};
+    SmallVector<Type> argTypes;
+    for (Value v : buffers) {
+      auto t = cast<MemRefType>(v.getType());
+      argTypes.push_back(t.hasStaticShape()
+                             ? MemRefType::get(t.getShape(), t.getElementType())
+                             : MemRefType::get({1}, t.getElementType()));
+    }
+    if (dynamic)
+      argTypes.append(2, b.getIndexType());
+    std::string name = uniqueKernelName(gpuModule, "tessera_attention_combine");
+    gpu::GPUFuncOp kernel;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(gpuModule.getBody());
+      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
+      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                      b.getUnitAttr());
+      kernel.setKnownBlockSizeAttr(
+          b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+      Block &entry = kernel.getBody().front();
+      b.setInsertionPointToStart(&entry);
+      Emitter e(b);
+      SmallVector<Value> args(entry.getArguments().begin(),
+                              entry.getArguments().end());
+      Value batch = e.idx(p.batch), queryLen = e.idx(p.queryLen);
+      if (dynamic) {
+        if (ShapedType::isDynamic(p.batch))
+          batch = args[4];
+        if (ShapedType::isDynamic(p.queryLen))
+          queryLen = args[5];
+        for (size_t i = 0; i < 4; ++i)
+          if (!cast<MemRefType>(buffers[i].getType()).hasStaticShape())
+            args[i] = viewOf(e, p, args[i], {buffers[i], roles[i]}, batch,
+                             queryLen, /*keyLen=*/Value(), /*pages=*/Value());
+      }
+      Value row = e.add(
+          e.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.idx(kThreads)),
+          gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+      Value rows = e.mul(e.mul(batch, e.idx(p.queryHeads)), queryLen);
+      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, rows), [&] {
+        Value i = e.remui(row, queryLen);
+        Value bh = e.divui(row, queryLen);
+        Value h = e.remui(bh, e.idx(p.queryHeads));
+        Value bi = e.divui(bh, e.idx(p.queryHeads));
+        auto lseOf = [&](int64_t s) {
+          return memref::LoadOp::create(b, args[1],
+                                        ValueRange{e.idx(s), bi, h, i})
+              .getResult();
+        };
+        Value m = lseOf(0);
+        for (int64_t s = 1; s < p.kvSplits; ++s)
+          m = e.maxf(m, lseOf(s));
+        SoftmaxStep origin =
+            emitSoftmaxStep(e, m, m, [&](Value x) { return ptxExp(e, x); });
+        SmallVector<Value> weights;
+        Value sum = e.f32(0);
+        for (int64_t s = 0; s < p.kvSplits; ++s) {
+          weights.push_back(ptxExp(e, e.sub(lseOf(s), origin.origin)));
+          sum = e.add(sum, weights.back());
+        }
+        SoftmaxEnd end =
+            emitSoftmaxEnd(e, m, sum, [&](Value x) { return ptxLog(e, x); });
+        Type elt = cast<MemRefType>(args[2].getType()).getElementType();
+        e.forLoop(e.idx(0), e.idx(p.valueDim), 1, [&](Value d) {
+          Value acc = e.f32(0);
+          for (int64_t s = 0; s < p.kvSplits; ++s) {
+            Value o = memref::LoadOp::create(b, args[0],
+                                             ValueRange{e.idx(s), bi, h, i, d});
+            acc = e.add(acc, e.mul(weights[s], o));
+          }
+          memref::StoreOp::create(b, e.fromF32(e.mul(acc, end.scale), elt),
+                                  args[2], ValueRange{bi, h, i, d});
+        });
+        memref::StoreOp::create(b, end.lse, args[3], ValueRange{bi, h, i});
+      });
+      gpu::ReturnOp::create(b);
+    }
+    SmallVector<Value> operands;
+    for (auto [v, type] : llvm::zip(buffers, argTypes)) {
+      if (v.getType() != type) {
+        OpFoldResult one = b.getIndexAttr(1);
+        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
+                                              OpFoldResult(b.getIndexAttr(0)),
+                                              {one}, {one});
+      }
+      operands.push_back(v);
+    }
+    if (dynamic)
+      operands.append({sizes.batch, sizes.queryLen});
+    Value blocks =
+        dynamic
+            ? host.ceilDiv(
+                  host.mul(host.mul(sizes.batch, host.idx(p.queryHeads)),
+                           sizes.queryLen),
+                  kThreads)
+            : host.idx((p.batch * p.queryHeads * p.queryLen + kThreads - 1) /
+                       kThreads);
+    gpu::LaunchFuncOp::create(
+        b, kernel, gpu::KernelDim3{blocks, host.idx(1), host.idx(1)},
+        gpu::KernelDim3{host.idx(kThreads), host.idx(1), host.idx(1)},
+        /*dynamicSharedMemorySize=*/Value(), operands);
+  }
+
   bool wgmma;
 };
 

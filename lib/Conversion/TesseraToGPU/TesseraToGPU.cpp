@@ -38,10 +38,6 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
   FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
   if (failed(p))
     return failure();
-  if (p->kvSplits > 1)
-    return op->emitOpError()
-           << "has kv_splits = " << p->kvSplits
-           << ", which the GPU kernels do not do yet (the CPU lowering does)";
   if (p->ragged)
     return op->emitOpError()
            << "packs a ragged batch (varlen), which the GPU lowering does not "

@@ -73,14 +73,6 @@ func.func @paged(%q: tensor<2x8x1x64xbf16>, %k: tensor<10x16x2x64xbf16>, %t: ten
 
 // -----
 
-func.func @split(%q: tensor<1x2x1x64xbf16>, %k: tensor<1x2x640x64xbf16>) {
-  // expected-error @+1 {{'tessera.attention' op has kv_splits = 4, which the GPU kernels do not do yet (the CPU lowering does)}}
-  %o, %l = tessera.attention %q, %k, %k {tile = #tessera.tile<query = 64, warps = 4, kv_splits = 4>} : tensor<1x2x1x64xbf16>, tensor<1x2x640x64xbf16>, tensor<1x2x640x64xbf16> -> tensor<1x2x1x64xbf16>, tensor<1x2x1xf32>
-  return
-}
-
-// -----
-
 func.func @varlen(%q: tensor<1x2x10x64xbf16>, %c: tensor<3xi32>) {
   // expected-error @+1 {{'tessera.attention' op packs a ragged batch (varlen), which the GPU lowering does not do yet (the CPU lowering does)}}
   %o, %l = tessera.attention %q, %q, %q varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) : tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16> -> tensor<1x2x10x64xbf16>, tensor<1x2x10xf32>
