@@ -187,6 +187,29 @@ dense wgmma_split_decode_gqa bf16 2 8 2 1 700 128 128 "causal" "$WG"
 lengths dyn_split "$(attn "$DQ" "$DK" "$DK" "" "causal, window = 300, tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$DQ" "$DL" "" "")" \
   "--target=sm_80,sm_90" "$(sh3 2x8x1x64 2x2x700x64)" "$(sh3 1x8x100x64 1x2x70x64)"
 
+# Ragged batches (varlen): 6 sequences packed in [1, H, total, D] (lengths 0..200, Sq > Skv,
+# keyless, 10 padding rows) by constant prefix sums, on mma.sync, wgmma and split key ranges;
+# and run-time packs with run-time prefix sums (random, so clamped alike on both paths).
+ragged() { # attrs
+  printf 'func.func @f(%%q: tensor<1x8x250x64xbf16>, %%k: tensor<1x2x420x64xbf16>, %%v: tensor<1x2x420x64xbf16>) -> (tensor<1x8x250x64xbf16>, tensor<1x8x250xf32>) {
+  %%cq = arith.constant dense<[0, 1, 71, 71, 201, 204, 240]> : tensor<7xi32>
+  %%ck = arith.constant dense<[0, 100, 170, 175, 375, 375, 415]> : tensor<7xi32>
+  %%o, %%l = tessera.attention %%q, %%k, %%v varlen(%%cq, %%ck : tensor<7xi32>, tensor<7xi32>) {%s} : tensor<1x8x250x64xbf16>, tensor<1x2x420x64xbf16>, tensor<1x2x420x64xbf16> -> tensor<1x8x250x64xbf16>, tensor<1x8x250xf32>
+  return %%o, %%l : tensor<1x8x250x64xbf16>, tensor<1x8x250xf32>
+}' "$1"
+}
+check ragged_causal_gqa "$(ragged causal)"
+check wgmma_ragged_causal_gqa "$(ragged causal)" "$WG"
+check ragged_split_window "$(ragged "causal, window = 50, tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>")"
+RQ='tensor<1x8x?x64xbf16>'
+RK='tensor<1x2x?x64xbf16>'
+lengths ragged_dynamic "func.func @f(%q: $RQ, %k: $RK, %v: $RK, %cq: tensor<?xi32>, %ck: tensor<?xi32>) -> ($RQ, tensor<1x8x?xf32>) {
+  %o, %l = tessera.attention %q, %k, %v varlen(%cq, %ck : tensor<?xi32>, tensor<?xi32>) {causal} : $RQ, $RK, $RK -> $RQ, tensor<1x8x?xf32>
+  return %o, %l : $RQ, tensor<1x8x?xf32>
+}" "--target=sm_80,sm_90" \
+  "--shape=arg0=1x8x90x64 --shape=arg1=1x2x130x64 --shape=arg2=1x2x130x64 --shape=arg3=4 --shape=arg4=4" \
+  "--shape=arg0=1x8x5x64 --shape=arg1=1x2x700x64 --shape=arg2=1x2x700x64 --shape=arg3=2 --shape=arg4=2"
+
 # Paged KV caches (the GPU is the fast mode: tables and lengths clamped into range). The
 # serving example's decode step with its constant table (without `checked`, a CPU-only mode);
 # packed int4/int8 pages; run-time pools, tables and lengths (random, so mostly clamped: the

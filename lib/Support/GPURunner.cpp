@@ -162,8 +162,9 @@ bool tessera::gpu::parseManifest(const std::string &text, Manifest &out,
           std::find(std::begin(ops), std::end(ops), z.op) == std::end(ops))
         return fail("expected 'size sN dim T AXIS' or 'size sN OP A B'");
       entry->sizes.push_back(z);
-    } else if (word == "check") {
+    } else if (word == "check" || word == "checkge") {
       Manifest::Check c;
+      c.atLeast = word == "checkge";
       words >> c.a >> c.b;
       std::getline(words, c.message);
       if (c.a.empty() || c.b.empty())
@@ -353,15 +354,31 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
     }
     shapes[spec.name] = inputs[i].shape();
   }
+  // Constants have their shapes in the manifest.
+  for (const Manifest::Constant &c : entry->constants) {
+    std::vector<int64_t> shape;
+    for (const std::string &d : c.tensor.dims)
+      shape.push_back(std::stoll(d));
+    shapes[c.tensor.id] = shape;
+  }
   SizeValues values;
   for (const Manifest::Size &z : entry->sizes) {
     int64_t a = 0, b = 0, v = 0;
     if (z.op == "dim") {
+      // A buffer's dim is its declared size (a number or an earlier size).
+      bool fromBuffer = false;
+      for (const Manifest::Tensor &t : entry->buffers)
+        if (t.id == z.a && isNumber(z.b) && std::stoull(z.b) < t.dims.size())
+          fromBuffer = valueOf(t.dims[std::stoull(z.b)], values, v);
+      if (fromBuffer) {
+        values[z.id] = v;
+        continue;
+      }
       auto it = shapes.find(z.a);
       if (it == shapes.end() || !isNumber(z.b) ||
           std::stoull(z.b) >= it->second.size()) {
         error = "size " + z.id + " reads a dim of '" + z.a +
-                "', which is not an input of that rank";
+                "', which is not an input, constant or buffer of that rank";
         return false;
       }
       v = it->second[std::stoull(z.b)];
@@ -385,7 +402,7 @@ bool Runner::run(const std::string &name, const std::vector<HostTensor> &inputs,
       error = "a check uses an undefined size";
       return false;
     }
-    if (a != b) {
+    if (c.atLeast ? a < b : a != b) {
       error = c.message + " (got " + std::to_string(a) + ", expected " +
               std::to_string(b) + ")";
       return false;

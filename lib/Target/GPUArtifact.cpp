@@ -143,9 +143,10 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
     } else if (auto assertOp = dyn_cast<cf::AssertOp>(op)) {
       // A rule on run-time sizes (a == b), checked before the launches.
       auto cmp = assertOp.getArg().getDefiningOp<arith::CmpIOp>();
-      if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::eq)
+      if (!cmp || (cmp.getPredicate() != arith::CmpIPredicate::eq &&
+                   cmp.getPredicate() != arith::CmpIPredicate::sge))
         return op.emitError()
-               << "the GPU schedule checks equalities of sizes only";
+               << "the GPU schedule checks a == b and a >= b of sizes only";
       std::string a = sizeOf(cmp.getLhs()), b = sizeOf(cmp.getRhs());
       if (a.empty() || b.empty())
         return op.emitError() << "the GPU schedule checks sizes only";
@@ -153,8 +154,9 @@ LogicalResult describe(func::FuncOp func, std::ostringstream &out) {
       if (auto loc = dyn_cast<FileLineColLoc>(op.getLoc()))
         where = loc.getFilename().str() + ":" + std::to_string(loc.getLine()) +
                 ":" + std::to_string(loc.getColumn()) + ": ";
-      out << "check " << a << " " << b << " " << where
-          << assertOp.getMsg().str() << "\n";
+      out << (cmp.getPredicate() == arith::CmpIPredicate::eq ? "check "
+                                                             : "checkge ")
+          << a << " " << b << " " << where << assertOp.getMsg().str() << "\n";
     } else if (isa<arith::CmpIOp>(op)) {
       // Read by the check that uses it.
     } else if (auto reinterpret = dyn_cast<memref::ReinterpretCastOp>(op)) {

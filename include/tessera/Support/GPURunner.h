@@ -33,9 +33,11 @@ struct Manifest {
   struct Size {
     std::string id, op, a, b;
   };
-  /// `check <a> <b> <message>`: the call fails with `message` unless a == b.
+  /// `check <a> <b> <message>`: the call fails with `message` unless a == b
+  /// (`checkge`: unless a >= b).
   struct Check {
     std::string a, b, message;
+    bool atLeast = false;
   };
   struct Launch {
     std::string kernel;

@@ -116,6 +116,17 @@ public:
     h = gpu::BlockIdOp::create(b, gpu::Dimension::y);
     bi = gpu::BlockIdOp::create(b, gpu::Dimension::z);
     kvh = e.divui(h, e.idx(p.group));
+    tb = bi;
+    qoff = koff = e.idx(0);
+    if (p.ragged) {
+      // Sequence bi's rows of the packed Q/O and K/V (clamped: the GPU is the
+      // fast mode).
+      tb = e.idx(0);
+      packQ = queryLen;
+      packK = keyLen;
+      std::tie(qoff, queryLen) = segment(cuQ, queryLen);
+      std::tie(koff, keyLen) = segment(cuK, keyLen);
+    }
     if (p.paged()) {
       // This sequence's length, clamped to the table's capacity.
       Value len = arith::IndexCastOp::create(
@@ -140,10 +151,10 @@ public:
     for (int64_t s = 0; s < (wgmma ? 0 : p.headDim / 16); ++s) {
       Value c0 = e.add(e.idx(16 * s), e.mul(t, e.idx(2))),
             c1 = e.add(c0, e.idx(8));
-      qFrag.push_back({pairRow(q, {bi, h}, rowA, queryLen, c0),
-                       pairRow(q, {bi, h}, rowB, queryLen, c0),
-                       pairRow(q, {bi, h}, rowA, queryLen, c1),
-                       pairRow(q, {bi, h}, rowB, queryLen, c1)});
+      qFrag.push_back({pairRow(q, {tb, h}, rowA, queryLen, c0),
+                       pairRow(q, {tb, h}, rowB, queryLen, c0),
+                       pairRow(q, {tb, h}, rowA, queryLen, c1),
+                       pairRow(q, {tb, h}, rowB, queryLen, c1)});
     }
 
     // Loop-carried state: O fragments (Dv/8 tiles x 4), then m and l for rows A
@@ -166,6 +177,29 @@ private:
   Type f32() { return b.getF32Type(); }
   Type halfType() { return f16 ? Type(b.getF16Type()) : Type(b.getBF16Type()); }
 
+  /// Sequence bi's rows [start, start + len) of a packed dim of `total` rows
+  /// from the prefix sums `cu`, clamped into [0, total].
+  std::pair<Value, Value> segment(Value cu, Value total) {
+    auto at = [&](Value i) {
+      return arith::IndexCastOp::create(
+                 b, b.getIndexType(),
+                 memref::LoadOp::create(b, cu, ValueRange{i}))
+          .getResult();
+    };
+    Value start = e.minsi(e.maxsi(at(bi), e.idx(0)), total);
+    Value end = e.minsi(e.maxsi(at(e.add(bi, e.idx(1))), start), total);
+    return {start, e.sub(end, start)};
+  }
+
+  /// Ragged: an absolute row of a pack of `total` rows kept inside it (an
+  /// empty sequence may start at the pack's end; found by tessera-sim's
+  /// bounds checker); other layouts: `row` itself.
+  Value packRow(Value row, Value total) {
+    if (!p.ragged)
+      return row;
+    return e.maxsi(e.minsi(row, e.sub(total, e.idx(1))), e.idx(0));
+  }
+
   /// `row` clamped into [0, rows) (row 0 when there are none), so that a
   /// masked-off load still reads inside the tensor.
   Value lastValid(Value row, Value rows) {
@@ -186,7 +220,7 @@ private:
   Value pairRow(Value mem, ArrayRef<Value> prefix, Value row, Value rows,
                 Value col) {
     Value valid = e.cmpi(arith::CmpIPredicate::slt, row, rows);
-    Value safe = lastValid(row, rows);
+    Value safe = packRow(e.add(lastValid(row, rows), qoff), packQ);
     SmallVector<Value> at(prefix);
     at.append({safe, col});
     Value lo = memref::LoadOp::create(b, mem, at);
@@ -247,7 +281,7 @@ private:
     auto bits = VectorType::get({kChunk}, b.getI16Type());
     Value valid = e.cmpi(arith::CmpIPredicate::slt, row, rows);
     SmallVector<Value> at(prefix);
-    at.append({lastValid(row, rows), col});
+    at.append({packRow(e.add(lastValid(row, rows), qoff), packQ), col});
     Value x = vector::LoadOp::create(b, halves, mem, at, /*nontemporal=*/false,
                                      llvm::Align(16));
     Value zero = arith::ConstantOp::create(
@@ -256,9 +290,7 @@ private:
   }
   /// The same for row `key` of K or V of this CTA's (batch, KV head).
   Value loadChunk(Value mem, Value key, Value col) {
-    if (!p.paged())
-      return loadChunk(mem, {bi, kvh}, key, keyLen, col);
-    // Paged: the same 16 bytes at [page, slot, kvh, col].
+    // [kvLead(key)..., col]: dense, paged and ragged alike.
     auto halves = VectorType::get({kChunk}, halfType());
     auto bits = VectorType::get({kChunk}, b.getI16Type());
     Value valid = e.cmpi(arith::CmpIPredicate::slt, key, keyLen);
@@ -277,6 +309,8 @@ private:
   /// clamped into the pool (the GPU path is the fast mode).
   SmallVector<Value> kvLead(Value key) {
     Value k = lastValid(key, keyLen);
+    if (p.ragged)
+      return {tb, kvh, packRow(e.add(koff, k), packK)};
     if (!p.paged())
       return {bi, kvh, k};
     Value ps = e.idx(p.pageSize);
@@ -310,7 +344,7 @@ private:
     int64_t chunks = p.headDim / kChunk;
     e.forLoop(tid, e.idx(kBlockQTile * chunks), warpsOf(p) * 32, [&](Value w) {
       Value m = e.divui(w, e.idx(chunks)), c = e.remui(w, e.idx(chunks));
-      Value v = loadChunk(q, {bi, h}, e.add(q0, m), queryLen,
+      Value v = loadChunk(q, {tb, h}, e.add(q0, m), queryLen,
                           e.mul(c, e.idx(kChunk)));
       Value words = vector::BitCastOp::create(
           b, VectorType::get({kChunk / 2}, b.getI32Type()), v);
@@ -587,10 +621,11 @@ private:
                 e.add(e.idx(8 * jd), e.add(e.mul(t, e.idx(2)), e.idx(x)));
             Value o = e.mul(state[4 * jd + 2 * half + x], end.scale);
             memref::StoreOp::create(b, e.fromF32(o, elt), out,
-                                    at({bi, h, row, col}));
+                                    at({tb, h, e.add(qoff, row), col}));
           }
         e.ifThen(e.cmpi(arith::CmpIPredicate::eq, t, e.idx(0)), [&] {
-          memref::StoreOp::create(b, end.lse, lse, at({bi, h, row}));
+          memref::StoreOp::create(b, end.lse, lse,
+                                  at({tb, h, e.add(qoff, row)}));
         });
       });
     }
@@ -614,6 +649,11 @@ public:
   Value queryLen, keyLen;
   /// Paged: the block table, kv_lens and the pools' page count.
   Value table, lens, pages;
+  /// Ragged: the prefix sums; the tensor batch of the pack (0) and this
+  /// sequence's first query and key rows in it (0 otherwise).
+  Value cuQ, cuK, tb, qoff, koff;
+  /// Ragged: the packs' row counts.
+  Value packQ, packK;
   /// sm_90a: S = Q K^T on wgmma (Q and K in shared memory as core matrices).
   bool wgmma = false;
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
@@ -622,7 +662,7 @@ public:
 /// How the dims of a kernel's buffer relate to the run-time sizes: Q, O and
 /// LSE are [B, Hq, Sq, ...]; K, V and their components [B, Hkv, Skv, ...]; a
 /// mask [B?, H, QB, KBw].
-enum class Role { Query, KV, Mask, Pool, Table, Lens, Partial };
+enum class Role { Query, KV, Mask, Pool, Table, Lens, Partial, Cu };
 struct KernelOperand {
   Value buffer; ///< the host's memref
   Role role;
@@ -632,7 +672,7 @@ struct KernelOperand {
 /// dynamic dims from the run-time sizes and row-major strides.
 Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
              const KernelOperand &arg, Value batch, Value queryLen,
-             Value keyLen, Value pages) {
+             Value keyLen, Value pages, Value cuLen = {}) {
   ImplicitLocOpBuilder &b = e.builder();
   auto t = cast<MemRefType>(arg.buffer.getType());
   int64_t r = t.getRank();
@@ -652,6 +692,10 @@ Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
     }
     if (arg.role == Role::Lens) { // [B]
       dims.push_back(batch);
+      continue;
+    }
+    if (arg.role == Role::Cu) { // [sequences + 1]
+      dims.push_back(cuLen);
       continue;
     }
     if (arg.role == Role::Partial) { // [S, B, Hq, Sq, ...]
@@ -735,6 +779,10 @@ public:
       ops.table = emitToBuffer(b, b.getLoc(), adaptor.getBlockTable().front());
       ops.lens = emitToBuffer(b, b.getLoc(), adaptor.getKvLens().front());
     }
+    if (p.ragged) {
+      ops.cuQ = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensQ().front());
+      ops.cuK = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensK().front());
+    }
     AttentionSizes sizes = emitAttentionSizes(host, p, ops);
     // Rules on run-time sizes are checked by the host schedule before the
     // launch (the manifest's `check` lines).
@@ -789,6 +837,11 @@ public:
       bufferArgs.push_back({ops.table, Role::Table});
       bufferArgs.push_back({ops.lens, Role::Lens});
     }
+    size_t cuIndex = bufferArgs.size();
+    if (p.ragged) {
+      bufferArgs.push_back({ops.cuQ, Role::Cu});
+      bufferArgs.push_back({ops.cuK, Role::Cu});
+    }
     size_t nK = ops.key.size(), nV = ops.value.size();
 
     // Kernel argument types: static buffers as they are, dynamic ones as bare
@@ -802,8 +855,11 @@ public:
     }
     if (dynamic)
       argTypes.append(3, b.getIndexType());
-    // Paged: the pools' page count (clamping page indices into the pool).
+    // Paged: the pools' page count (clamping page indices into the pool);
+    // ragged: the prefix sums' size.
     if (p.paged())
+      argTypes.push_back(b.getIndexType());
+    if (p.ragged)
       argTypes.push_back(b.getIndexType());
 
     gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
@@ -849,6 +905,9 @@ public:
       size_t n = bufferArgs.size();
       if (p.paged())
         pages = args[n + (dynamic ? 3 : 0)];
+      Value cuLen;
+      if (p.ragged)
+        cuLen = args[n + (dynamic ? 3 : 0) + (p.paged() ? 1 : 0)];
       if (dynamic) {
         batch = ShapedType::isDynamic(p.batch) ? args[n] : batch;
         queryLen = ShapedType::isDynamic(p.queryLen) ? args[n + 1] : queryLen;
@@ -857,7 +916,7 @@ public:
           if (!cast<MemRefType>(bufferArgs[i].buffer.getType())
                    .hasStaticShape())
             args[i] = viewOf(e, p, args[i], bufferArgs[i], batch, queryLen,
-                             keyLen, pages);
+                             keyLen, pages, cuLen);
       }
       KernelBuilder::Packed kPacked, vPacked;
       if (kCodec) {
@@ -883,6 +942,10 @@ public:
         kb.lens = args[tableIndex + 1];
         kb.pages = pages;
       }
+      if (p.ragged) {
+        kb.cuQ = args[cuIndex];
+        kb.cuK = args[cuIndex + 1];
+      }
       if (wgmma)
         kb.qSmem = kernel.getWorkgroupAttributions()[2];
       kb.build();
@@ -906,13 +969,23 @@ public:
       operands.append({sizes.batch, sizes.queryLen, sizes.keyLen});
     if (p.paged())
       operands.push_back(memref::DimOp::create(b, ops.key[0], 0));
+    if (p.ragged) {
+      operands.push_back(memref::DimOp::create(b, ops.cuQ, 0));
+      // Packed rows no sequence covers: O = 0, LSE = -inf (the partials, when
+      // split, so the combine gives the same).
+      if (splits > 1)
+        emitFill(b, host, p, gpuModule, partO, partL);
+      else
+        emitFill(b, host, p, gpuModule, out, lse);
+    }
     // (Constants stay constants for static shapes: the manifest then has no
     // run-time sizes.)
     Value gridX = splits <= 1 ? sizes.queryTiles
                   : dynamic   ? host.mul(sizes.queryTiles, host.idx(splits))
                               : host.idx(p.numQueryTiles * splits);
     gpu::LaunchFuncOp::create(
-        b, kernel, gpu::KernelDim3{gridX, host.idx(p.queryHeads), sizes.batch},
+        b, kernel,
+        gpu::KernelDim3{gridX, host.idx(p.queryHeads), sizes.sequences},
         gpu::KernelDim3{host.idx(warpsOf(p) * 32), host.idx(1), host.idx(1)},
         /*dynamicSharedMemorySize=*/Value(), operands);
     if (splits > 1)
@@ -923,6 +996,120 @@ public:
   }
 
 private:
+  /// A kernel that sets every row of `l` to -inf and of `o` (one more dim,
+  /// the last) to 0: a thread per row, rows of any rank (ragged packs, whose
+  /// uncovered rows the attention kernel never writes).
+  static void emitFill(ImplicitLocOpBuilder &b, Emitter &host,
+                       const AttentionProblem &p, gpu::GPUModuleOp gpuModule,
+                       Value o, Value l) {
+    constexpr int64_t kThreads = 128;
+    auto lt = cast<MemRefType>(l.getType());
+    auto ot = cast<MemRefType>(o.getType());
+    SmallVector<Type> argTypes;
+    for (MemRefType t : {ot, lt})
+      argTypes.push_back(t.hasStaticShape()
+                             ? MemRefType::get(t.getShape(), t.getElementType())
+                             : MemRefType::get({1}, t.getElementType()));
+    // Dynamic dims of `l` (and the same of `o`) as arguments.
+    SmallVector<Value> hostDims;
+    for (int64_t d = 0; d < lt.getRank(); ++d)
+      if (lt.isDynamicDim(d)) {
+        argTypes.push_back(b.getIndexType());
+        hostDims.push_back(memref::DimOp::create(b, l, d));
+      }
+    std::string name = uniqueKernelName(gpuModule, "tessera_attention_fill");
+    gpu::GPUFuncOp kernel;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(gpuModule.getBody());
+      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
+      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                      b.getUnitAttr());
+      kernel.setKnownBlockSizeAttr(
+          b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+      Block &entry = kernel.getBody().front();
+      b.setInsertionPointToStart(&entry);
+      Emitter e(b);
+      SmallVector<Value> dims;
+      size_t next = 2;
+      for (int64_t d = 0; d < lt.getRank(); ++d)
+        dims.push_back(lt.isDynamicDim(d) ? Value(entry.getArgument(next++))
+                                          : e.idx(lt.getDimSize(d)));
+      // Row-major views over the base pointers.
+      auto view = [&](Value ptr, MemRefType t, bool withLast) -> Value {
+        if (t.hasStaticShape())
+          return ptr;
+        SmallVector<Value> shape(dims);
+        if (withLast)
+          shape.push_back(e.idx(t.getShape().back()));
+        int64_t r = t.getRank();
+        SmallVector<OpFoldResult> sizes, strides(r);
+        for (int64_t d = 0; d < r; ++d)
+          sizes.push_back(t.isDynamicDim(d)
+                              ? OpFoldResult(shape[d])
+                              : OpFoldResult(b.getIndexAttr(t.getDimSize(d))));
+        Value stride = e.idx(1);
+        strides[r - 1] = b.getIndexAttr(1);
+        for (int64_t d = r - 2; d >= 0; --d) {
+          stride = e.mul(stride, shape[d + 1]);
+          strides[d] = stride;
+        }
+        SmallVector<int64_t> layout(r, ShapedType::kDynamic);
+        layout.back() = 1;
+        auto type =
+            MemRefType::get(t.getShape(), t.getElementType(),
+                            StridedLayoutAttr::get(b.getContext(), 0, layout));
+        return memref::ReinterpretCastOp::create(
+            b, type, ptr, OpFoldResult(b.getIndexAttr(0)), sizes, strides);
+      };
+      Value ov = view(entry.getArgument(0), ot, true);
+      Value lv = view(entry.getArgument(1), lt, false);
+      Value row = e.add(
+          e.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.idx(kThreads)),
+          gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+      Value rows = dims[0];
+      for (size_t d = 1; d < dims.size(); ++d)
+        rows = e.mul(rows, dims[d]);
+      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, rows), [&] {
+        SmallVector<Value> idx(dims.size());
+        Value rest = row;
+        for (int64_t d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+          idx[d] = e.remui(rest, dims[d]);
+          rest = e.divui(rest, dims[d]);
+        }
+        memref::StoreOp::create(b, e.negInf(), lv, idx);
+        Type elt = ot.getElementType();
+        idx.push_back(Value());
+        e.forLoop(e.idx(0), e.idx(ot.getShape().back()), 1, [&](Value d) {
+          idx.back() = d;
+          memref::StoreOp::create(b, e.fromF32(e.f32(0), elt), ov, idx);
+        });
+      });
+      gpu::ReturnOp::create(b);
+    }
+    SmallVector<Value> operands;
+    for (auto [v, type] : llvm::zip(SmallVector<Value>{o, l}, argTypes)) {
+      if (v.getType() != type) {
+        OpFoldResult one = b.getIndexAttr(1);
+        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
+                                              OpFoldResult(b.getIndexAttr(0)),
+                                              {one}, {one});
+      }
+      operands.push_back(v);
+    }
+    operands.append(hostDims);
+    Value rows = host.idx(1);
+    for (int64_t d = 0; d < lt.getRank(); ++d)
+      rows = host.mul(rows, lt.isDynamicDim(d)
+                                ? Value(memref::DimOp::create(b, l, d))
+                                : host.idx(lt.getDimSize(d)));
+    gpu::LaunchFuncOp::create(
+        b, kernel,
+        gpu::KernelDim3{host.ceilDiv(rows, kThreads), host.idx(1), host.idx(1)},
+        gpu::KernelDim3{host.idx(kThreads), host.idx(1), host.idx(1)},
+        /*dynamicSharedMemorySize=*/Value(), operands);
+  }
+
   /// The combine kernel of kv_splits: a thread per (batch, head, query row)
   /// merges the chunks' partials by log-sum-exp (the CPU's algebra:
   /// emitSoftmaxStep/End) and writes O in the output type and LSE.

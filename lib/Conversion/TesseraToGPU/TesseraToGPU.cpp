@@ -38,10 +38,11 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
   FailureOr<AttentionProblem> p = AttentionProblem::get(attention);
   if (failed(p))
     return failure();
-  if (p->ragged)
+  if (p->ragged && p->checked)
     return op->emitOpError()
-           << "packs a ragged batch (varlen), which the GPU lowering does not "
-              "do yet (the CPU lowering does)";
+           << "checks its prefix sums on the host (checked mode, CPU only); "
+              "the GPU kernels clamp each sequence's rows into the pack: "
+              "compile without `checked` for the GPU";
   if (p->paged() && p->checked)
     return op->emitOpError()
            << "checks its block table on the host (checked mode, CPU only); "

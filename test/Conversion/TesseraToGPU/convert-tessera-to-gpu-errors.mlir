@@ -74,7 +74,7 @@ func.func @paged(%q: tensor<2x8x1x64xbf16>, %k: tensor<10x16x2x64xbf16>, %t: ten
 // -----
 
 func.func @varlen(%q: tensor<1x2x10x64xbf16>, %c: tensor<3xi32>) {
-  // expected-error @+1 {{'tessera.attention' op packs a ragged batch (varlen), which the GPU lowering does not do yet (the CPU lowering does)}}
-  %o, %l = tessera.attention %q, %q, %q varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) : tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16> -> tensor<1x2x10x64xbf16>, tensor<1x2x10xf32>
+  // expected-error @+1 {{'tessera.attention' op checks its prefix sums on the host (checked mode, CPU only); the GPU kernels clamp each sequence's rows into the pack: compile without `checked` for the GPU}}
+  %o, %l = tessera.attention %q, %q, %q varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) {checked} : tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16> -> tensor<1x2x10x64xbf16>, tensor<1x2x10xf32>
   return
 }
