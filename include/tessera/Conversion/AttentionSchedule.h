@@ -100,6 +100,12 @@ SmallVector<RuntimeCheck> attentionSizeChecks(Emitter &e,
                                               const AttentionSizes &sizes,
                                               const AttentionOperands &ops);
 
+/// Ragged batches: sequence `bi`'s rows [start, start + len) of a packed dim
+/// of `total` rows from the i32 prefix sums `cu` (a memref), clamped into
+/// [0, total] (the fast mode; checked mode validates the sums first).
+std::pair<Value, Value> emitSequenceRows(Emitter &e, Value cu, Value bi,
+                                         Value total);
+
 /// One work item of an attention lowering (a CPU loop iteration, a GPU CTA):
 /// query rows [q0, q0 + rows) of batch `bi`, query head `h` (KV head `kvh`),
 /// inside mask/topology query block `qb`, of a sequence with `queryLen`

@@ -481,3 +481,17 @@ mlir::tessera::attentionSizeChecks(Emitter &e, const AttentionProblem &p,
                        "(ceil(Skv / block_k))");
   return checks;
 }
+
+std::pair<Value, Value> mlir::tessera::emitSequenceRows(Emitter &e, Value cu,
+                                                        Value bi, Value total) {
+  ImplicitLocOpBuilder &b = e.builder();
+  auto at = [&](Value i) {
+    return arith::IndexCastOp::create(
+               b, b.getIndexType(),
+               memref::LoadOp::create(b, cu, ValueRange{i}))
+        .getResult();
+  };
+  Value start = e.minsi(e.maxsi(at(bi), e.idx(0)), total);
+  Value end = e.minsi(e.maxsi(at(e.add(bi, e.idx(1))), start), total);
+  return {start, e.sub(end, start)};
+}

@@ -124,8 +124,8 @@ public:
       tb = e.idx(0);
       packQ = queryLen;
       packK = keyLen;
-      std::tie(qoff, queryLen) = segment(cuQ, queryLen);
-      std::tie(koff, keyLen) = segment(cuK, keyLen);
+      std::tie(qoff, queryLen) = emitSequenceRows(e, cuQ, bi, queryLen);
+      std::tie(koff, keyLen) = emitSequenceRows(e, cuK, bi, keyLen);
     }
     if (p.paged()) {
       // This sequence's length, clamped to the table's capacity.
@@ -163,8 +163,7 @@ public:
     SmallVector<Value> init(nOut * 4, e.f32(0));
     init.append({e.negInf(), e.negInf(), e.f32(0), e.f32(0)});
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(queryLen, q0));
-    item = WorkItem{bi, h, kvh, qb, q0, rows, queryLen, keyLen};
-    item.split = split;
+    item = WorkItem{bi, h, kvh, qb, q0, rows, queryLen, keyLen, split};
     SmallVector<Value> state = emitKeyBlockWalk(
         e, p, item, mask, tableScope, init,
         [&](Value kb, ValueRange it) -> SmallVector<Value> {
@@ -176,20 +175,6 @@ public:
 private:
   Type f32() { return b.getF32Type(); }
   Type halfType() { return f16 ? Type(b.getF16Type()) : Type(b.getBF16Type()); }
-
-  /// Sequence bi's rows [start, start + len) of a packed dim of `total` rows
-  /// from the prefix sums `cu`, clamped into [0, total].
-  std::pair<Value, Value> segment(Value cu, Value total) {
-    auto at = [&](Value i) {
-      return arith::IndexCastOp::create(
-                 b, b.getIndexType(),
-                 memref::LoadOp::create(b, cu, ValueRange{i}))
-          .getResult();
-    };
-    Value start = e.minsi(e.maxsi(at(bi), e.idx(0)), total);
-    Value end = e.minsi(e.maxsi(at(e.add(bi, e.idx(1))), start), total);
-    return {start, e.sub(end, start)};
-  }
 
   /// Ragged: an absolute row of a pack of `total` rows kept inside it (an
   /// empty sequence may start at the pack's end; found by tessera-sim's
@@ -659,6 +644,54 @@ public:
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
 };
 
+/// How a host buffer is passed to a kernel: itself when its shape is static,
+/// else its base pointer (memref<1xT>; the kernel rebuilds the view from the
+/// size arguments).
+Type kernelArgType(Value buffer) {
+  auto t = cast<MemRefType>(buffer.getType());
+  return t.hasStaticShape() ? MemRefType::get(t.getShape(), t.getElementType())
+                            : MemRefType::get({1}, t.getElementType());
+}
+
+/// The host operands that pass `buffers` as `types` (kernelArgType).
+SmallVector<Value> kernelOperands(ImplicitLocOpBuilder &b, ValueRange buffers,
+                                  TypeRange types) {
+  SmallVector<Value> operands;
+  for (auto [v, type] : llvm::zip(buffers, types)) {
+    Value operand = v;
+    if (v.getType() != type) {
+      OpFoldResult one = b.getIndexAttr(1);
+      operand = memref::ReinterpretCastOp::create(
+          b, cast<MemRefType>(type), v, OpFoldResult(b.getIndexAttr(0)), {one},
+          {one});
+    }
+    operands.push_back(operand);
+  }
+  return operands;
+}
+
+/// A kernel of `threads` threads named after `base` in `module`, with
+/// `workgroup` shared buffers (128-byte aligned); `b` is left at the start of
+/// its body (the caller keeps an InsertionGuard).
+gpu::GPUFuncOp createKernel(ImplicitLocOpBuilder &b, gpu::GPUModuleOp module,
+                            StringRef base, TypeRange argTypes,
+                            TypeRange workgroup, int64_t threads) {
+  b.setInsertionPointToEnd(module.getBody());
+  auto kernel =
+      gpu::GPUFuncOp::create(b, uniqueKernelName(module, base),
+                             b.getFunctionType(argTypes, {}), workgroup);
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // 16-byte vector stores and wgmma core matrices need 16-byte aligned shared
+  // tiles (the default is the element's 4); 128 keeps them cache-line aligned.
+  for (unsigned i = 0, n = kernel.getNumWorkgroupAttributions(); i < n; ++i)
+    kernel.setWorkgroupAttributionAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                                       b.getI64IntegerAttr(128));
+  kernel.setKnownBlockSizeAttr(
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  b.setInsertionPointToStart(&kernel.getBody().front());
+  return kernel;
+}
+
 /// How the dims of a kernel's buffer relate to the run-time sizes: Q, O and
 /// LSE are [B, Hq, Sq, ...]; K, V and their components [B, Hkv, Skv, ...]; a
 /// mask [B?, H, QB, KBw].
@@ -847,12 +880,8 @@ public:
     // Kernel argument types: static buffers as they are, dynamic ones as bare
     // pointers; then B, Sq, Skv when there are run-time sizes.
     SmallVector<Type> argTypes;
-    for (const KernelOperand &a : bufferArgs) {
-      auto t = cast<MemRefType>(a.buffer.getType());
-      argTypes.push_back(t.hasStaticShape()
-                             ? MemRefType::get(t.getShape(), t.getElementType())
-                             : MemRefType::get({1}, t.getElementType()));
-    }
+    for (const KernelOperand &a : bufferArgs)
+      argTypes.push_back(kernelArgType(a.buffer));
     if (dynamic)
       argTypes.append(3, b.getIndexType());
     // Paged: the pools' page count (clamping page indices into the pool);
@@ -863,7 +892,6 @@ public:
       argTypes.push_back(b.getIndexType());
 
     gpu::GPUModuleOp gpuModule = getOrCreateKernelModule(b, module);
-    std::string name = uniqueKernelName(gpuModule, "tessera_attention");
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(),
                                          gpu::AddressSpace::Workgroup);
     // wgmma reads K as core matrices (no padding: no bank conflicts to avoid).
@@ -880,23 +908,11 @@ public:
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(gpuModule.getBody());
-      kernel = gpu::GPUFuncOp::create(
-          b, name, b.getFunctionType(argTypes, {}),
-          wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
-                : TypeRange{kSmemType, vSmemType});
-      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                      b.getUnitAttr());
-      // 16-byte vector stores and wgmma core matrices need 16-byte aligned
-      // shared tiles (the default is the element's 4); 128 keeps them
-      // cache-line aligned.
-      for (unsigned i = 0, n = kernel.getNumWorkgroupAttributions(); i < n; ++i)
-        kernel.setWorkgroupAttributionAttr(
-            i, LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(128));
-      kernel.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-          {static_cast<int32_t>(warpsOf(p) * 32), 1, 1}));
+      kernel = createKernel(b, gpuModule, "tessera_attention", argTypes,
+                            wgmma ? TypeRange{kSmemType, vSmemType, qSmemType}
+                                  : TypeRange{kSmemType, vSmemType},
+                            warpsOf(p) * 32);
       Block &entry = kernel.getBody().front();
-      b.setInsertionPointToStart(&entry);
       Emitter e(b);
       SmallVector<Value> args(entry.getArguments().begin(),
                               entry.getArguments().end());
@@ -953,18 +969,10 @@ public:
     }
 
     // The host side: one launch over (query tiles, query heads, batch).
-    SmallVector<Value> operands;
-    for (auto [a, type] : llvm::zip(bufferArgs, argTypes)) {
-      Value v = a.buffer;
-      if (v.getType() != type) {
-        // A dynamic buffer is passed as its base pointer.
-        OpFoldResult one = b.getIndexAttr(1);
-        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
-                                              OpFoldResult(b.getIndexAttr(0)),
-                                              {one}, {one});
-      }
-      operands.push_back(v);
-    }
+    SmallVector<Value> buffers;
+    for (const KernelOperand &a : bufferArgs)
+      buffers.push_back(a.buffer);
+    SmallVector<Value> operands = kernelOperands(b, buffers, argTypes);
     if (dynamic)
       operands.append({sizes.batch, sizes.queryLen, sizes.keyLen});
     if (p.paged())
@@ -1005,11 +1013,7 @@ private:
     constexpr int64_t kThreads = 128;
     auto lt = cast<MemRefType>(l.getType());
     auto ot = cast<MemRefType>(o.getType());
-    SmallVector<Type> argTypes;
-    for (MemRefType t : {ot, lt})
-      argTypes.push_back(t.hasStaticShape()
-                             ? MemRefType::get(t.getShape(), t.getElementType())
-                             : MemRefType::get({1}, t.getElementType()));
+    SmallVector<Type> argTypes{kernelArgType(o), kernelArgType(l)};
     // Dynamic dims of `l` (and the same of `o`) as arguments.
     SmallVector<Value> hostDims;
     for (int64_t d = 0; d < lt.getRank(); ++d)
@@ -1017,18 +1021,12 @@ private:
         argTypes.push_back(b.getIndexType());
         hostDims.push_back(memref::DimOp::create(b, l, d));
       }
-    std::string name = uniqueKernelName(gpuModule, "tessera_attention_fill");
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(gpuModule.getBody());
-      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
-      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                      b.getUnitAttr());
-      kernel.setKnownBlockSizeAttr(
-          b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+      kernel = createKernel(b, gpuModule, "tessera_attention_fill", argTypes,
+                            {}, kThreads);
       Block &entry = kernel.getBody().front();
-      b.setInsertionPointToStart(&entry);
       Emitter e(b);
       SmallVector<Value> dims;
       size_t next = 2;
@@ -1087,16 +1085,8 @@ private:
       });
       gpu::ReturnOp::create(b);
     }
-    SmallVector<Value> operands;
-    for (auto [v, type] : llvm::zip(SmallVector<Value>{o, l}, argTypes)) {
-      if (v.getType() != type) {
-        OpFoldResult one = b.getIndexAttr(1);
-        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
-                                              OpFoldResult(b.getIndexAttr(0)),
-                                              {one}, {one});
-      }
-      operands.push_back(v);
-    }
+    SmallVector<Value> operands =
+        kernelOperands(b, ValueRange{o, l}, TypeRange(argTypes).take_front(2));
     operands.append(hostDims);
     Value rows = host.idx(1);
     for (int64_t d = 0; d < lt.getRank(); ++d)
@@ -1123,26 +1113,16 @@ private:
     SmallVector<Role> roles{Role::Partial, Role::Partial, Role::Query,
                             Role::Query};
     SmallVector<Type> argTypes;
-    for (Value v : buffers) {
-      auto t = cast<MemRefType>(v.getType());
-      argTypes.push_back(t.hasStaticShape()
-                             ? MemRefType::get(t.getShape(), t.getElementType())
-                             : MemRefType::get({1}, t.getElementType()));
-    }
+    for (Value v : buffers)
+      argTypes.push_back(kernelArgType(v));
     if (dynamic)
       argTypes.append(2, b.getIndexType());
-    std::string name = uniqueKernelName(gpuModule, "tessera_attention_combine");
     gpu::GPUFuncOp kernel;
     {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToEnd(gpuModule.getBody());
-      kernel = gpu::GPUFuncOp::create(b, name, b.getFunctionType(argTypes, {}));
-      kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
-                      b.getUnitAttr());
-      kernel.setKnownBlockSizeAttr(
-          b.getDenseI32ArrayAttr({static_cast<int32_t>(kThreads), 1, 1}));
+      kernel = createKernel(b, gpuModule, "tessera_attention_combine", argTypes,
+                            {}, kThreads);
       Block &entry = kernel.getBody().front();
-      b.setInsertionPointToStart(&entry);
       Emitter e(b);
       SmallVector<Value> args(entry.getArguments().begin(),
                               entry.getArguments().end());
@@ -1199,16 +1179,8 @@ private:
       });
       gpu::ReturnOp::create(b);
     }
-    SmallVector<Value> operands;
-    for (auto [v, type] : llvm::zip(buffers, argTypes)) {
-      if (v.getType() != type) {
-        OpFoldResult one = b.getIndexAttr(1);
-        v = memref::ReinterpretCastOp::create(b, cast<MemRefType>(type), v,
-                                              OpFoldResult(b.getIndexAttr(0)),
-                                              {one}, {one});
-      }
-      operands.push_back(v);
-    }
+    SmallVector<Value> operands = kernelOperands(
+        b, buffers, TypeRange(argTypes).take_front(buffers.size()));
     if (dynamic)
       operands.append({sizes.batch, sizes.queryLen});
     Value blocks =

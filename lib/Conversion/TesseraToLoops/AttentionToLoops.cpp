@@ -108,9 +108,8 @@ public:
       cuK = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensK().front());
       key.ragged = value.ragged = true;
     }
-    AttentionOperands ops{q, key.parts, value.parts, mask, key.table, lens};
-    ops.cuQ = cuQ;
-    ops.cuK = cuK;
+    AttentionOperands ops{q,         key.parts, value.parts, mask,
+                          key.table, lens,      cuQ,         cuK};
     sizes = emitAttentionSizes(e, p, ops);
     Type elt = op.getQuery().getType().getElementType();
     int64_t dyn = ShapedType::kDynamic;
@@ -508,9 +507,9 @@ private:
     Value tb = bi, qoff = e.idx(0), seqQ = sizes.queryLen, seqK = sizes.keyLen;
     if (p.ragged) {
       tb = e.idx(0);
-      std::tie(qoff, seqQ) = segment(e, cuQ, bi, sizes.queryLen);
+      std::tie(qoff, seqQ) = emitSequenceRows(e, cuQ, bi, sizes.queryLen);
       Value koff;
-      std::tie(koff, seqK) = segment(e, cuK, bi, sizes.keyLen);
+      std::tie(koff, seqK) = emitSequenceRows(e, cuK, bi, sizes.keyLen);
       key.keyOffset = value.keyOffset = koff;
     }
     Value rows = e.minsi(e.idx(p.tileQ), e.sub(seqQ, q0));
@@ -579,8 +578,7 @@ private:
       }
     });
 
-    WorkItem item{bi, h, kvh, qb, q0, rows, seqQ, seqK};
-    item.split = split;
+    WorkItem item{bi, h, kvh, qb, q0, rows, seqQ, seqK, split};
     // Split partials are stored under a leading split index.
     auto at = [&](std::initializer_list<Value> idx) {
       SmallVector<Value> v;
@@ -802,22 +800,6 @@ private:
   /// Ragged: cu_seqlens_q and cu_seqlens_k [B + 1] (i32).
   mutable Value cuQ, cuK;
 
-  /// Sequence `bi`'s rows of a packed dim of `total` rows: [start, start +
-  /// len) from the prefix sums `cu`, clamped into [0, total] (a bad prefix sum
-  /// was reported first in checked mode).
-  static std::pair<Value, Value> segment(Emitter &e, Value cu, Value bi,
-                                         Value total) {
-    ImplicitLocOpBuilder &b = e.builder();
-    auto at = [&](Value i) {
-      return arith::IndexCastOp::create(
-                 b, b.getIndexType(),
-                 memref::LoadOp::create(b, cu, ValueRange{i}))
-          .getResult();
-    };
-    Value start = e.minsi(e.maxsi(at(bi), e.idx(0)), total);
-    Value end = e.minsi(e.maxsi(at(e.add(bi, e.idx(1))), start), total);
-    return {start, e.sub(end, start)};
-  }
   /// Where a static topology's tables are created (the enclosing module).
   mutable Operation *topologyScope = nullptr;
 };

@@ -114,10 +114,11 @@ void check(const Case &c, DType dtype) {
       }
       EXPECT_LE(std::fabs(l[i] - lseRef[i]), 1e-5 * (1 + std::fabs(lseRef[i])))
           << what << " LSE row " << i;
-      if (splits > 1)
+      if (splits > 1) {
         EXPECT_LE(std::fabs(l[i] - unsplitL[i]),
                   2e-6 * (1 + std::fabs(unsplitL[i])))
             << what << " LSE row " << i << " vs unsplit";
+      }
     }
     if (splits == 1) {
       unsplitO = o;
