@@ -14,7 +14,10 @@ void populateQTensorTypeConversions(TypeConverter &converter);
 /// The checks every lowering shares, with one located diagnostic: static shapes
 /// on the operands and results (attention reports its own, through
 /// AttentionProblem::get) and a codec for every packed scheme.
-LogicalResult checkShapesAndSchemes(Operation *op);
+/// With `dynamicLead`, the row ops (hadamard, quantize, dequantize) may have
+/// run-time leading dims (the row length stays static); attention's shapes are
+/// checked by AttentionProblem::get.
+LogicalResult checkShapesAndSchemes(Operation *op, bool dynamicLead = false);
 
 /// Lowers every tessera op of `module`: first `check` runs on each tessera op
 /// (except tessera.yield) and reports, once and located, why one cannot be

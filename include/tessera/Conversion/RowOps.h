@@ -28,8 +28,8 @@ using RowBody =
 /// thread per row. `stem` names the kernel where there is one.
 using RowRunner =
     std::function<void(ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
-                       ArrayRef<int64_t> leadShape, int64_t rowLen,
-                       ArrayRef<Value> operands, RowBody body)>;
+                       ArrayRef<int64_t> leadShape, ValueRange leadSizes,
+                       int64_t rowLen, ArrayRef<Value> operands, RowBody body)>;
 
 /// tessera.hadamard, quantize and dequantize, each one pattern for every
 /// target: operands to buffers, outputs allocated, the row body run by
@@ -42,7 +42,8 @@ void populateRowOpPatterns(const TypeConverter &converter,
 /// One fresh buffer (memref.alloc) per storage component of `packed`, in
 /// component order.
 SmallVector<Value> allocateComponents(OpBuilder &b, Location loc,
-                                      QTensorType packed);
+                                      QTensorType packed,
+                                      ValueRange dynamicLead = {});
 
 /// The random signs of (seed, dim) as a constant memref.global in `symbolTable`
 /// (the module, or the kernels' gpu.module), created once; returns a

@@ -10,12 +10,22 @@
 using namespace mlir;
 using namespace mlir::tessera;
 
-LogicalResult mlir::tessera::checkShapesAndSchemes(Operation *op) {
+LogicalResult mlir::tessera::checkShapesAndSchemes(Operation *op,
+                                                   bool dynamicLead) {
   for (Type t :
        llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
     auto shaped = dyn_cast<ShapedType>(t);
-    if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op))
-      return op->emitOpError() << "needs static shapes to be lowered";
+    if (shaped && !shaped.hasStaticShape() && !isa<AttentionOp>(op)) {
+      if (!dynamicLead)
+        return op->emitOpError()
+               << "needs static shapes to be lowered here (the CPU lowering "
+                  "takes run-time leading dims)";
+      if (shaped.getRank() == 0 || shaped.isDynamicDim(shaped.getRank() - 1))
+        return op->emitOpError()
+               << "needs a static row length (the last dim) to be lowered; "
+                  "got "
+               << t;
+    }
     if (auto packed = dyn_cast<QTensorType>(t))
       if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
         return failure();

@@ -29,11 +29,15 @@ SmallVector<Value> withLast(ValueRange lead, Value last) {
 } // namespace
 
 SmallVector<Value> mlir::tessera::allocateComponents(OpBuilder &b, Location loc,
-                                                     QTensorType packed) {
+                                                     QTensorType packed,
+                                                     ValueRange dynamicLead) {
+  // Components keep the qtensor's leading dims, so a run-time one is the same
+  // size in each.
   SmallVector<Value> parts;
   for (const auto &c : packed.getStorageComponents())
     parts.push_back(memref::AllocOp::create(
-        b, loc, MemRefType::get(c.type.getShape(), c.type.getElementType())));
+        b, loc, MemRefType::get(c.type.getShape(), c.type.getElementType()),
+        dynamicLead));
   return parts;
 }
 
@@ -135,6 +139,22 @@ MemRefType memrefOf(Type tensorType) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }
 
+/// The leading sizes of `shape` (all but the row length) as index values read
+/// off `buffer` where they are run-time dims, and those run-time ones alone.
+std::pair<SmallVector<Value>, SmallVector<Value>>
+leadSizesOf(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, Value buffer) {
+  SmallVector<Value> all, dynamic;
+  for (int64_t d = 0, n = static_cast<int64_t>(shape.size()) - 1; d < n; ++d) {
+    if (ShapedType::isDynamic(shape[d])) {
+      dynamic.push_back(memref::DimOp::create(b, buffer, d));
+      all.push_back(dynamic.back());
+    } else {
+      all.push_back(arith::ConstantIndexOp::create(b, shape[d]));
+    }
+  }
+  return {all, dynamic};
+}
+
 /// The symbol table the code being emitted lives in (the module, or a kernel's
 /// gpu.module).
 Operation *enclosingSymbolTable(OpBuilder &b) {
@@ -157,11 +177,13 @@ public:
     auto type = op.getInput().getType();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Value in = emitToBuffer(b, b.getLoc(), adaptor.getInput());
-    Value out = memref::AllocOp::create(b, memrefOf(type));
+    auto [lead, dynamicLead] = leadSizesOf(b, type.getShape(), in);
+    Value out = memref::AllocOp::create(b, memrefOf(type), dynamicLead);
     int64_t d = type.getShape().back();
     std::optional<int64_t> seed = op.getSeed();
     bool inverse = op.getInverse();
-    runner(b, op, "tessera_hadamard", type.getShape().drop_back(), d, {in, out},
+    runner(b, op, "tessera_hadamard", type.getShape().drop_back(), lead, d,
+           {in, out},
            [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
              Value signs =
                  seed ? emitHadamardSigns(e, enclosingSymbolTable(e.builder()),
@@ -195,8 +217,10 @@ public:
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     SmallVector<Value> operands{
         emitToBuffer(b, b.getLoc(), adaptor.getInput())};
-    llvm::append_range(operands, allocateComponents(b, b.getLoc(), packed));
-    runner(b, op, "tessera_quantize", packed.getShape().drop_back(),
+    auto [lead, dynamicLead] = leadSizesOf(b, packed.getShape(), operands[0]);
+    llvm::append_range(operands,
+                       allocateComponents(b, b.getLoc(), packed, dynamicLead));
+    runner(b, op, "tessera_quantize", packed.getShape().drop_back(), lead,
            packed.getShape().back(), operands,
            [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
              emitQuantizeRow(e, *codec, args[0], args.drop_front(), lead, row);
@@ -229,9 +253,11 @@ public:
     SmallVector<Value> operands;
     for (Value part : adaptor.getInput())
       operands.push_back(emitToBuffer(b, b.getLoc(), part));
-    Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()));
+    auto [lead, dynamicLead] = leadSizesOf(b, packed.getShape(), operands[0]);
+    Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()),
+                                        dynamicLead);
     operands.push_back(out);
-    runner(b, op, "tessera_dequantize", packed.getShape().drop_back(),
+    runner(b, op, "tessera_dequantize", packed.getShape().drop_back(), lead,
            packed.getShape().back(), operands,
            [&](Emitter &e, ValueRange lead, ValueRange args, Value row) {
              emitDequantizeRow(e, *codec, args.drop_back(), args.back(), lead,

@@ -101,8 +101,9 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
 void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
   RowRunner gpuRows = [](ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
-                         ArrayRef<int64_t> leadShape, int64_t rowLen,
-                         ArrayRef<Value> operands, RowBody body) {
+                         ArrayRef<int64_t> leadShape, ValueRange,
+                         int64_t rowLen, ArrayRef<Value> operands,
+                         RowBody body) {
     emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape, rowLen,
                   operands, body);
   };

@@ -15,10 +15,11 @@ void mlir::tessera::populateRowOpsToLoopsPatterns(
     const TypeConverter &converter, RewritePatternSet &patterns,
     const LoopLoweringOptions &options) {
   RowRunner cpuRows = [](ImplicitLocOpBuilder &b, Operation *, StringRef,
-                         ArrayRef<int64_t> leadShape, int64_t rowLen,
-                         ArrayRef<Value> operands, RowBody body) {
+                         ArrayRef<int64_t>, ValueRange leadSizes,
+                         int64_t rowLen, ArrayRef<Value> operands,
+                         RowBody body) {
     Emitter e(b);
-    e.parallelRows(leadShape, [&](ValueRange lead) {
+    e.parallelRows(leadSizes, [&](ValueRange lead) {
       Value row = memref::AllocaOp::create(
           b, MemRefType::get({rowLen}, b.getF32Type()));
       body(e, lead, operands, row);

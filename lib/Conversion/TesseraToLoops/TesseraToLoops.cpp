@@ -36,7 +36,7 @@ LogicalResult checkLowerable(Operation *op) {
   if (auto attention = dyn_cast<AttentionOp>(op))
     if (failed(AttentionProblem::get(attention)))
       return failure();
-  return checkShapesAndSchemes(op);
+  return checkShapesAndSchemes(op, /*dynamicLead=*/true);
 }
 
 struct ConvertTesseraToLoopsPass

@@ -103,3 +103,19 @@ func.func @attention_dynamic(%q: tensor<?x4x?x64xf32>, %k: tensor<?x2x?x64xf32>,
   %o, %l = tessera.attention %q, %k, %v {causal} : tensor<?x4x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x4x?x64xf32>, tensor<?x4x?xf32>
   return %o : tensor<?x4x?x64xf32>
 }
+
+// -----
+
+// Row ops with run-time leading dims: the rows are counted from memref.dim, the outputs (and a
+// qtensor's components) allocated at those sizes; the row length stays static.
+// CHECK-LABEL: func.func @rows_dynamic
+// CHECK: %[[N:.+]] = memref.dim %{{.+}}, %c0 : memref<?x64xf32>
+// CHECK: memref.alloc(%[[N]]) : memref<?x64xf32>
+// CHECK: scf.parallel (%{{.+}}) = (%{{.+}}) to (%[[N]])
+// CHECK: memref.alloc(%{{.+}}) : memref<?x32xi8>
+// CHECK: memref.alloc(%{{.+}}) : memref<?x2xf32>
+func.func @rows_dynamic(%x: tensor<?x64xf32>) -> !tessera.qtensor<?x64xf32, #tessera.quant<int, bits = 4, group = 32>> {
+  %h = tessera.hadamard %x {seed = 3} : tensor<?x64xf32>
+  %p = tessera.quantize %h : tensor<?x64xf32> -> !tessera.qtensor<?x64xf32, #tessera.quant<int, bits = 4, group = 32>>
+  return %p : !tessera.qtensor<?x64xf32, #tessera.quant<int, bits = 4, group = 32>>
+}
