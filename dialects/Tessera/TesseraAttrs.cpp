@@ -1,7 +1,9 @@
 //===- TesseraAttrs.cpp - Tessera attributes: parsing, printing, verifying ===//
 #include "Tessera/TesseraAttrs.h"
+
 #include "Tessera/Format.h"
 #include "Tessera/TesseraDialect.h"
+#include <map>
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -10,6 +12,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <map>
 #include <string>
 
 using namespace mlir;
@@ -315,6 +318,22 @@ QuantAttr::verifyForHeadDim(function_ref<InFlightDiagnostic()> emitError,
   case QuantScheme::TqMse:
   case QuantScheme::Graded:
     break;
+  }
+  if (getScheme() == QuantScheme::BlockGtq &&
+      getRotation() == Rotation::Hadamard) {
+    // Each bit width's dims (two per RoPE block) are rotated on their own.
+    std::map<int64_t, int64_t> blocksPerWidth;
+    for (int64_t b : getBits())
+      ++blocksPerWidth[b];
+    for (auto [width, blocks] : blocksPerWidth)
+      if (!llvm::isPowerOf2_64(2 * blocks))
+        return emitError()
+               << "block_gtq with hadamard rotation rotates the dims of each "
+                  "bit width on their own, so each width needs a power-of-two "
+                  "dim count; "
+               << width << "-bit blocks cover " << 2 * blocks
+               << " dims (use rotation = haar)";
+    return success();
   }
   if (getRotation() == Rotation::Hadamard && !llvm::isPowerOf2_64(d))
     return emitError()

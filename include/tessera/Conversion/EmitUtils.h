@@ -67,6 +67,11 @@ public:
   /// pass through).
   Value roundF32(Value x);
 
+  /// sqrt(x) for an f32 scalar x >= 0, in arith ops only (a bit-level guess of
+  /// 1/sqrt(x), three Newton steps, then one Heron step on the root: within
+  /// an ulp or two of sqrtf); 0 for x <= 0.
+  Value sqrtF32(Value x);
+
   /// Converts a float scalar or vector to f32 (no-op for f32).
   Value toF32(Value v);
   /// Converts an f32 scalar or vector to `elt` (no-op for f32).

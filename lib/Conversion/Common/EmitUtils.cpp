@@ -64,6 +64,22 @@ Value Emitter::roundF32(Value x) {
   return select(small, r, x);
 }
 
+Value Emitter::sqrtF32(Value x) {
+  Type i32Type = b.getI32Type(), f32Type = b.getF32Type();
+  Value positive = cmpf(arith::CmpFPredicate::OGT, x, f32(0));
+  Value safe = select(positive, x, f32(1));
+  Value bits = arith::BitcastOp::create(b, i32Type, safe);
+  Value guess = arith::BitcastOp::create(
+      b, f32Type, sub(i32(0x5f375a86), arith::ShRUIOp::create(b, bits, i32(1))));
+  Value halfX = mul(safe, f32(0.5));
+  Value y = guess;
+  for (int i = 0; i < 3; ++i)
+    y = mul(y, sub(f32(1.5), mul(halfX, mul(y, y))));
+  Value r = mul(safe, y);
+  r = mul(f32(0.5), add(r, arith::DivFOp::create(b, safe, r)));
+  return select(positive, r, f32(0));
+}
+
 Value Emitter::toF32(Value v) {
   Type elt = getElementTypeOrSelf(v.getType());
   if (elt.isF32())

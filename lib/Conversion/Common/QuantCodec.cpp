@@ -40,10 +40,7 @@ public:
     ImplicitLocOpBuilder &b = e.builder();
     Value codes = parts[0], scales = parts[1],
           zeros = symmetric ? Value() : parts[2];
-    Value zeroByte = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
-    e.forLoop(e.idx(0), e.idx(numBytes), 1, [&](Value k) {
-      memref::StoreOp::create(b, zeroByte, codes, concat(lead, {k}));
-    });
+    emitZeroBytes(e, codes, lead, numBytes);
     int64_t levels = int64_t{1} << bits;
     double qmax = symmetric ? static_cast<double>(levels / 2 - 1)
                             : static_cast<double>(levels - 1);
@@ -78,20 +75,7 @@ public:
         if (symmetric)
           q = e.add(q, e.f32(static_cast<double>(levels / 2)));
         Value code = arith::FPToUIOp::create(b, b.getI32Type(), q);
-        Value bitPos = e.mul(d, e.idx(bits));
-        Value byte = e.divui(bitPos, e.idx(8));
-        Value shift = arith::IndexCastOp::create(b, b.getI32Type(),
-                                                 e.remui(bitPos, e.idx(8)));
-        orInto(e, codes, concat(lead, {byte}),
-               arith::AndIOp::create(b, arith::ShLIOp::create(b, code, shift),
-                                     e.i32(255)));
-        // The code spills into the next byte when shift + bits > 8.
-        e.ifThen(
-            e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits)), [&] {
-              Value rest =
-                  arith::ShRUIOp::create(b, code, e.sub(e.i32(8), shift));
-              orInto(e, codes, concat(lead, {e.add(byte, e.idx(1))}), rest);
-            });
+        emitWriteBits(e, codes, lead, e.mul(d, e.idx(bits)), code, bits);
       });
     });
   }
@@ -111,25 +95,8 @@ public:
     ImplicitLocOpBuilder &b = e.builder();
     Value codes = parts[0], scales = parts[1],
           zeros = symmetric ? Value() : parts[2];
-    Type i32 = b.getI32Type();
-    Value bitPos = e.mul(d, e.idx(bits));
-    Value byte = e.divui(bitPos, e.idx(8));
-    Value shift = arith::IndexCastOp::create(b, i32, e.remui(bitPos, e.idx(8)));
-    Value lo = arith::ExtUIOp::create(
-        b, i32, memref::LoadOp::create(b, codes, concat(lead, {byte})));
-    // Read the next byte only where the code spills into it (clamped to stay in
-    // bounds).
-    Value next = e.minsi(e.add(byte, e.idx(1)), e.idx(numBytes - 1));
-    Value hi = arith::ShLIOp::create(
-        b,
-        arith::ExtUIOp::create(
-            b, i32, memref::LoadOp::create(b, codes, concat(lead, {next}))),
-        e.i32(8));
-    Value spills = e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits));
-    Value word = arith::OrIOp::create(b, lo, e.select(spills, hi, e.i32(0)));
-    Value code =
-        arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift),
-                              e.i32((int64_t{1} << bits) - 1));
+    Value code = emitReadBits(e, codes, lead, e.mul(d, e.idx(bits)),
+                              e.i32(bits), numBytes);
     Value g = e.divui(d, e.idx(group));
     Value scale = memref::LoadOp::create(b, scales, concat(lead, {g}));
     if (symmetric) {
@@ -142,21 +109,69 @@ public:
   }
 
 private:
-  /// codes[indices] |= value (an i32 whose low 8 bits are stored).
-  static void orInto(Emitter &e, Value codes, ArrayRef<Value> indices,
-                     Value value) {
-    ImplicitLocOpBuilder &b = e.builder();
-    Value old = memref::LoadOp::create(b, codes, indices);
-    Value narrow = arith::TruncIOp::create(b, b.getI8Type(), value);
-    memref::StoreOp::create(b, arith::OrIOp::create(b, old, narrow), codes,
-                            indices);
-  }
-
   int64_t dim, bits, group, numBytes;
   bool symmetric;
 };
 
 } // namespace
+
+/// codes[indices] |= value (an i32 whose low 8 bits are stored).
+static void orInto(Emitter &e, Value codes, ArrayRef<Value> indices,
+                   Value value) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value old = memref::LoadOp::create(b, codes, indices);
+  Value narrow = arith::TruncIOp::create(b, b.getI8Type(), value);
+  memref::StoreOp::create(b, arith::OrIOp::create(b, old, narrow), codes,
+                          indices);
+}
+
+void mlir::tessera::emitZeroBytes(Emitter &e, Value codes, ValueRange lead,
+                                  int64_t numBytes) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value zeroByte = arith::ConstantOp::create(b, b.getI8IntegerAttr(0));
+  e.forLoop(e.idx(0), e.idx(numBytes), 1, [&](Value k) {
+    memref::StoreOp::create(b, zeroByte, codes, concat(lead, {k}));
+  });
+}
+
+void mlir::tessera::emitWriteBits(Emitter &e, Value codes, ValueRange lead,
+                                  Value bitPos, Value code, int64_t bits) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value byte = e.divui(bitPos, e.idx(8));
+  Value shift =
+      arith::IndexCastOp::create(b, b.getI32Type(), e.remui(bitPos, e.idx(8)));
+  orInto(e, codes, concat(lead, {byte}),
+         arith::AndIOp::create(b, arith::ShLIOp::create(b, code, shift),
+                               e.i32(255)));
+  // The code spills into the next byte when shift + bits > 8.
+  e.ifThen(e.cmpi(arith::CmpIPredicate::sgt, shift, e.i32(8 - bits)), [&] {
+    Value rest = arith::ShRUIOp::create(b, code, e.sub(e.i32(8), shift));
+    orInto(e, codes, concat(lead, {e.add(byte, e.idx(1))}), rest);
+  });
+}
+
+Value mlir::tessera::emitReadBits(Emitter &e, Value codes, ValueRange lead,
+                                  Value bitPos, Value bits, int64_t numBytes) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Type i32 = b.getI32Type();
+  Value byte = e.divui(bitPos, e.idx(8));
+  Value shift = arith::IndexCastOp::create(b, i32, e.remui(bitPos, e.idx(8)));
+  Value lo = arith::ExtUIOp::create(
+      b, i32, memref::LoadOp::create(b, codes, concat(lead, {byte})));
+  // Read the next byte only where the code spills into it (clamped to stay in
+  // bounds).
+  Value next = e.minsi(e.add(byte, e.idx(1)), e.idx(numBytes - 1));
+  Value hi = arith::ShLIOp::create(
+      b,
+      arith::ExtUIOp::create(
+          b, i32, memref::LoadOp::create(b, codes, concat(lead, {next}))),
+      e.i32(8));
+  Value spills =
+      e.cmpi(arith::CmpIPredicate::sgt, e.add(shift, bits), e.i32(8));
+  Value word = arith::OrIOp::create(b, lo, e.select(spills, hi, e.i32(0)));
+  Value mask = e.sub(arith::ShLIOp::create(b, e.i32(1), bits), e.i32(1));
+  return arith::AndIOp::create(b, arith::ShRUIOp::create(b, word, shift), mask);
+}
 
 std::unique_ptr<QuantCodec> QuantCodec::lookup(QTensorType type) {
   switch (type.getScheme().getScheme()) {
@@ -165,6 +180,7 @@ std::unique_ptr<QuantCodec> QuantCodec::lookup(QTensorType type) {
   case QuantScheme::TqMse:
   case QuantScheme::BlockGtq:
   case QuantScheme::Lattice:
+    return makeTransformCodec(type);
   case QuantScheme::Graded:
     break;
   }
@@ -178,5 +194,6 @@ QuantCodec::get(QTensorType type,
     return codec;
   return emitError() << "quantization scheme '"
                      << stringifyQuantScheme(type.getScheme().getScheme())
-                     << "' has no lowering yet (supported: int)";
+                     << "' has no lowering yet (supported: int, tq_mse, "
+                        "block_gtq, lattice)";
 }
