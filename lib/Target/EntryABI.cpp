@@ -108,11 +108,13 @@ std::optional<::tessera::DimSource> traceDim(Value v, int64_t d,
       v = att.getQuery();
       continue;
     }
-    // The row ops (hadamard, quantize, dequantize) and casts keep their
-    // operand's leading dims; the last one may be packed, so it is not traced.
+    // The row ops (hadamard, quantize, dequantize, bit_allocate) and casts
+    // keep their operand's leading dims; the last one may be packed, so it is
+    // not traced.
     if (def && def->getNumOperands() >= 1 &&
         (isa<mlir::tessera::HadamardOp, mlir::tessera::QuantizeOp,
-             mlir::tessera::DequantizeOp, tensor::CastOp>(def))) {
+             mlir::tessera::DequantizeOp, mlir::tessera::BitAllocateOp,
+             tensor::CastOp>(def))) {
       auto in = cast<ShapedType>(def->getOperand(0).getType());
       if (d >= in.getRank() - 1 && !isa<tensor::CastOp>(def))
         return std::nullopt;

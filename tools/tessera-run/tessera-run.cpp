@@ -4,18 +4,27 @@
 //             [--random-inputs=SEED] [--save-inputs=DIR]
 //             [--device=cpu|cuda|sim]
 //             [--bench=N]
+// tessera-run --calibrate q.npy k.npy [--avg-bits=3] [--min-bits=1]
+//             [--max-bits=8] [--out-energies=e.npy] [--out-bits=b.npy]
+// tessera-run --rice-encode codes.npy out.rice
+// tessera-run --rice-decode in.rice out.npy
 //
 // Compiles the module for the host (cached), reads inputs from .npy files or
 // draws them at random, calls the entry, writes the outputs as .npy and
-// optionally times it.
+// optionally times it. The other modes are host tools over .npy files:
+// Block-GTQ calibration (per-KV-head RoPE-block energies and bit widths) and
+// the Rice coding of int8 lattice codes (docs/block-gtq-calibration.md).
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/JIT/JIT.h"
+#include "tessera/Support/BitAllocation.h"
 #include "tessera/Support/GPURunner.h"
 #include "tessera/Support/Npy.h"
+#include "tessera/Support/Rice.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,8 +39,44 @@ using namespace tessera;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("tessera-run options");
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
-                                      cl::Required, cl::cat(category));
+static cl::list<std::string> positionals(
+    cl::Positional,
+    cl::desc("<module.mlir | model.tsr>, or the two files of --calibrate, "
+             "--rice-encode or --rice-decode"),
+    cl::OneOrMore, cl::cat(category));
+static cl::opt<bool> calibrate(
+    "calibrate",
+    cl::desc("Block-GTQ calibration from q.npy [B, Hq, S, D] and "
+             "k.npy [B, Hkv, S, D] (f32): per KV head, the RoPE-block "
+             "energies and the greedy bit widths"),
+    cl::cat(category));
+static cl::opt<double>
+    avgBits("avg-bits",
+            cl::desc("--calibrate: average bits per dim (default 3)"),
+            cl::init(3.0), cl::cat(category));
+static cl::opt<int> minBits("min-bits",
+                            cl::desc("--calibrate: fewest bits (default 1)"),
+                            cl::init(1), cl::cat(category));
+static cl::opt<int> maxBits("max-bits",
+                            cl::desc("--calibrate: most bits (default 8)"),
+                            cl::init(8), cl::cat(category));
+static cl::opt<std::string>
+    outEnergies("out-energies",
+                cl::desc("--calibrate: write the energies, f32 [Hkv, D/2]"),
+                cl::value_desc("file.npy"), cl::cat(category));
+static cl::opt<std::string>
+    outBits("out-bits", cl::desc("--calibrate: write the bits, i32 [Hkv, D/2]"),
+            cl::value_desc("file.npy"), cl::cat(category));
+static cl::opt<bool> riceEncode(
+    "rice-encode",
+    cl::desc("Rice-code an int8 .npy (lattice codes) into a .rice file: "
+             "--rice-encode codes.npy out.rice"),
+    cl::cat(category));
+static cl::opt<bool>
+    riceDecode("rice-decode",
+               cl::desc("Decode a .rice file into an int8 .npy: "
+                        "--rice-decode in.rice out.npy"),
+               cl::cat(category));
 static cl::opt<std::string>
     entryName("entry", cl::desc("Entry function (default: the only one)"),
               cl::value_desc("name"), cl::cat(category));
@@ -73,6 +118,9 @@ static cl::opt<std::string>
 static cl::opt<bool>
     printABI("print-abi", cl::desc("Print the entries' signatures and exit"),
              cl::cat(category));
+
+/// The module or artifact to run (the one positional argument of that mode).
+static std::string inputFile;
 
 namespace {
 
@@ -156,6 +204,154 @@ int runOnGPU() {
   return 0;
 }
 
+/// `v` as printf's %g writes it (6 significant digits, no trailing zeros).
+std::string gStr(double v) {
+  return llvm::formatv("{0}", llvm::format("%g", v)).str();
+}
+
+/// "[a, b, c]" of `n` values printed by `print`.
+template <typename T, typename F>
+std::string listStr(const T *values, size_t n, F print) {
+  std::string s = "[";
+  for (size_t i = 0; i < n; ++i)
+    s += (i ? ", " : "") + print(values[i]);
+  return s + "]";
+}
+
+/// Reads `path` as an f32 .npy for --calibrate; `what` names it.
+std::optional<HostTensor> readF32(const std::string &path, const char *what,
+                                  std::string &error) {
+  std::optional<HostTensor> t = readNpy(path, error);
+  if (t && t->dtype() != DType::F32) {
+    error = std::string("--calibrate: ") + what + " ('" + path + "') is " +
+            shapeStr(t->dtype(), t->shape()) + "; calibration reads f32";
+    return std::nullopt;
+  }
+  return t;
+}
+
+/// tessera-run --calibrate q.npy k.npy: Block-GTQ's per-KV-head RoPE-block
+/// energies and greedy bit widths (ALGORITHMS.md 4b).
+int runCalibrate() {
+  if (minBits < 1 || minBits > 8)
+    return fail("--min-bits (" + std::to_string(minBits) +
+                ") must be in [1, 8]");
+  if (maxBits < 1 || maxBits > 8)
+    return fail("--max-bits (" + std::to_string(maxBits) +
+                ") must be in [1, 8]");
+  if (minBits > maxBits)
+    return fail("--min-bits (" + std::to_string(minBits) +
+                ") must not exceed --max-bits (" + std::to_string(maxBits) +
+                ")");
+  if (!(avgBits >= minBits && avgBits <= maxBits))
+    return fail(llvm::formatv("--avg-bits ({0}) must be in [--min-bits, "
+                              "--max-bits] = [{1}, {2}]",
+                              gStr(avgBits), minBits.getValue(),
+                              maxBits.getValue())
+                    .str());
+  std::string error;
+  std::optional<HostTensor> q = readF32(positionals[0], "q", error);
+  if (!q)
+    return fail(error);
+  std::optional<HostTensor> k = readF32(positionals[1], "k", error);
+  if (!k)
+    return fail(error);
+  std::vector<float> energies;
+  if (!ropeBlockEnergies(static_cast<const float *>(q->data()), q->shape(),
+                         static_cast<const float *>(k->data()), k->shape(),
+                         energies, error))
+    return fail("--calibrate: " + error);
+  const std::vector<int64_t> &qs = q->shape(), &ks = k->shape();
+  int64_t hkv = ks[1], blocks = qs[3] / 2;
+  llvm::outs() << llvm::formatv(
+      "Block-GTQ calibration: B={0} Hq={1} Hkv={2} S={3} D={4}; {5} RoPE "
+      "blocks per KV head, {6} query head(s) per KV head; budget floor({5} * "
+      "{7}) = {8} bits (min {9}, max {10})\n",
+      qs[0], qs[1], hkv, qs[2], qs[3], blocks, qs[1] / hkv, gStr(avgBits),
+      bitBudget(blocks, avgBits), minBits.getValue(), maxBits.getValue());
+  HostTensor energyTensor(DType::F32, {hkv, blocks}),
+      bitTensor(DType::I32, {hkv, blocks});
+  auto *energyOut = static_cast<float *>(energyTensor.data());
+  auto *bitsOut = static_cast<int32_t *>(bitTensor.data());
+  for (int64_t h = 0; h < hkv; ++h) {
+    const float *s = energies.data() + h * blocks;
+    std::vector<int32_t> bits =
+        allocateBits(s, static_cast<size_t>(blocks), avgBits, minBits, maxBits);
+    std::copy(s, s + blocks, energyOut + h * blocks);
+    std::copy(bits.begin(), bits.end(), bitsOut + h * blocks);
+    std::string bitList = listStr(bits.data(), bits.size(),
+                                  [](int32_t b) { return std::to_string(b); });
+    llvm::outs() << "kv head " << h << ": energies "
+                 << listStr(s, static_cast<size_t>(blocks),
+                            [](float e) { return gStr(e); })
+                 << " bits " << bitList
+                 << " #tessera.quant<block_gtq, bits = " << bitList << ">\n";
+  }
+  if (!outEnergies.empty() && !writeNpy(outEnergies, energyTensor, error))
+    return fail(error);
+  if (!outBits.empty() && !writeNpy(outBits, bitTensor, error))
+    return fail(error);
+  return 0;
+}
+
+/// tessera-run --rice-encode codes.npy out.rice.
+int runRiceEncode() {
+  const std::string &in = positionals[0], &out = positionals[1];
+  std::string error;
+  std::optional<HostTensor> codes = readNpy(in, error);
+  if (!codes)
+    return fail(error);
+  if (codes->dtype() != DType::I8)
+    return fail("--rice-encode: '" + in + "' is " +
+                shapeStr(codes->dtype(), codes->shape()) +
+                "; Rice coding takes int8 codes (|i1)");
+  rice::Stream stream = rice::encode(static_cast<const int8_t *>(codes->data()),
+                                     codes->numElements());
+  std::vector<uint8_t> file = rice::writeContainer(stream, codes->shape());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(out, ec);
+  if (ec)
+    return fail("cannot write '" + out + "': " + ec.message());
+  os.write(reinterpret_cast<const char *>(file.data()), file.size());
+  os.close();
+  if (os.has_error())
+    return fail("cannot write '" + out + "': " + os.error().message());
+  llvm::outs() << llvm::formatv(
+      "rice-encoded {0} values of {1} with k = {2}: {3} bits, {4:f4} "
+      "bits/value -> {5} ({6} bytes)\n",
+      stream.count, shapeStr(DType::I8, codes->shape()), stream.k, stream.bits,
+      stream.count ? double(stream.bits) / double(stream.count) : 0.0, out,
+      file.size());
+  return 0;
+}
+
+/// tessera-run --rice-decode in.rice out.npy.
+int runRiceDecode() {
+  const std::string &in = positionals[0], &out = positionals[1];
+  auto buffer = llvm::MemoryBuffer::getFile(in, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return fail("cannot read '" + in + "': " + buffer.getError().message());
+  llvm::StringRef data = (*buffer)->getBuffer();
+  rice::Stream stream;
+  std::vector<int64_t> shape;
+  std::vector<int8_t> values;
+  std::string error;
+  if (!rice::readContainer(reinterpret_cast<const uint8_t *>(data.data()),
+                           data.size(), stream, shape, values, error))
+    return fail("'" + in + "': " + error);
+  HostTensor codes(DType::I8, shape);
+  std::copy(values.begin(), values.end(), static_cast<int8_t *>(codes.data()));
+  if (!writeNpy(out, codes, error))
+    return fail(error);
+  llvm::outs() << llvm::formatv(
+      "rice-decoded {0} values of {1} with k = {2}: {3} bits, {4:f4} "
+      "bits/value -> {5}\n",
+      stream.count, shapeStr(DType::I8, shape), stream.k, stream.bits,
+      stream.count ? double(stream.bits) / double(stream.count) : 0.0, out);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -163,6 +359,27 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv, "Tessera runner: run and benchmark tessera modules\n");
+
+  // The host tools over .npy files take two positional files each.
+  int modes = calibrate + riceEncode + riceDecode;
+  if (modes > 1)
+    return fail("--calibrate, --rice-encode and --rice-decode are separate "
+                "modes: give one");
+  if (modes == 1) {
+    const char *mode = calibrate    ? "--calibrate q.npy k.npy"
+                       : riceEncode ? "--rice-encode codes.npy out.rice"
+                                    : "--rice-decode in.rice out.npy";
+    if (positionals.size() != 2)
+      return fail(std::string("expected two files: tessera-run ") + mode +
+                  " (got " + std::to_string(positionals.size()) + ")");
+    return calibrate    ? runCalibrate()
+           : riceEncode ? runRiceEncode()
+                        : runRiceDecode();
+  }
+  if (positionals.size() != 1)
+    return fail("expected one module or artifact to run, got " +
+                std::to_string(positionals.size()) + " files");
+  inputFile = positionals[0];
 
   if (device != "cpu" && device != "cuda" && device != "sim")
     return fail("unknown --device '" + device +

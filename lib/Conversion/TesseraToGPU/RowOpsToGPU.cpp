@@ -1,13 +1,15 @@
-//===- RowOpsToGPU.cpp - hadamard/quantize/dequantize -> row kernels ------===//
+//===- RowOpsToGPU.cpp - Row-wise tessera ops -> row kernels --------------===//
 //
 // Each op becomes one kernel over the rows of its last dim: blocks of 128
-// threads, one row per thread, through a private f32 row. The row bodies are
-// Common/RowOps.cpp's, the code the CPU lowering runs and its numerics tests
-// check. A row per thread suits the decode-time sizes these ops see before
-// attention (a few thousand rows of <= 256); a warp per row with shuffles would
-// be the next step for long prefills.
+// threads, one row per thread, through a private f32 row (hadamard, quantize,
+// dequantize, bit_allocate). The row bodies are Common/RowOps.cpp's and
+// Common/BitAllocate.cpp's, the code the CPU lowering runs and its numerics
+// tests check. A row per thread suits the decode-time sizes these ops see
+// before attention (a few thousand rows of <= 256); a warp per row with
+// shuffles would be the next step for long prefills.
 //
 //===----------------------------------------------------------------------===//
+#include "tessera/Conversion/BitAllocate.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Conversion/RowOps.h"
 #include "tessera/Conversion/TesseraToGPU.h"
@@ -109,4 +111,5 @@ void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
   };
   // Scalar butterflies: the scratch row is private (local) memory.
   populateRowOpPatterns(converter, patterns, gpuRows, /*vectorWidth=*/1);
+  populateBitAllocatePatterns(converter, patterns, gpuRows);
 }

@@ -30,7 +30,7 @@ namespace {
 
 /// One diagnostic for what the GPU lowering cannot handle yet.
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
-  if (isa<HadamardOp, QuantizeOp, DequantizeOp>(op))
+  if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp>(op))
     return checkShapesAndSchemes(op);
   auto attention = dyn_cast<AttentionOp>(op);
   if (!attention)

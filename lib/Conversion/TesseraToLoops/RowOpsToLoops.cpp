@@ -1,10 +1,11 @@
-//===- RowOpsToLoops.cpp - hadamard / quantize / dequantize -> row loops --===//
+//===- RowOpsToLoops.cpp - Row-wise tessera ops -> row loops --------------===//
 //
 // The rows of the last dim in an scf.parallel, each through a per-iteration f32
-// scratch row, running the row bodies of Common/RowOps.cpp (shared with the GPU
-// lowering).
+// scratch row, running the row bodies of Common/RowOps.cpp and
+// Common/BitAllocate.cpp (shared with the GPU lowering).
 //
 //===----------------------------------------------------------------------===//
+#include "tessera/Conversion/BitAllocate.h"
 #include "tessera/Conversion/RowOps.h"
 #include "tessera/Conversion/TesseraToLoops.h"
 
@@ -26,4 +27,5 @@ void mlir::tessera::populateRowOpsToLoopsPatterns(
     });
   };
   populateRowOpPatterns(converter, patterns, cpuRows, options.vectorWidth);
+  populateBitAllocatePatterns(converter, patterns, cpuRows);
 }

@@ -31,7 +31,8 @@ namespace {
 /// its kind (the ops of later stages are not lowered yet), static shapes, and
 /// the schemes of packed values.
 LogicalResult checkLowerable(Operation *op) {
-  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp>(op))
+  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp>(
+          op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";
   if (auto attention = dyn_cast<AttentionOp>(op))
     if (failed(AttentionProblem::get(attention)))

@@ -25,9 +25,9 @@ func.func @tiles(%q: tensor<1x2x64x64xbf16>) {
 
 // -----
 
-func.func @other(%x: tensor<2x4x64xf32>) {
-  // expected-error @+1 {{'tessera.bit_allocate' op has no GPU lowering yet}}
-  %y = tessera.bit_allocate %x : tensor<2x4x64xf32> -> tensor<2x4x64xi32>
+func.func @other(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
+  // expected-error @+1 {{'tessera.evict' op has no GPU lowering yet}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 16} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
   return
 }
 
@@ -76,5 +76,13 @@ func.func @paged(%q: tensor<2x8x1x64xbf16>, %k: tensor<10x16x2x64xbf16>, %t: ten
 func.func @varlen(%q: tensor<1x2x10x64xbf16>, %c: tensor<3xi32>) {
   // expected-error @+1 {{'tessera.attention' op checks its prefix sums on the host (checked mode, CPU only); the GPU kernels clamp each sequence's rows into the pack: compile without `checked` for the GPU}}
   %o, %l = tessera.attention %q, %q, %q varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) {checked} : tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16> -> tensor<1x2x10x64xbf16>, tensor<1x2x10xf32>
+  return
+}
+
+// -----
+
+func.func @bit_allocate_dynamic(%s: tensor<?x4xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op needs static shapes to be lowered here (the CPU lowering takes run-time leading dims)}}
+  %b = tessera.bit_allocate %s : tensor<?x4xf32> -> tensor<?x4xi32>
   return
 }

@@ -22,3 +22,11 @@ func.func @dynamic_heads(%q: tensor<1x?x8x64xf32>, %k: tensor<1x2x8x64xf32>) {
   %o, %l = tessera.attention %q, %k, %k : tensor<1x?x8x64xf32>, tensor<1x2x8x64xf32>, tensor<1x2x8x64xf32> -> tensor<1x?x8x64xf32>, tensor<1x?x8xf32>
   return
 }
+
+// -----
+
+func.func @bit_allocate_dynamic_blocks(%s: tensor<2x?xf32>) {
+  // expected-error @+1 {{'tessera.bit_allocate' op needs a static row length (the last dim) to be lowered; got 'tensor<2x?xf32>'}}
+  %b = tessera.bit_allocate %s : tensor<2x?xf32> -> tensor<2x?xi32>
+  return
+}

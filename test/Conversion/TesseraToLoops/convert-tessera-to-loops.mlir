@@ -119,3 +119,49 @@ func.func @rows_dynamic(%x: tensor<?x64xf32>) -> !tessera.qtensor<?x64xf32, #tes
   %p = tessera.quantize %h : tensor<?x64xf32> -> !tessera.qtensor<?x64xf32, #tessera.quant<int, bits = 4, group = 32>>
   return %p : !tessera.qtensor<?x64xf32, #tessera.quant<int, bits = 4, group = 32>>
 }
+
+// -----
+
+// Block-GTQ bit allocation: rows (a run-time count) in an scf.parallel, each starting at
+// min_bits with its gains s * 2^(-2b) in an f32 scratch row (the power of two from its exponent
+// bits), then an scf.while that scans for the first largest gain, goes on while fewer than
+// floor(4 * 2.0) - 4 * 1 = 4 more bits are given and that gain is positive, and gives the winner a bit.
+// CHECK-LABEL: func.func @bit_allocate
+// CHECK: %[[N:.+]] = memref.dim %[[S:.+]], %c0 : memref<?x4xf32>
+// CHECK: %[[BITS:.+]] = memref.alloc(%[[N]]) : memref<?x4xi32>
+// CHECK: scf.parallel (%[[ROW:.+]]) = (%{{.+}}) to (%[[N]])
+// CHECK: %[[GAINS:.+]] = memref.alloca() : memref<4xf32>
+// CHECK: scf.for
+// CHECK: memref.store %c1_i32, %[[BITS]][%[[ROW]], %{{.+}}] : memref<?x4xi32>
+// CHECK: arith.shli %{{.+}}, %c23_i32 : i32
+// CHECK: arith.bitcast %{{.+}} : i32 to f32
+// CHECK: arith.cmpi sge, %{{.+}}, %c8_i32 : i32
+// CHECK: scf.while (%[[SPENT:.+]] = %{{.+}}) : (index) -> (index, index)
+// CHECK: %[[BEST:.+]]:2 = scf.for {{.*}} iter_args(%{{.+}} = %cst{{.*}}, %{{.+}} = %{{.+}}) -> (f32, index)
+// CHECK: arith.cmpf ogt
+// CHECK: %[[LEFT:.+]] = arith.cmpi ult, %[[SPENT]], %c4{{.*}} : index
+// CHECK: %[[POS:.+]] = arith.cmpf ogt, %[[BEST]]#0, %{{.+}} : f32
+// CHECK: %[[MORE:.+]] = arith.andi %[[LEFT]], %[[POS]] : i1
+// CHECK: scf.condition(%[[MORE]]) %[[SPENT]], %[[BEST]]#1 : index, index
+// CHECK: ^bb0(%{{.+}}: index, %[[WIN:.+]]: index):
+// CHECK: %[[OLD:.+]] = memref.load %[[BITS]][%[[ROW]], %[[WIN]]] : memref<?x4xi32>
+// CHECK: %[[NEW:.+]] = arith.addi %[[OLD]], %{{.+}} : i32
+// CHECK: memref.store %[[NEW]], %[[BITS]][%[[ROW]], %[[WIN]]] : memref<?x4xi32>
+// CHECK: memref.store %{{.+}}, %[[GAINS]][%[[WIN]]] : memref<4xf32>
+// CHECK: return %{{.+}} : tensor<?x4xi32>
+func.func @bit_allocate(%s: tensor<?x4xf32>) -> tensor<?x4xi32> {
+  %b = tessera.bit_allocate %s {avg_bits = 2.0 : f64} : tensor<?x4xf32> -> tensor<?x4xi32>
+  return %b : tensor<?x4xi32>
+}
+
+// -----
+
+// With avg_bits = min_bits the budget is spent at the start: no loop.
+// CHECK-LABEL: func.func @bit_allocate_flat
+// CHECK: memref.store %c2_i32
+// CHECK-NOT: scf.while
+// CHECK: return
+func.func @bit_allocate_flat(%s: tensor<8xf32>) -> tensor<8xi32> {
+  %b = tessera.bit_allocate %s {avg_bits = 2.0 : f64, min_bits = 2} : tensor<8xf32> -> tensor<8xi32>
+  return %b : tensor<8xi32>
+}
