@@ -234,6 +234,41 @@ lengths paged_dynamic "func.func @f(%q: $DPQ, %k: $DPP, %v: $DPP, %t: tensor<?x?
   "--shape=arg0=2x8x1x64 --shape=arg1=9x16x2x64 --shape=arg2=9x16x2x64 --shape=arg3=2x5 --shape=arg4=2" \
   "--shape=arg0=5x8x1x64 --shape=arg1=3x16x2x64 --shape=arg2=3x16x2x64 --shape=arg3=5x2 --shape=arg4=5"
 
+# The rotated KV codecs (issue #10): quantize/dequantize row kernels for each scheme, and
+# attention over caller-packed caches (random codes and norms) for each K/V pairing, on
+# mma.sync and wgmma; the rotation runs in kernels of its own (Q into K's domain, O back from
+# V's), and the K3V3 example composes quantize and attention.
+GTQ64='block_gtq, bits = [4, 4, 4, 4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2]'
+QT='!tessera.qtensor<2x90x64xbf16, #tessera.quant<tq_mse, bits = 3, seed = 5>>'
+QG='!tessera.qtensor<150x64xf32, #tessera.quant<'"$GTQ64"', rotation = haar, seed = 2, norm = f16>>'
+QL='!tessera.qtensor<1x70x64xf16, #tessera.quant<lattice, lattice = e8, alpha = 3.0, rotation = hadamard, seed = 1>>'
+QZ='!tessera.qtensor<40x16xf32, #tessera.quant<lattice, lattice = z, alpha = 4.0, rotation = none>>'
+check codec_rows "func.func @f(%x: $(t 2x90x64xbf16), %y: $(t 150x64xf32)) -> ($(t 2x90x64xbf16), $(t 150x64xf32)) {
+  %a = tessera.quantize %x : $(t 2x90x64xbf16) -> $QT
+  %b = tessera.dequantize %a : $QT -> $(t 2x90x64xbf16)
+  %c = tessera.quantize %y : $(t 150x64xf32) -> $QG
+  %d = tessera.dequantize %c : $QG -> $(t 150x64xf32)
+  return %b, %d : $(t 2x90x64xbf16), $(t 150x64xf32)
+}"
+check codec_rows_lattice "func.func @f(%z: $(t 1x70x64xf16), %w: $(t 40x16xf32)) -> ($(t 1x70x64xf16), $(t 40x16xf32)) {
+  %e = tessera.quantize %z : $(t 1x70x64xf16) -> $QL
+  %f = tessera.dequantize %e : $QL -> $(t 1x70x64xf16)
+  %g = tessera.quantize %w : $(t 40x16xf32) -> $QZ
+  %h = tessera.dequantize %g : $QZ -> $(t 40x16xf32)
+  return %f, %h : $(t 1x70x64xf16), $(t 40x16xf32)
+}"
+KG='!tessera.qtensor<1x2x200x64xbf16, #tessera.quant<'"$GTQ64"', rotation = hadamard, seed = 11>>'
+VT='!tessera.qtensor<1x2x200x64xbf16, #tessera.quant<tq_mse, bits = 3, seed = 12, norm = f16>>'
+check codec_k3v3_gqa "$(attn "$(t 1x8x70x64xbf16)" "$KG" "$VT" "" "causal, window = 100" "$(t 1x8x70x64xbf16)" "$(t 1x8x70xf32)" "" "")"
+check wgmma_codec_k3v3_gqa "$(attn "$(t 1x8x70x64xbf16)" "$KG" "$VT" "" "causal" "$(t 1x8x70x64xbf16)" "$(t 1x8x70xf32)" "" "")" "--target=sm_90a --wgmma"
+KL='!tessera.qtensor<1x2x130x64xf16, #tessera.quant<lattice, lattice = e8, alpha = 3.0, rotation = hadamard, seed = 1>>'
+VL='!tessera.qtensor<1x2x130x64xf16, #tessera.quant<lattice, lattice = a2, alpha = 2.0, rotation = haar, seed = 2>>'
+check codec_lattice_f16 "$(attn "$(t 1x4x90x64xf16)" "$KL" "$VL" "" "causal" "$(t 1x4x90x64xf16)" "$(t 1x4x90xf32)" "" "")"
+KT4='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<tq_mse, bits = 4, rotation = haar, seed = 3>>'
+VI8='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<int, bits = 8, asymmetric>>'
+check codec_tq4_int8_mqa_split "$(attn "$(t 2x4x1x128xbf16)" "$(echo "$KT4" | sed 's/1x1x150/2x1x150/')" "$(echo "$VI8" | sed 's/1x1x150/2x1x150/')" "" "tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$(t 2x4x1x128xbf16)" "$(t 2x4x1xf32)" "" "")"
+check codec_k3v3_example "$(cat ../../examples/k3v3_decode.mlir)"
+
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"

@@ -70,7 +70,8 @@ Value Emitter::sqrtF32(Value x) {
   Value safe = select(positive, x, f32(1));
   Value bits = arith::BitcastOp::create(b, i32Type, safe);
   Value guess = arith::BitcastOp::create(
-      b, f32Type, sub(i32(0x5f375a86), arith::ShRUIOp::create(b, bits, i32(1))));
+      b, f32Type,
+      sub(i32(0x5f375a86), arith::ShRUIOp::create(b, bits, i32(1))));
   Value halfX = mul(safe, f32(0.5));
   Value y = guess;
   for (int i = 0; i < 3; ++i)

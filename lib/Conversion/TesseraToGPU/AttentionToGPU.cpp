@@ -816,6 +816,12 @@ public:
       ops.cuQ = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensQ().front());
       ops.cuK = emitToBuffer(b, b.getLoc(), adaptor.getCuSeqlensK().front());
     }
+    // K packed in a rotated domain (M k, decoded element by element): the
+    // kernels read queries rotated the same way, since q.k = Mq.Mk.
+    if (kCodec && kCodec->hasTransform())
+      ops.query = emitRowTransform(b, host, getOrCreateKernelModule(b, module),
+                                   *kCodec, ops.query,
+                                   /*inverse=*/false);
     AttentionSizes sizes = emitAttentionSizes(host, p, ops);
     // Rules on run-time sizes are checked by the host schedule before the
     // launch (the manifest's `check` lines).
@@ -998,6 +1004,11 @@ public:
         /*dynamicSharedMemorySize=*/Value(), operands);
     if (splits > 1)
       emitCombine(b, host, p, gpuModule, sizes, partO, partL, out, lse);
+    // V packed in a rotated domain: the kernels accumulated M v, so O is
+    // rotated back by M^T.
+    if (vCodec && vCodec->hasTransform())
+      out = emitRowTransform(b, host, gpuModule, *vCodec, out,
+                             /*inverse=*/true);
     rewriter.replaceOp(op, {emitToTensor(b, b.getLoc(), out),
                             emitToTensor(b, b.getLoc(), lse)});
     return success();
@@ -1098,6 +1109,77 @@ private:
         gpu::KernelDim3{host.ceilDiv(rows, kThreads), host.idx(1), host.idx(1)},
         gpu::KernelDim3{host.idx(kThreads), host.idx(1), host.idx(1)},
         /*dynamicSharedMemorySize=*/Value(), operands);
+  }
+
+  /// A kernel with a thread per row of `src` ([..., D], any float type)
+  /// writing `codec`'s rotation M (M^T with `inverse`) of the row into a fresh
+  /// buffer of the same type, which it returns.
+  static Value emitRowTransform(ImplicitLocOpBuilder &b, Emitter &host,
+                                gpu::GPUModuleOp gpuModule,
+                                const QuantCodec &codec, Value src,
+                                bool inverse) {
+    constexpr int64_t kThreads = 128;
+    auto type = cast<MemRefType>(src.getType());
+    int64_t dim = type.getShape().back();
+    SmallVector<Value> dynSizes;
+    int64_t staticRows = 1;
+    Value rows;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d) {
+      if (!type.isDynamicDim(d)) {
+        staticRows *= type.getDimSize(d);
+        continue;
+      }
+      dynSizes.push_back(memref::DimOp::create(b, src, d));
+      rows = rows ? host.mul(rows, dynSizes.back()) : dynSizes.back();
+    }
+    // (Constants stay constants for static shapes.)
+    rows = rows ? host.mul(rows, host.idx(staticRows)) : host.idx(staticRows);
+    Value blocks = dynSizes.empty()
+                       ? host.idx((staticRows + kThreads - 1) / kThreads)
+                       : host.ceilDiv(rows, kThreads);
+    Value dst = memref::AllocOp::create(b, type, dynSizes);
+    SmallVector<Value> buffers{src, dst};
+    SmallVector<Type> argTypes{kernelArgType(src), kernelArgType(dst),
+                               b.getIndexType()};
+    gpu::GPUFuncOp kernel;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      kernel = createKernel(b, gpuModule,
+                            inverse ? "tessera_unrotate" : "tessera_rotate",
+                            argTypes, {}, kThreads);
+      Block &entry = kernel.getBody().front();
+      Emitter e(b);
+      Value numRows = entry.getArgument(2);
+      // Both buffers as [rows, D] views.
+      auto rowsView = [&](Value arg) {
+        OpFoldResult one = b.getIndexAttr(1);
+        return memref::ReinterpretCastOp::create(
+                   b,
+                   MemRefType::get({ShapedType::kDynamic, dim},
+                                   type.getElementType()),
+                   arg, OpFoldResult(b.getIndexAttr(0)),
+                   {OpFoldResult(numRows), b.getIndexAttr(dim)},
+                   {b.getIndexAttr(dim), one})
+            .getResult();
+      };
+      Value in = rowsView(entry.getArgument(0)),
+            result = rowsView(entry.getArgument(1));
+      Value row = e.add(
+          e.mul(gpu::BlockIdOp::create(b, gpu::Dimension::x), e.idx(kThreads)),
+          gpu::ThreadIdOp::create(b, gpu::Dimension::x));
+      e.ifThen(e.cmpi(arith::CmpIPredicate::slt, row, numRows), [&] {
+        codec.emitTransform(e, in, {row}, result, {row}, inverse);
+      });
+      gpu::ReturnOp::create(b);
+    }
+    SmallVector<Value> operands =
+        kernelOperands(b, buffers, TypeRange(argTypes).take_front(2));
+    operands.push_back(rows);
+    gpu::LaunchFuncOp::create(
+        b, kernel, gpu::KernelDim3{blocks, host.idx(1), host.idx(1)},
+        gpu::KernelDim3{host.idx(kThreads), host.idx(1), host.idx(1)},
+        /*dynamicSharedMemorySize=*/Value(), operands);
+    return dst;
   }
 
   /// The combine kernel of kv_splits: a thread per (batch, head, query row)

@@ -61,11 +61,6 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
       // Threads share a key block's rows word by word; a codec that can only
       // decode whole rows (a rotation after decoding) needs a cooperative row
       // transform first.
-      if ((*codec)->hasTransform())
-        return op->emitOpError()
-               << "GPU attention over the rotated scheme '"
-               << stringifyQuantScheme(packed.getScheme().getScheme())
-               << "' is not implemented yet (the CPU lowering reads it)";
       if (!(*codec)->isElementwise())
         return op->emitOpError()
                << "GPU attention decodes packed K/V element by element; "

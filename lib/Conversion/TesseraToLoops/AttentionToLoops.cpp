@@ -129,6 +129,11 @@ public:
     // checked before any memory is touched; a failed check reports and skips
     // the op's work.
     auto work = [&] {
+      // Keys packed in a rotated domain (M k) decode element by element there;
+      // the queries are rotated the same way once (q.k = Mq.Mk).
+      Value query = q;
+      if (key.codec && key.codec->hasTransform())
+        query = emitRotatedRows(e, *key.codec, q);
       // Plain keys are transposed (and widened to f32) once for the whole op,
       // so the score loop can put 16 keys in the lanes of a vector; packed
       // keys are unpacked per block.
@@ -159,9 +164,10 @@ public:
         e.parallelRows(
             ValueRange{sizes.sequences, e.idx(p.queryHeads), sizes.queryTiles},
             [&](ValueRange ivs) {
-              emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], Value(), q, key,
+              emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], Value(), query, key,
                              value, mask, out, lse);
             });
+        unrotateValues(e, value, out);
         return;
       }
       // Flash-decoding: each (tile, split) work item walks one chunk of the
@@ -183,10 +189,11 @@ public:
       e.parallelRows(ValueRange{sizes.sequences, e.idx(p.queryHeads),
                                 sizes.queryTiles, e.idx(splits)},
                      [&](ValueRange ivs) {
-                       emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], ivs[3], q,
-                                      key, value, mask, partO, partL);
+                       emitQueryBlock(e, p, ivs[0], ivs[1], ivs[2], ivs[3],
+                                      query, key, value, mask, partO, partL);
                      });
       emitSplitCombine(e, p, partO, partL, out, lse);
+      unrotateValues(e, value, out);
     };
     SmallVector<RuntimeCheck> checks = attentionSizeChecks(e, p, sizes, ops);
     bool contentChecks = (p.paged() || p.ragged) && p.checked;
@@ -217,6 +224,54 @@ public:
   }
 
 private:
+  /// Every row of `src` ([..., D], any float type) rotated by `codec`'s M
+  /// into a fresh buffer of the same type.
+  static Value emitRotatedRows(Emitter &e, const QuantCodec &codec, Value src) {
+    ImplicitLocOpBuilder &b = e.builder();
+    auto type = cast<MemRefType>(src.getType());
+    SmallVector<Value> dynSizes, ubs;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d) {
+      Value size = type.isDynamicDim(d)
+                       ? Value(memref::DimOp::create(b, src, d))
+                       : e.idx(type.getDimSize(d));
+      if (type.isDynamicDim(d))
+        dynSizes.push_back(size);
+      ubs.push_back(size);
+    }
+    Value dst = memref::AllocOp::create(b, type, dynSizes);
+    e.parallelRows(ubs, [&](ValueRange lead) {
+      codec.emitTransform(e, src, lead, dst, lead, /*inverse=*/false);
+    });
+    return dst;
+  }
+
+  /// V packed in a rotated domain: the output accumulated M v, so each row of
+  /// O is rotated back by M^T (in place, through an f32 copy of the row).
+  static void unrotateValues(Emitter &e, const KVSource &value, Value out) {
+    if (!value.codec || !value.codec->hasTransform())
+      return;
+    ImplicitLocOpBuilder &b = e.builder();
+    auto type = cast<MemRefType>(out.getType());
+    int64_t dim = type.getShape().back();
+    SmallVector<Value> ubs;
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+      ubs.push_back(type.isDynamicDim(d)
+                        ? Value(memref::DimOp::create(b, out, d))
+                        : e.idx(type.getDimSize(d)));
+    e.parallelRows(ubs, [&](ValueRange lead) {
+      Value row =
+          memref::AllocaOp::create(b, MemRefType::get({dim}, b.getF32Type()));
+      SmallVector<Value> at(lead.begin(), lead.end());
+      at.push_back(Value());
+      e.forLoop(e.idx(0), e.idx(dim), 1, [&](Value d) {
+        at.back() = d;
+        memref::StoreOp::create(b, e.toF32(memref::LoadOp::create(b, out, at)),
+                                row, ValueRange{d});
+      });
+      value.codec->emitTransform(e, row, {}, out, lead, /*inverse=*/true);
+    });
+  }
+
   /// Combines kv_splits partials per query row: LSE = log sum_s exp(LSE_s),
   /// O = sum_s exp(LSE_s - LSE) O_s (the max LSE as the exponent's origin);
   /// a row no split saw a key for gives O = 0, LSE = -inf.
@@ -415,6 +470,19 @@ private:
   void convertRow(Emitter &e, const KVSource &src, Value bi, Value kvh, Value j,
                   Value dst, ValueRange dstPrefix) const {
     ImplicitLocOpBuilder &b = e.builder();
+    if (src.codec && src.codec->hasTransform()) {
+      // The rotated domain, element by element (queries and output are
+      // rotated around the op).
+      SmallVector<Value> lead = src.rowIndices(e, bi, kvh, j);
+      SmallVector<Value> at(dstPrefix.begin(), dstPrefix.end());
+      at.push_back(Value());
+      e.forLoop(e.idx(0), e.idx(src.dim), 1, [&](Value d) {
+        at.back() = d;
+        memref::StoreOp::create(
+            b, src.codec->emitUnpackElement(e, src.parts, lead, d), dst, at);
+      });
+      return;
+    }
     if (src.codec)
       return src.codec->emitUnpackRow(
           e, src.parts, src.rowIndices(e, bi, kvh, j), dst, dstPrefix);

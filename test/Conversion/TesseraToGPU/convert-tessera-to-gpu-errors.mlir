@@ -33,25 +33,9 @@ func.func @other(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
 
 // -----
 
-func.func @row_op_scheme(%x: tensor<4x64xbf16>) {
-  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'lattice' has no lowering yet (supported: int)}}
-  %p = tessera.quantize %x : tensor<4x64xbf16> -> !tessera.qtensor<4x64xbf16, #tessera.quant<lattice, lattice = e8, alpha = 1.0, rotation = none, seed = 0>>
-  return
-}
-
-// -----
-
 func.func @row_op_dynamic(%x: tensor<?x64xbf16>) {
   // expected-error @+1 {{'tessera.hadamard' op needs static shapes to be lowered here (the CPU lowering takes run-time leading dims)}}
   %y = tessera.hadamard %x : tensor<?x64xbf16>
-  return
-}
-
-// -----
-
-func.func @tq(%q: tensor<1x2x64x64xbf16>, %k: !tessera.qtensor<1x2x64x64xbf16, #tessera.quant<tq_mse, bits = 3>>) {
-  // expected-error @+1 {{'tessera.attention' op quantization scheme 'tq_mse' has no lowering yet (supported: int)}}
-  %o, %l = tessera.attention %q, %k, %q : tensor<1x2x64x64xbf16>, !tessera.qtensor<1x2x64x64xbf16, #tessera.quant<tq_mse, bits = 3>>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16>, tensor<1x2x64xf32>
   return
 }
 

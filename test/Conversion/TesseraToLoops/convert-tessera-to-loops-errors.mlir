@@ -9,14 +9,6 @@ func.func @evict(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
 
 // -----
 
-func.func @tq(%x: tensor<4x64xf32>) {
-  // expected-error @+1 {{'tessera.quantize' op quantization scheme 'tq_mse' has no lowering yet (supported: int)}}
-  %p = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<tq_mse, bits = 3>>
-  return
-}
-
-// -----
-
 func.func @dynamic_heads(%q: tensor<1x?x8x64xf32>, %k: tensor<1x2x8x64xf32>) {
   // expected-error @+1 {{'tessera.attention' op needs static head counts, head dims and page sizes to be lowered; got 'tensor<1x?x8x64xf32>' (batch and sequence lengths may be dynamic)}}
   %o, %l = tessera.attention %q, %k, %k : tensor<1x?x8x64xf32>, tensor<1x2x8x64xf32>, tensor<1x2x8x64xf32> -> tensor<1x?x8x64xf32>, tensor<1x?x8xf32>

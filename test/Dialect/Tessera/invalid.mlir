@@ -596,6 +596,15 @@ func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<block_gtq, bits = [4, 
 
 // -----
 
+// Block-GTQ rotates each bit width's dims on their own: with Hadamard, each width's dim
+// count (two per block) must be a power of two.
+// expected-error @+1 {{block_gtq with hadamard rotation rotates the dims of each bit width on their own, so each width needs a power-of-two dim count; 2-bit blocks cover 6 dims (use rotation = haar)}}
+func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<block_gtq, bits = [2, 2, 2, 1]>>) {
+  return
+}
+
+// -----
+
 // Lattice dim must divide the quantized dim.
 // expected-error @+1 {{lattice dimension (8) must divide the quantized dim (100)}}
 func.func @f(%x: !tessera.qtensor<4x100xf32, #tessera.quant<lattice, lattice = e8, rotation = haar>>) {

@@ -38,12 +38,12 @@ func.func @attention_mask_packed(%q: tensor<2x8x4096x128xbf16>, %k: tensor<2x2x5
 
 // Attention reads packed K and V directly (no dequantized copy).
 // CHECK-LABEL: func.func @attention_packed_kv
-// CHECK: tessera.attention %{{.*}}, %{{.*}}, %{{.*}} {causal} : tensor<1x4x16x128xbf16>, !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [{{.*}}], rotation = hadamard, seed = 3, norm = f32>>, !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<int, bits = 4, group = 32, asymmetric>>
+// CHECK: tessera.attention %{{.*}}, %{{.*}}, %{{.*}} {causal} : tensor<1x4x16x128xbf16>, !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [{{.*}}], rotation = haar, seed = 3, norm = f32>>, !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<int, bits = 4, group = 32, asymmetric>>
 func.func @attention_packed_kv(%q: tensor<1x4x16x128xbf16>,
-    %k: !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [4,4,4,4,4,4,4,4,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,2,2,2,2,2,2,2,2,1,1,1,1,1,1,1,1], seed = 3>>,
+    %k: !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [4,4,4,4,4,4,4,4,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,2,2,2,2,2,2,2,2,1,1,1,1,1,1,1,1], rotation = haar, seed = 3>>,
     %v: !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<int, bits = 4, group = 32, asymmetric>>) -> tensor<1x4x16x128xbf16> {
   %o, %lse = tessera.attention %q, %k, %v {causal} : tensor<1x4x16x128xbf16>,
-    !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [4,4,4,4,4,4,4,4,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,2,2,2,2,2,2,2,2,1,1,1,1,1,1,1,1], seed = 3>>,
+    !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<block_gtq, bits = [4,4,4,4,4,4,4,4,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,3,2,2,2,2,2,2,2,2,1,1,1,1,1,1,1,1], rotation = haar, seed = 3>>,
     !tessera.qtensor<1x4x512x128xbf16, #tessera.quant<int, bits = 4, group = 32, asymmetric>> -> tensor<1x4x16x128xbf16>, tensor<1x4x16xf32>
   return %o : tensor<1x4x16x128xbf16>
 }
