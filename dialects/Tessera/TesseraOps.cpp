@@ -515,6 +515,43 @@ LogicalResult BitAllocateOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// GradedMatmulOp
+//===----------------------------------------------------------------------===//
+
+int64_t GradedMatmulOp::getBitBudget() {
+  int64_t k = getInput().getType().getShape().back();
+  return static_cast<int64_t>(
+      std::floor(static_cast<double>(k) * getAvgBits().convertToDouble()));
+}
+
+LogicalResult GradedMatmulOp::verify() {
+  RankedTensorType x = getInput().getType();
+  QTensorType w = getWeight().getType();
+  if (x.getRank() < 1)
+    return emitOpError() << "input must have rank >= 1 [..., K], got rank 0";
+  QuantAttr q = w.getScheme();
+  if (q.getScheme() != QuantScheme::Graded)
+    return emitOpError() << "weight must be quantized with 'graded' (nested "
+                            "bit-planes), got '"
+                         << stringifyQuantScheme(q.getScheme()) << "'";
+  if (failed(checkRank(*this, w, 2, "weight", "[N, K]")))
+    return failure();
+  int64_t k = x.getShape().back(), kw = w.getShape()[1];
+  if (!same(k, kw))
+    return emitOpError() << "input channel count (" << Dim{k}
+                         << ") must equal the weight's (" << Dim{kw} << ")";
+  int64_t bits = q.getUniformBits();
+  double avg = getAvgBits().convertToDouble();
+  if (!(avg >= 0 && avg <= static_cast<double>(bits)))
+    return emitOpError() << "avg_bits (" << format::formatDouble(avg)
+                         << ") must be in [0, bits] = [0, " << bits << "]";
+  SmallVector<int64_t> shape(x.getShape().drop_back());
+  shape.push_back(w.getShape()[0]);
+  return checkResult(*this, "result", getOutput().getType(), shape,
+                     x.getElementType());
+}
+
+//===----------------------------------------------------------------------===//
 // EvictOp
 //===----------------------------------------------------------------------===//
 

@@ -284,6 +284,44 @@ def Tessera_BitAllocateOp : Tessera_Op<"bit_allocate", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// tessera.graded_matmul
+//===----------------------------------------------------------------------===//
+
+def Tessera_GradedMatmulOp : Tessera_Op<"graded_matmul", [Pure]> {
+  let summary = "Matmul over graded weights, each input channel read at its own precision";
+  let description = [{
+    `y[..., n] = sum_j x[..., j] * W_b[n, j]` for activations `x` [..., K] and weights `W`
+    [N, K] packed as `#tessera.quant<graded, bits = B>` (nested bit-planes), where `W_k` is W
+    decoded at precision k (its first k planes looked up in precision k's table) and `b = b_j`
+    is the number of bits input channel j gets in that row of `x` (ALGORITHMS.md 4e).
+
+    Bits follow the rank of `|x_j|` under the row's budget `floor(K * avg_bits)`: channels in
+    decreasing `|x_j|` (ties: the lower j first) take B bits while the remaining budget allows,
+    the next one takes what remains, the rest get 0 bits and are skipped. The sum runs over j
+    ascending in f32; with `avg_bits = B` every channel reads all B planes and `y` equals
+    `tessera.dequantize` of `W` followed by that sum, bit for bit. `y` has `x`'s element type.
+
+    Example:
+    ```mlir
+    %y = tessera.graded_matmul %x, %w {avg_bits = 2.5 : f64}
+        : tensor<8x256xf32>, !tessera.qtensor<512x256xf32, #tessera.quant<graded, bits = 4>>
+        -> tensor<8x512xf32>
+    ```
+  }];
+  let arguments = (ins Tessera_FloatTensor:$input, Tessera_QTensorType:$weight,
+                       F64Attr:$avg_bits);
+  let results = (outs Tessera_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` qualified(type($weight)) `->` type($output)
+  }];
+  let extraClassDeclaration = [{
+    /// The bits one row of the input spends: floor(K * avg_bits).
+    int64_t getBitBudget();
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // tessera.evict
 //===----------------------------------------------------------------------===//
 

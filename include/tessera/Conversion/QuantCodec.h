@@ -74,6 +74,10 @@ protected:
 /// and lattice; null for any other scheme.
 std::unique_ptr<QuantCodec> makeTransformCodec(QTensorType type);
 
+/// The codec of the graded scheme (GradedCodec.cpp: nested bit-planes and one
+/// table per precision); null for any other scheme.
+std::unique_ptr<QuantCodec> makeGradedCodec(QTensorType type);
+
 /// LSB-first bit streams shared by the codecs: code e of a row occupies bits
 /// [pos, pos + bits) of the row's bytes `codes[lead..., :]`, so 4-bit codes go
 /// two per byte, low nibble first, and 3-bit codes 8 per 3 bytes

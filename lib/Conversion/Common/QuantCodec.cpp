@@ -182,7 +182,7 @@ std::unique_ptr<QuantCodec> QuantCodec::lookup(QTensorType type) {
   case QuantScheme::Lattice:
     return makeTransformCodec(type);
   case QuantScheme::Graded:
-    break;
+    return makeGradedCodec(type);
   }
   return nullptr;
 }
@@ -195,5 +195,5 @@ QuantCodec::get(QTensorType type,
   return emitError() << "quantization scheme '"
                      << stringifyQuantScheme(type.getScheme().getScheme())
                      << "' has no lowering yet (supported: int, tq_mse, "
-                        "block_gtq, lattice)";
+                        "block_gtq, lattice, graded)";
 }

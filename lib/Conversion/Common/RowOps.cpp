@@ -253,7 +253,12 @@ public:
     SmallVector<Value> operands;
     for (Value part : adaptor.getInput())
       operands.push_back(emitToBuffer(b, b.getLoc(), part));
-    auto [lead, dynamicLead] = leadSizesOf(b, packed.getShape(), operands[0]);
+    // Run-time leading dims are read off a component laid out [lead..., *]
+    // (graded's planes put the plane index first).
+    Value laidOut = *llvm::find_if(operands, [&](Value part) {
+      return cast<MemRefType>(part.getType()).getRank() == packed.getRank();
+    });
+    auto [lead, dynamicLead] = leadSizesOf(b, packed.getShape(), laidOut);
     Value out = memref::AllocOp::create(b, memrefOf(op.getOutput().getType()),
                                         dynamicLead);
     operands.push_back(out);

@@ -30,7 +30,8 @@ namespace {
 
 /// One diagnostic for what the GPU lowering cannot handle yet.
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
-  if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp>(op))
+  if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp, GradedMatmulOp>(
+          op))
     return checkShapesAndSchemes(op);
   auto attention = dyn_cast<AttentionOp>(op);
   if (!attention)

@@ -3,6 +3,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/ConversionDriver.h"
+#include "tessera/Conversion/GradedMatmul.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Passes.h"
 
@@ -31,8 +32,8 @@ namespace {
 /// its kind (the ops of later stages are not lowered yet), static shapes, and
 /// the schemes of packed values.
 LogicalResult checkLowerable(Operation *op) {
-  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp>(
-          op))
+  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp,
+           GradedMatmulOp>(op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";
   if (auto attention = dyn_cast<AttentionOp>(op))
     if (failed(AttentionProblem::get(attention)))
@@ -57,6 +58,7 @@ struct ConvertTesseraToLoopsPass
                         RewritePatternSet &patterns) {
       populateAttentionToLoopsPatterns(converter, patterns, options);
       populateRowOpsToLoopsPatterns(converter, patterns, options);
+      populateGradedMatmulToLoopsPatterns(converter, patterns);
     };
     if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
       signalPassFailure();

@@ -1556,3 +1556,75 @@ func.func @f(%q: tensor<1x8x10x64xf32>, %k: tensor<1x2x10x64xf32>, %c: tensor<3x
   %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x1x1xi1>) varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) : tensor<1x8x10x64xf32>, tensor<1x2x10x64xf32>, tensor<1x2x10x64xf32> -> tensor<1x8x10x64xf32>, tensor<1x8x10xf32>
   return
 }
+
+// -----
+
+// graded_matmul reads nested bit-planes: the weight must be graded.
+func.func @f(%x: tensor<2x64xf32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<int, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op weight must be quantized with 'graded' (nested bit-planes), got 'int'}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<2x64xf32>, !tessera.qtensor<8x64xf32, #tessera.quant<int, bits = 4>> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// The weight is a matrix [N, K].
+func.func @f(%x: tensor<2x64xf32>, %w: !tessera.qtensor<2x8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op weight must have rank 2 [N, K], got rank 3}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<2x64xf32>, !tessera.qtensor<2x8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// x has at least its channel dim.
+func.func @f(%x: tensor<f32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op input must have rank >= 1 [..., K], got rank 0}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<f32>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<8xf32>
+  return
+}
+
+// -----
+
+// Input channels of x and W agree.
+func.func @f(%x: tensor<2x32xf32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op input channel count (32) must equal the weight's (64)}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<2x32xf32>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// The average cannot exceed the planes stored.
+func.func @f(%x: tensor<2x64xf32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op avg_bits (4.5) must be in [0, bits] = [0, 4]}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 4.5 : f64} : tensor<2x64xf32>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// Nor go below zero.
+func.func @f(%x: tensor<2x64xf32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op avg_bits (-1) must be in [0, bits] = [0, 4]}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = -1.0 : f64} : tensor<2x64xf32>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+// y is [..., N] over x's leading dims.
+func.func @f(%x: tensor<3x2x64xf32>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op result shape [3, 8] must be [3, 2, 8]}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<3x2x64xf32>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+// y has x's element type.
+func.func @f(%x: tensor<2x64xbf16>, %w: !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.graded_matmul' op result element type ('f32') must be 'bf16'}}
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<2x64xbf16>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
+  return
+}

@@ -95,6 +95,15 @@ func.func @quant_schemes(%x: tensor<4x64xf32>) -> tensor<4x64xf32> {
   return %g : tensor<4x64xf32>
 }
 
+// Graded matmul over nested bit-planes, with batch dims on x.
+// CHECK-LABEL: func.func @graded_matmul
+// CHECK: %[[Y:.+]] = tessera.graded_matmul %{{.*}}, %{{.*}} {avg_bits = 2.500000e+00 : f64} : tensor<2x3x64xbf16>, !tessera.qtensor<16x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x3x16xbf16>
+// CHECK: return %[[Y]]
+func.func @graded_matmul(%x: tensor<2x3x64xbf16>, %w: !tessera.qtensor<16x64xf32, #tessera.quant<graded, bits = 4>>) -> tensor<2x3x16xbf16> {
+  %y = tessera.graded_matmul %x, %w {avg_bits = 2.5 : f64} : tensor<2x3x64xbf16>, !tessera.qtensor<16x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x3x16xbf16>
+  return %y : tensor<2x3x16xbf16>
+}
+
 // Hadamard with random signs, and its inverse.
 // CHECK-LABEL: func.func @hadamard
 // CHECK: %[[H:.+]] = tessera.hadamard %{{.*}} {seed = 42 : i64} : tensor<3x5x128xbf16>
