@@ -242,7 +242,7 @@ GTQ64='block_gtq, bits = [4, 4, 4, 4, 4, 4, 4, 4, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 
 QT='!tessera.qtensor<2x90x64xbf16, #tessera.quant<tq_mse, bits = 3, seed = 5>>'
 QG='!tessera.qtensor<150x64xf32, #tessera.quant<'"$GTQ64"', rotation = haar, seed = 2, norm = f16>>'
 QL='!tessera.qtensor<1x70x64xf16, #tessera.quant<lattice, lattice = e8, alpha = 3.0, rotation = hadamard, seed = 1>>'
-QZ='!tessera.qtensor<40x16xf32, #tessera.quant<lattice, lattice = z, alpha = 4.0, rotation = none>>'
+QZ='!tessera.qtensor<40x16xf32, #tessera.quant<lattice, lattice = d4, snr = 12.0, dither, rotation = none, seed = 9>>'
 check codec_rows "func.func @f(%x: $(t 2x90x64xbf16), %y: $(t 150x64xf32)) -> ($(t 2x90x64xbf16), $(t 150x64xf32)) {
   %a = tessera.quantize %x : $(t 2x90x64xbf16) -> $QT
   %b = tessera.dequantize %a : $QT -> $(t 2x90x64xbf16)
@@ -264,6 +264,9 @@ check wgmma_codec_k3v3_gqa "$(attn "$(t 1x8x70x64xbf16)" "$KG" "$VT" "" "causal"
 KL='!tessera.qtensor<1x2x130x64xf16, #tessera.quant<lattice, lattice = e8, alpha = 3.0, rotation = hadamard, seed = 1>>'
 VL='!tessera.qtensor<1x2x130x64xf16, #tessera.quant<lattice, lattice = a2, alpha = 2.0, rotation = haar, seed = 2>>'
 check codec_lattice_f16 "$(attn "$(t 1x4x90x64xf16)" "$KL" "$VL" "" "causal" "$(t 1x4x90x64xf16)" "$(t 1x4x90xf32)" "" "")"
+KD='!tessera.qtensor<1x2x100x32xbf16, #tessera.quant<lattice, lattice = e8, snr = 18.0, dither, rotation = hadamard, seed = 3>>'
+VD='!tessera.qtensor<1x2x100x32xbf16, #tessera.quant<lattice, lattice = a2, snr = 15.0, dither, rotation = none, seed = 4>>'
+check codec_lattice_dither "$(attn "$(t 1x4x60x32xbf16)" "$KD" "$VD" "" "causal, window = 50" "$(t 1x4x60x32xbf16)" "$(t 1x4x60xf32)" "" "")"
 KT4='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<tq_mse, bits = 4, rotation = haar, seed = 3>>'
 VI8='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<int, bits = 8, asymmetric>>'
 check codec_tq4_int8_mqa_split "$(attn "$(t 2x4x1x128xbf16)" "$(echo "$KT4" | sed 's/1x1x150/2x1x150/')" "$(echo "$VI8" | sed 's/1x1x150/2x1x150/')" "" "tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$(t 2x4x1x128xbf16)" "$(t 2x4x1xf32)" "" "")"

@@ -3,6 +3,8 @@
 
 #include "Tessera/Format.h"
 #include "Tessera/TesseraDialect.h"
+#include "tessera/Support/Codebooks.h"
+#include <cmath>
 #include <map>
 
 #include "mlir/IR/Builders.h"
@@ -76,8 +78,8 @@ static ArrayRef<StringRef> quantFields(QuantScheme scheme) {
   static const StringRef intFields[] = {"bits", "group", "symmetric",
                                         "asymmetric"};
   static const StringRef tqFields[] = {"bits", "rotation", "seed", "norm"};
-  static const StringRef latticeFields[] = {"lattice", "alpha", "rice",
-                                            "rotation", "seed"};
+  static const StringRef latticeFields[] = {
+      "lattice", "alpha", "snr", "dither", "rice", "rotation", "seed"};
   static const StringRef gradedFields[] = {"bits"};
   switch (scheme) {
   case QuantScheme::Int:
@@ -109,7 +111,10 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
 
   SmallVector<int64_t> bits;
   int64_t group = 0, seed = 0;
-  bool symmetric = true, rice = false;
+  bool symmetric = true, rice = false, dither = false;
+  std::optional<double> snr;
+  bool sawAlpha = false;
+  SMLoc snrLoc;
   Rotation rotation =
       (*scheme == QuantScheme::Int || *scheme == QuantScheme::Graded)
           ? Rotation::None
@@ -130,6 +135,10 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
     }
     if (key == "rice") {
       rice = true;
+      return success();
+    }
+    if (key == "dither") {
+      dither = true;
       return success();
     }
     if (parser.parseEqual())
@@ -157,8 +166,18 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
       return parser.parseInteger(group);
     if (key == "seed")
       return parser.parseInteger(seed);
-    if (key == "alpha")
+    if (key == "alpha") {
+      sawAlpha = true;
       return parser.parseFloat(alpha);
+    }
+    if (key == "snr") {
+      snrLoc = loc;
+      double db;
+      if (parser.parseFloat(db))
+        return failure();
+      snr = db;
+      return success();
+    }
     if (key == "norm")
       return parser.parseType(normType);
     SMLoc valueLoc = parser.getCurrentLocation();
@@ -192,9 +211,24 @@ Attribute QuantAttr::parse(AsmParser &parser, Type) {
         << "'" << schemeName << "' quantization needs 'bits'";
     return {};
   }
-  return parser.getChecked<QuantAttr>(schemeLoc, ctx, *scheme, bits, group,
-                                      symmetric, rotation, seed, lattice,
-                                      llvm::APFloat(alpha), rice, normType);
+  if (snr) {
+    if (sawAlpha) {
+      parser.emitError(snrLoc) << "give one of 'alpha' and 'snr'";
+      return {};
+    }
+    if (!std::isfinite(*snr)) {
+      parser.emitError(snrLoc) << "snr must be finite (dB)";
+      return {};
+    }
+    LatticeId id = lattice == LatticeKind::E8   ? LatticeId::E8
+                   : lattice == LatticeKind::D4 ? LatticeId::D4
+                   : lattice == LatticeKind::A2 ? LatticeId::A2
+                                                : LatticeId::Z;
+    alpha = latticeAlphaForSnr(id, *snr);
+  }
+  return parser.getChecked<QuantAttr>(
+      schemeLoc, ctx, *scheme, bits, group, symmetric, rotation, seed, lattice,
+      llvm::APFloat(alpha), rice, normType, dither);
 }
 
 void QuantAttr::print(AsmPrinter &printer) const {
@@ -222,6 +256,8 @@ void QuantAttr::print(AsmPrinter &printer) const {
     printer << ", lattice = " << stringifyLatticeKind(getLattice())
             << ", alpha = ";
     printShortestFloat(printer, getAlpha());
+    if (getDither())
+      printer << ", dither";
     if (getRice())
       printer << ", rice";
     printer << ", rotation = " << stringifyRotation(getRotation())
@@ -239,7 +275,7 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t group, bool symmetric,
                                 Rotation rotation, int64_t seed,
                                 LatticeKind lattice, llvm::APFloat alpha,
-                                bool rice, Type normType) {
+                                bool rice, Type normType, bool dither) {
   StringRef name = stringifyQuantScheme(scheme);
   if (scheme == QuantScheme::Lattice) {
     if (!bits.empty())
@@ -272,6 +308,8 @@ LogicalResult QuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "'" << name
                        << "' quantization needs a random rotation (hadamard or "
                           "haar), got none";
+  if (dither && scheme != QuantScheme::Lattice)
+    return emitError() << "dither applies to lattice quantization only";
   if (!normType.isF32() && !normType.isF16())
     return emitError() << "norm type (" << normType << ") must be f32 or f16";
   return success();

@@ -108,8 +108,21 @@ def Tessera_QuantAttr : Tessera_Attr<"Quant", "quant"> {
     | `int`       | `bits` (1..8), `group` (elements per scale; default: the whole last dim), `symmetric` or `asymmetric` (symmetric) |
     | `tq_mse`    | `bits` (1..8), `rotation` (hadamard), `seed` (0), `norm` (f32)            |
     | `block_gtq` | `bits = [b0, b1, ...]` one width per RoPE block (D/2 of them), `rotation`, `seed`, `norm` |
-    | `lattice`   | `lattice` (e8, d4, a2, z), `alpha` (1.0), `rice`, `rotation`, `seed`      |
+    | `lattice`   | `lattice` (e8, d4, a2, z), `alpha` (1.0) or `snr` (dB), `dither`, `rice`, `rotation`, `seed` |
     | `graded`    | `bits` (number of nested bit-planes, 1..8)                                |
+
+    Lattice fields: `snr = 21.0` sets alpha to the scale at which a unit-variance coordinate
+    quantizes with that signal-to-noise ratio in dB (alpha^2 = 10^(snr/10) G V^(2/n), from the
+    lattice's normalised second moment G and cell volume V; printed as the alpha it gives).
+    `dither` adds a seeded subtractive dither, uniform over the Voronoi cell, before the nearest
+    point and subtracts it again when decoding (counter-based: it depends on the seed, the
+    row's position in the tensor and the coordinate), which makes the error zero-mean and
+    independent of the input. `rice` marks the codes' at-rest form as Rice-coded
+    (`tessera-run --rice-encode`); the tensor itself holds fixed-width i8 codes.
+
+    Stored norms (the `norms` component): tq_mse and block_gtq store, per row (per bit-width
+    group for block_gtq), ||x|| / ||c||, the norm correction of the decoder folded into the norm
+    (c: the row's centroids), so that every element decodes on its own; lattice stores ||x||.
 
     Rules that need the tensor's head dim (group divides D, `bits` list of D/2 entries, lattice
     dimension divides D, Hadamard needs a power-of-two D) are checked by `!tessera.qtensor`.
@@ -133,7 +146,8 @@ def Tessera_QuantAttr : Tessera_Attr<"Quant", "quant"> {
     EnumParameter<Tessera_LatticeKind>:$lattice,
     APFloatParameter<"lattice scale">:$alpha,
     "bool":$rice,
-    "::mlir::Type":$normType
+    "::mlir::Type":$normType,
+    "bool":$dither
   );
   let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
@@ -143,7 +157,7 @@ def Tessera_QuantAttr : Tessera_Attr<"Quant", "quant"> {
                    scheme == QuantScheme::Int || scheme == QuantScheme::Graded
                        ? Rotation::None : Rotation::Hadamard,
                    /*seed=*/0, LatticeKind::E8, ::llvm::APFloat(1.0), /*rice=*/false,
-                   ::mlir::Float32Type::get($_ctxt));
+                   ::mlir::Float32Type::get($_ctxt), /*dither=*/false);
     }]>
   ];
   let extraClassDeclaration = [{

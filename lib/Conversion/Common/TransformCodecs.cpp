@@ -33,6 +33,11 @@
 // +-70 (A2); at the alphas of any useful rate (alpha ~ 3 gives 21 dB) that is
 // beyond 20 standard deviations.
 //
+// Dither (lattice `dither`): a counter-based uniform draw over the Voronoi cell
+// is added before the nearest point and subtracted when decoding, so decoding
+// an element regenerates its piece's dither (a few dozen integer ops and one
+// nearest-point search per element).
+//
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Support/Codebooks.h"
@@ -349,6 +354,8 @@ public:
     kind = q.getLattice();
     piece = q.getLatticeDim();
     alpha = q.getAlpha().convertToDouble();
+    dither = q.getDither();
+    seed = static_cast<uint64_t>(q.getSeed());
   }
 
   Value emitUnpackElement(Emitter &e, ValueRange parts, ValueRange lead,
@@ -378,6 +385,16 @@ public:
       break;
     }
     }
+    if (dither) {
+      // Subtract the piece's dither (regenerated from the counters).
+      Value first = e.mul(e.divui(p, e.idx(piece)), e.idx(piece));
+      SmallVector<Value> d = emitDither(e, rowCounter(e, parts, lead), first);
+      Value at = e.sub(p, first), mine = d[0];
+      for (int64_t i = 1; i < piece; ++i)
+        mine = e.select(e.cmpi(arith::CmpIPredicate::eq, at, e.idx(i)), d[i],
+                        mine);
+      coord = e.sub(coord, mine);
+    }
     Value norm = memref::LoadOp::create(b, parts[1], lead);
     return e.mul(coord,
                  e.mul(norm, e.f32(1.0 / (alpha * std::sqrt(double(dim))))));
@@ -398,6 +415,7 @@ private:
     double limit = kind == LatticeKind::E8   ? 62.0
                    : kind == LatticeKind::A2 ? 70.0
                                              : 126.0;
+    Value row = dither ? rowCounter(e, parts, lead) : Value();
     e.forLoop(e.idx(0), e.idx(dim), piece, [&](Value first) {
       SmallVector<Value> v;
       for (int64_t i = 0; i < piece; ++i) {
@@ -407,7 +425,12 @@ private:
         v.push_back(arith::MinimumFOp::create(b, e.maxf(x, e.f32(-limit)),
                                               e.f32(limit)));
       }
-      SmallVector<Value> out = nearest(e, v);
+      if (dither) {
+        SmallVector<Value> d = emitDither(e, row, first);
+        for (int64_t i = 0; i < piece; ++i)
+          v[i] = e.add(v[i], d[i]);
+      }
+      SmallVector<Value> out = codesOf(e, nearestPoint(e, v));
       for (int64_t i = 0; i < piece; ++i)
         memref::StoreOp::create(
             b, arith::TruncIOp::create(b, b.getI8Type(), out[i]), codes,
@@ -415,22 +438,95 @@ private:
     });
   }
 
-  /// The stored i32 codes of the lattice point nearest to `v`.
-  SmallVector<Value> nearest(Emitter &e, ArrayRef<Value> v) const {
+  /// The row's position in the tensor (its leading indices, row-major over
+  /// the norms component, whose shape is the leading dims) as an i64.
+  static Value rowCounter(Emitter &e, ValueRange parts, ValueRange lead) {
     ImplicitLocOpBuilder &b = e.builder();
-    auto toI32 = [&](Value x) {
-      return arith::FPToSIOp::create(b, b.getI32Type(), e.roundF32(x))
-          .getResult();
+    auto type = cast<MemRefType>(parts[1].getType());
+    Value linear = e.idx(0);
+    for (auto [d, index] : llvm::enumerate(lead)) {
+      Value size = type.isDynamicDim(d)
+                       ? Value(memref::DimOp::create(b, parts[1], d))
+                       : e.idx(type.getDimSize(d));
+      linear = e.add(e.mul(linear, size), index);
+    }
+    return arith::IndexCastOp::create(b, b.getI64Type(), linear);
+  }
+
+  static Value i64Const(Emitter &e, uint64_t v) {
+    return arith::ConstantOp::create(
+        e.builder(), e.builder().getI64IntegerAttr(static_cast<int64_t>(v)));
+  }
+
+  /// A uniform f32 in [0, 1) from the 24 top bits of splitmix64(key) (the
+  /// finaliser of tessera/Support/RandomSigns.h, here in i64 arith).
+  static Value uniform(Emitter &e, Value key) {
+    ImplicitLocOpBuilder &b = e.builder();
+    auto mix = [&](Value z, uint64_t shift) {
+      return arith::XOrIOp::create(
+          b, z, arith::ShRUIOp::create(b, z, i64Const(e, shift)));
     };
-    SmallVector<Value> out;
+    Value z = mix(key, 30);
+    z = arith::MulIOp::create(b, z, i64Const(e, 0xBF58476D1CE4E5B9ULL));
+    z = mix(z, 27);
+    z = arith::MulIOp::create(b, z, i64Const(e, 0x94D049BB133111EBULL));
+    z = mix(z, 31);
+    Value top = arith::ShRUIOp::create(b, z, i64Const(e, 40));
+    return e.mul(arith::UIToFPOp::create(b, b.getF32Type(), top),
+                 e.f32(1.0 / 16777216.0));
+  }
+
+  /// The dither of the piece starting at coordinate `first` of row `row`
+  /// (i64), uniform over the Voronoi cell: z uniform over a fundamental
+  /// region of the lattice, minus its nearest lattice point. The region is
+  /// [0, 1) (Z), [0, 2)^n (D4, E8: it tiles 2Z^n, a sublattice) or the basis
+  /// parallelogram (A2). Coordinate i of the piece draws from the key
+  /// seed * 0x9E3779B97F4A7C15 + (row * D + first + i + 1) *
+  /// 0xD1B54A32D192ED03.
+  SmallVector<Value> emitDither(Emitter &e, Value row, Value first) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    Value base = arith::AddIOp::create(
+        b,
+        arith::MulIOp::create(b, row, i64Const(e, static_cast<uint64_t>(dim))),
+        arith::IndexCastOp::create(b, b.getI64Type(), first));
+    SmallVector<Value> u;
+    for (int64_t i = 0; i < piece; ++i) {
+      Value counter = arith::AddIOp::create(
+          b, base, i64Const(e, static_cast<uint64_t>(i + 1)));
+      Value key = arith::AddIOp::create(
+          b, i64Const(e, seed * 0x9E3779B97F4A7C15ULL),
+          arith::MulIOp::create(b, counter,
+                                i64Const(e, 0xD1B54A32D192ED03ULL)));
+      u.push_back(uniform(e, key));
+    }
+    SmallVector<Value> z;
     switch (kind) {
     case LatticeKind::Z:
-      out.push_back(toI32(v[0]));
+      z = u;
       break;
     case LatticeKind::D4:
-      for (Value x : nearestD(e, v))
-        out.push_back(toI32(x));
+    case LatticeKind::E8:
+      for (Value x : u)
+        z.push_back(e.mul(x, e.f32(2)));
       break;
+    case LatticeKind::A2:
+      z = {e.add(u[0], e.mul(u[1], e.f32(0.5))),
+           e.mul(u[1], e.f32(std::sqrt(3.0) / 2))};
+      break;
+    }
+    SmallVector<Value> pt = nearestPoint(e, z), d;
+    for (int64_t i = 0; i < piece; ++i)
+      d.push_back(e.sub(z[i], pt[i]));
+    return d;
+  }
+
+  /// The lattice point nearest to `v` (its coordinates).
+  SmallVector<Value> nearestPoint(Emitter &e, ArrayRef<Value> v) const {
+    switch (kind) {
+    case LatticeKind::Z:
+      return {e.roundF32(v[0])};
+    case LatticeKind::D4:
+      return nearestD(e, v);
     case LatticeKind::E8: {
       // E8 = D8 u (D8 + 1/2): the closer of the two cosets' nearest points.
       SmallVector<Value> a = nearestD(e, v), shifted;
@@ -441,9 +537,10 @@ private:
         x = e.add(x, e.f32(0.5));
       Value useC = e.cmpf(arith::CmpFPredicate::OLT, distance(e, v, c),
                           distance(e, v, a));
+      SmallVector<Value> out;
       for (int64_t i = 0; i < 8; ++i)
-        out.push_back(toI32(e.mul(e.select(useC, c[i], a[i]), e.f32(2))));
-      break;
+        out.push_back(e.select(useC, c[i], a[i]));
+      return out;
     }
     case LatticeKind::A2: {
       // A2 = L u (L + (1/2, sqrt(3)/2)) with L = Z x sqrt(3) Z.
@@ -458,11 +555,35 @@ private:
                 e.f32(r3))};
       Value useC = e.cmpf(arith::CmpFPredicate::OLT, distance(e, v, c),
                           distance(e, v, a));
-      Value px = e.select(useC, c[0], a[0]), py = e.select(useC, c[1], a[1]);
-      // Coefficients: j = py / (sqrt(3) / 2), i = px - j / 2.
-      Value j = e.roundF32(e.mul(py, e.f32(2 / r3)));
-      Value i = e.roundF32(e.sub(px, e.mul(j, e.f32(0.5))));
-      out.push_back(toI32(i));
+      return {e.select(useC, c[0], a[0]), e.select(useC, c[1], a[1])};
+    }
+    }
+    return {};
+  }
+
+  /// The stored i32 codes of lattice point `pt`: Z and D4 the coordinates,
+  /// E8 twice them, A2 the coefficients (i, j) of i (1, 0) + j (1/2,
+  /// sqrt(3)/2).
+  SmallVector<Value> codesOf(Emitter &e, ArrayRef<Value> pt) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    auto toI32 = [&](Value x) {
+      return arith::FPToSIOp::create(b, b.getI32Type(), e.roundF32(x))
+          .getResult();
+    };
+    SmallVector<Value> out;
+    switch (kind) {
+    case LatticeKind::Z:
+    case LatticeKind::D4:
+      for (Value x : pt)
+        out.push_back(toI32(x));
+      break;
+    case LatticeKind::E8:
+      for (Value x : pt)
+        out.push_back(toI32(e.mul(x, e.f32(2))));
+      break;
+    case LatticeKind::A2: {
+      Value j = e.roundF32(e.mul(pt[1], e.f32(2 / std::sqrt(3.0))));
+      out.push_back(toI32(e.sub(pt[0], e.mul(j, e.f32(0.5)))));
       out.push_back(toI32(j));
       break;
     }
@@ -511,6 +632,8 @@ private:
   LatticeKind kind;
   int64_t piece;
   double alpha;
+  bool dither = false;
+  uint64_t seed = 0;
 };
 
 } // namespace

@@ -605,6 +605,22 @@ func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<block_gtq, bits = [2, 
 
 // -----
 
+// A lattice's scale is given once: alpha, or the SNR it follows from.
+// expected-error @+1 {{give one of 'alpha' and 'snr'}}
+func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<lattice, lattice = d4, alpha = 2.0, snr = 12.0>>) {
+  return
+}
+
+// -----
+
+// Dither is a lattice field.
+// expected-error @+1 {{unknown field 'dither' for 'tq_mse' quantization (expected one of: bits, rotation, seed, norm)}}
+func.func @f(%x: !tessera.qtensor<4x8xf32, #tessera.quant<tq_mse, bits = 3, dither>>) {
+  return
+}
+
+// -----
+
 // Lattice dim must divide the quantized dim.
 // expected-error @+1 {{lattice dimension (8) must divide the quantized dim (100)}}
 func.func @f(%x: !tessera.qtensor<4x100xf32, #tessera.quant<lattice, lattice = e8, rotation = haar>>) {

@@ -82,6 +82,7 @@ func.func @block_select_dual_top_p(%q: tensor<1x8x1000x64xf32>, %k: tensor<1x2x1
 // CHECK: tessera.quantize %{{.*}} : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = e8, alpha = 1.5, rice, rotation = hadamard, seed = 1>>
 // CHECK: tessera.quantize %{{.*}} : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = a2, alpha = 1.0, rotation = none, seed = 0>>
 // CHECK: tessera.quantize %{{.*}} : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<graded, bits = 4>>
+// CHECK: tessera.quantize %{{.*}} : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = d4, alpha = 3.6930140078993947, dither, rotation = haar, seed = 2>>
 // CHECK: %[[D:.+]] = tessera.dequantize %{{.*}} : !tessera.qtensor<4x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<4x64xf32>
 // CHECK: return %[[D]]
 func.func @quant_schemes(%x: tensor<4x64xf32>) -> tensor<4x64xf32> {
@@ -91,6 +92,8 @@ func.func @quant_schemes(%x: tensor<4x64xf32>) -> tensor<4x64xf32> {
   %d = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = e8, alpha = 1.5, rice, seed = 1>>
   %e = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = a2, rotation = none>>
   %f = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<graded, bits = 4>>
+  // snr = 21 dB on D4: alpha^2 = 10^2.1 * G(D4) * sqrt(2).
+  %h = tessera.quantize %x : tensor<4x64xf32> -> !tessera.qtensor<4x64xf32, #tessera.quant<lattice, lattice = d4, snr = 21.0, dither, rotation = haar, seed = 2>>
   %g = tessera.dequantize %f : !tessera.qtensor<4x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<4x64xf32>
   return %g : tensor<4x64xf32>
 }

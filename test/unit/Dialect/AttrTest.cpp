@@ -49,13 +49,24 @@ TEST_F(AttrTest, QuantDefaultsAndAccessors) {
   EXPECT_EQ(print(i), "#tessera.quant<int, bits = 6, symmetric>");
 }
 
+// Only reachable from C++ (the parser rejects 'dither' outside lattice).
+TEST_F(AttrTest, QuantVerifierRejectsDitherOutsideLattice) {
+  LogicalResult verdict = QuantAttr::verify(
+      [&] { return emitError(UnknownLoc::get(&ctx)); }, QuantScheme::TqMse,
+      ArrayRef<int64_t>{3}, 0, true, Rotation::Hadamard, 0, LatticeKind::E8,
+      llvm::APFloat(1.0), false, Float32Type::get(&ctx), /*dither=*/true);
+  EXPECT_TRUE(failed(verdict));
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0], "dither applies to lattice quantization only");
+}
+
 // Only reachable from C++ (the parser rejects 'bits' on lattice before
 // building).
 TEST_F(AttrTest, QuantVerifierRejectsBitsOnLattice) {
   LogicalResult verdict = QuantAttr::verify(
       [&] { return emitError(UnknownLoc::get(&ctx)); }, QuantScheme::Lattice,
       ArrayRef<int64_t>{4}, 0, true, Rotation::Hadamard, 0, LatticeKind::E8,
-      llvm::APFloat(1.0), false, Float32Type::get(&ctx));
+      llvm::APFloat(1.0), false, Float32Type::get(&ctx), /*dither=*/false);
   EXPECT_TRUE(failed(verdict));
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_EQ(diags[0],

@@ -541,6 +541,63 @@ TEST_P(LatticeCodec, NormalisedSecondMoment) {
   EXPECT_NEAR(g, table[GetParam()], 0.01 * table[GetParam()]) << l.name;
 }
 
+// Subtractive dither: one fixed vector quantized in 4000 rows (each row draws
+// its own dither) has a zero-mean error on every coordinate, whose mean square
+// is the cell's second moment G V^(2/n) whatever the input; without dither the
+// same rows all carry the same (biased) error.
+TEST_P(LatticeCodec, DitherMakesTheErrorZeroMean) {
+  const LatticeInfo &l = kLattices[GetParam()];
+  const double table[] = {0.071682, 0.076603, 0.080188, 1.0 / 12};
+  const int64_t rows = 4000, d = 32;
+  const double alpha = 1.25;
+  std::mt19937_64 rng(500 + GetParam());
+  std::vector<double> one = randomValues(d, DType::F32, rng), x;
+  for (int64_t r = 0; r < rows; ++r)
+    x.insert(x.end(), one.begin(), one.end());
+  double norm = normOf(one), toLattice = alpha * std::sqrt(double(d)) / norm;
+  for (bool dither : {true, false}) {
+    for (int seed : {1, 2, 3}) {
+      std::ostringstream attr;
+      attr << "#tessera.quant<lattice, lattice = " << l.name
+           << ", alpha = " << std::fixed << alpha << (dither ? ", dither" : "")
+           << ", rotation = none, seed = " << seed << ">";
+      auto m = compileOrFail(roundTripModule(rows, d, attr.str()));
+      ASSERT_TRUE(m);
+      std::vector<HostTensor> in;
+      in.push_back(makeTensor(DType::F32, {rows, d}, x));
+      std::vector<double> deq = valuesOf(run(*m, in)[2]);
+      // Per coordinate: the mean error's z-score; mean of their squares ~ 1
+      // (chi-square / dof) when the errors are zero-mean.
+      double chi = 0, mse = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        double sum = 0, sum2 = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+          double err = (deq[r * d + j] - x[r * d + j]) * toLattice;
+          sum += err;
+          sum2 += err * err;
+        }
+        double mean = sum / rows, var = sum2 / rows - mean * mean;
+        mse += sum2 / rows;
+        chi += var > 0 ? mean * mean / (var / rows) : INFINITY;
+      }
+      chi /= d;
+      mse /= d;
+      if (dither) {
+        EXPECT_GT(chi, 0.4) << l.name << " seed " << seed;
+        EXPECT_LT(chi, 1.8) << l.name << " seed " << seed;
+        double cell =
+            table[GetParam()] *
+            std::pow(mlir::tessera::latticeCellVolume(l.id), 2.0 / l.n);
+        EXPECT_NEAR(mse, cell, 0.06 * cell) << l.name << " seed " << seed;
+      } else {
+        EXPECT_GT(chi, 100.0) << l.name
+                              << ": without dither the error is a "
+                                 "fixed bias";
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Lattices, LatticeCodec, ::testing::Values(0, 1, 2, 3),
                          [](const auto &info) {
                            return std::string(kLattices[info.param].name);
@@ -641,6 +698,12 @@ INSTANTIATE_TEST_SUITE_P(
                  "#tessera.quant<lattice, lattice = d4, alpha = 2.5, rotation "
                  "= haar, seed = 2>",
                  64},
+        AttnCase{"dither",
+                 "#tessera.quant<lattice, lattice = e8, snr = 18.0, dither, "
+                 "rotation = hadamard, seed = 3>",
+                 "#tessera.quant<lattice, lattice = a2, snr = 15.0, dither, "
+                 "rotation = none, seed = 4>",
+                 32},
         AttnCase{"mixed", "#tessera.quant<tq_mse, bits = 4, rotation = haar>",
                  "#tessera.quant<int, bits = 4, group = 16>", 48}),
     [](const auto &info) { return info.param.name; });
