@@ -272,6 +272,17 @@ VI8='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<int, bits = 8, asymmetric
 check codec_tq4_int8_mqa_split "$(attn "$(t 2x4x1x128xbf16)" "$(echo "$KT4" | sed 's/1x1x150/2x1x150/')" "$(echo "$VI8" | sed 's/1x1x150/2x1x150/')" "" "tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$(t 2x4x1x128xbf16)" "$(t 2x4x1xf32)" "" "")"
 check codec_k3v3_example "$(cat ../../examples/k3v3_decode.mlir)"
 
+# Run-time batch and lengths through the codecs: quantize row kernels over ? rows, the
+# rotation kernels and attention, one artifact at two shapes.
+DKG='!tessera.qtensor<?x2x?x64xbf16, #tessera.quant<'"$GTQ64"', seed = 11>>'
+DVT='!tessera.qtensor<?x2x?x64xbf16, #tessera.quant<tq_mse, bits = 3, seed = 12, norm = f16>>'
+lengths dyn_codec_k3v3 "func.func @f(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>, %v: tensor<?x2x?x64xbf16>) -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
+  %kp = tessera.quantize %k : tensor<?x2x?x64xbf16> -> $DKG
+  %vp = tessera.quantize %v : tensor<?x2x?x64xbf16> -> $DVT
+  %o, %l = tessera.attention %q, %kp, %vp {causal} : tensor<?x8x?x64xbf16>, $DKG, $DVT -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+  return %o, %l : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}" "--target=sm_80,sm_90" "$(sh3 1x8x1x64 1x2x300x64)" "$(sh3 2x8x33x64 2x2x130x64)"
+
 cp check.py "$KIT/"
 cp "$BUILD_DIR/bin/tessera-run-gpu" "$KIT/"
 cp -L "$BUILD_DIR/lib/libtessera_runtime.so.0" "$KIT/"

@@ -108,6 +108,14 @@ std::optional<::tessera::DimSource> traceDim(Value v, int64_t d,
       v = att.getQuery();
       continue;
     }
+    // graded_matmul: y [..., N] keeps x's leading dims; N is static.
+    if (auto gm = dyn_cast_or_null<mlir::tessera::GradedMatmulOp>(def)) {
+      auto x = cast<ShapedType>(gm.getInput().getType());
+      if (d >= x.getRank() - 1)
+        return std::nullopt;
+      v = gm.getInput();
+      continue;
+    }
     // The row ops (hadamard, quantize, dequantize, bit_allocate) and casts
     // keep their operand's leading dims; the last one may be packed, so it is
     // not traced.

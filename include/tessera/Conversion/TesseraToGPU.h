@@ -15,6 +15,13 @@ gpu::GPUModuleOp getOrCreateKernelModule(OpBuilder &b, ModuleOp module);
 /// `<stem>_<n>` with n the number of kernels already in `kernels` (unique in
 /// it).
 std::string uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem);
+/// How a host buffer is passed to a kernel: itself when its shape is static,
+/// else its base pointer (memref<1xT>; the kernel rebuilds the view from size
+/// arguments).
+Type kernelArgType(Value buffer);
+/// The host operands that pass `buffers` as `types` (kernelArgType).
+SmallVector<Value> kernelOperands(ImplicitLocOpBuilder &b, ValueRange buffers,
+                                  TypeRange types);
 
 /// tessera.attention -> a tensor-core FlashAttention-2 kernel in the module's
 /// `tessera_kernels` gpu.module and a gpu.launch_func on the host

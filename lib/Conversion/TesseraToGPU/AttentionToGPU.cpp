@@ -644,32 +644,6 @@ public:
   Value qSmem; ///< [64, D/2] words of Q, core-matrix layout (wgmma only)
 };
 
-/// How a host buffer is passed to a kernel: itself when its shape is static,
-/// else its base pointer (memref<1xT>; the kernel rebuilds the view from the
-/// size arguments).
-Type kernelArgType(Value buffer) {
-  auto t = cast<MemRefType>(buffer.getType());
-  return t.hasStaticShape() ? MemRefType::get(t.getShape(), t.getElementType())
-                            : MemRefType::get({1}, t.getElementType());
-}
-
-/// The host operands that pass `buffers` as `types` (kernelArgType).
-SmallVector<Value> kernelOperands(ImplicitLocOpBuilder &b, ValueRange buffers,
-                                  TypeRange types) {
-  SmallVector<Value> operands;
-  for (auto [v, type] : llvm::zip(buffers, types)) {
-    Value operand = v;
-    if (v.getType() != type) {
-      OpFoldResult one = b.getIndexAttr(1);
-      operand = memref::ReinterpretCastOp::create(
-          b, cast<MemRefType>(type), v, OpFoldResult(b.getIndexAttr(0)), {one},
-          {one});
-    }
-    operands.push_back(operand);
-  }
-  return operands;
-}
-
 /// A kernel of `threads` threads named after `base` in `module`, with
 /// `workgroup` shared buffers (128-byte aligned); `b` is left at the start of
 /// its body (the caller keeps an InsertionGuard).

@@ -39,24 +39,64 @@ std::string mlir::tessera::uniqueKernelName(gpu::GPUModuleOp kernels,
   return (stem + "_" + Twine(std::distance(funcs.begin(), funcs.end()))).str();
 }
 
+Type mlir::tessera::kernelArgType(Value buffer) {
+  auto t = cast<MemRefType>(buffer.getType());
+  return t.hasStaticShape() ? MemRefType::get(t.getShape(), t.getElementType())
+                            : MemRefType::get({1}, t.getElementType());
+}
+
+SmallVector<Value> mlir::tessera::kernelOperands(ImplicitLocOpBuilder &b,
+                                                 ValueRange buffers,
+                                                 TypeRange types) {
+  SmallVector<Value> operands;
+  for (auto [v, type] : llvm::zip(buffers, types)) {
+    Value operand = v;
+    if (v.getType() != type) {
+      OpFoldResult one = b.getIndexAttr(1);
+      operand = memref::ReinterpretCastOp::create(
+          b, cast<MemRefType>(type), v, OpFoldResult(b.getIndexAttr(0)), {one},
+          {one});
+    }
+    operands.push_back(operand);
+  }
+  return operands;
+}
+
 namespace {
 
 constexpr int64_t kThreads = 128;
 
 /// Emits a kernel `stem_N` taking `operands` (memrefs, in order) with one
 /// private f32 row of `rowLen`; thread i of the grid runs `body(e, lead, args,
-/// row)` for row i of `leadShape` (row-major), and launches it with ceil(rows /
-/// 128) blocks of 128 threads.
+/// row)` for row i of the leading dims (row-major), and launches it with
+/// ceil(rows / 128) blocks of 128 threads. `leadSizes` are the leading dims'
+/// sizes on the host (constants where static). With run-time dims, operands
+/// of dynamic shape travel as base pointers and the kernel rebuilds their
+/// views from index arguments: the leading sizes, then each operand's dynamic
+/// dims.
 void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
-                   ArrayRef<int64_t> leadShape, int64_t rowLen,
-                   ArrayRef<Value> operands, RowBody body) {
+                   ArrayRef<int64_t> leadShape, ValueRange leadSizes,
+                   int64_t rowLen, ArrayRef<Value> operands, RowBody body) {
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(b, module);
-  int64_t rows = 1;
+  bool dynamic = llvm::any_of(leadShape, ShapedType::isDynamic);
+  int64_t staticRows = 1;
   for (int64_t d : leadShape)
-    rows *= d;
+    staticRows *= ShapedType::isDynamic(d) ? 1 : d;
   SmallVector<Type> argTypes;
   for (Value v : operands)
-    argTypes.push_back(v.getType());
+    argTypes.push_back(kernelArgType(v));
+  // Host index arguments: the leading sizes, then operands' dynamic dims.
+  SmallVector<Value> sizeArgs;
+  if (dynamic) {
+    sizeArgs.append(leadSizes.begin(), leadSizes.end());
+    for (Value v : operands) {
+      auto t = cast<MemRefType>(v.getType());
+      for (int64_t d = 0; d < t.getRank(); ++d)
+        if (t.isDynamicDim(d))
+          sizeArgs.push_back(memref::DimOp::create(b, v, d));
+    }
+  }
+  argTypes.append(sizeArgs.size(), b.getIndexType());
   gpu::GPUFuncOp kernel;
   {
     OpBuilder::InsertionGuard guard(b);
@@ -72,31 +112,82 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
     Block &entry = kernel.getBody().front();
     b.setInsertionPointToStart(&entry);
     Emitter e(b);
+    SmallVector<Value> args(entry.getArguments().take_front(operands.size()));
+    SmallVector<Value> lead(leadShape.size());
+    Value rows = e.idx(staticRows);
+    if (dynamic) {
+      ValueRange sizes = entry.getArguments().drop_front(operands.size());
+      for (size_t i = 0; i < leadShape.size(); ++i)
+        lead[i] = sizes[i];
+      rows = e.idx(1);
+      for (Value v : lead)
+        rows = e.mul(rows, v);
+      // Views of the pointer operands: their sizes from the arguments,
+      // row-major strides.
+      size_t next = leadShape.size();
+      for (auto [arg, v] : llvm::zip(args, operands)) {
+        auto t = cast<MemRefType>(v.getType());
+        if (t.hasStaticShape())
+          continue;
+        int64_t r = t.getRank();
+        SmallVector<Value> shape;
+        for (int64_t d = 0; d < r; ++d)
+          shape.push_back(t.isDynamicDim(d) ? sizes[next++]
+                                            : e.idx(t.getDimSize(d)));
+        SmallVector<OpFoldResult> sizesOfr, strides(r);
+        for (int64_t d = 0; d < r; ++d)
+          sizesOfr.push_back(t.isDynamicDim(d) ? OpFoldResult(shape[d])
+                                               : OpFoldResult(b.getIndexAttr(
+                                                     t.getDimSize(d))));
+        Value stride = e.idx(1);
+        strides[r - 1] = b.getIndexAttr(1);
+        for (int64_t d = r - 2; d >= 0; --d) {
+          stride = e.mul(stride, shape[d + 1]);
+          strides[d] = stride;
+        }
+        SmallVector<int64_t> layout(r, ShapedType::kDynamic);
+        layout.back() = 1;
+        auto type =
+            MemRefType::get(t.getShape(), t.getElementType(),
+                            StridedLayoutAttr::get(b.getContext(), 0, layout));
+        arg = memref::ReinterpretCastOp::create(
+            b, type, arg, OpFoldResult(b.getIndexAttr(0)), sizesOfr, strides);
+      }
+    } else {
+      for (size_t i = 0; i < leadShape.size(); ++i)
+        lead[i] = e.idx(leadShape[i]);
+    }
     Value tid = gpu::ThreadIdOp::create(b, gpu::Dimension::x);
     Value bid = gpu::BlockIdOp::create(b, gpu::Dimension::x);
     Value row = e.add(e.mul(bid, e.idx(kThreads)), tid);
-    e.ifThen(e.cmpi(arith::CmpIPredicate::ult, row, e.idx(rows)), [&] {
+    e.ifThen(e.cmpi(arith::CmpIPredicate::ult, row, rows), [&] {
       // Row-major delinearization of the row index into the leading dims.
-      SmallVector<Value> lead(leadShape.size());
+      SmallVector<Value> at(leadShape.size());
       Value rest = row;
       for (int64_t i = static_cast<int64_t>(leadShape.size()) - 1; i >= 0;
            --i) {
-        lead[i] = e.remui(rest, e.idx(leadShape[i]));
-        rest = e.divui(rest, e.idx(leadShape[i]));
+        at[i] = e.remui(rest, lead[i]);
+        rest = e.divui(rest, lead[i]);
       }
-      body(e, lead, entry.getArguments().take_front(argTypes.size()),
-           kernel.getPrivateAttributions()[0]);
+      body(e, at, args, kernel.getPrivateAttributions()[0]);
     });
     gpu::ReturnOp::create(b);
   }
-  auto idx = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, v).getResult();
-  };
+  Emitter host(b);
+  SmallVector<Value> launchOperands = kernelOperands(
+      b, operands, TypeRange(argTypes).take_front(operands.size()));
+  launchOperands.append(sizeArgs);
+  Value blocks = host.idx((staticRows + kThreads - 1) / kThreads);
+  if (dynamic) {
+    Value rows = host.idx(1);
+    for (Value v : leadSizes)
+      rows = host.mul(rows, v);
+    blocks = host.ceilDiv(rows, kThreads);
+  }
   gpu::LaunchFuncOp::create(
-      b, kernel,
-      gpu::KernelDim3{idx((rows + kThreads - 1) / kThreads), idx(1), idx(1)},
-      gpu::KernelDim3{idx(kThreads), idx(1), idx(1)},
-      /*dynamicSharedMemorySize=*/Value(), operands);
+      b, kernel, gpu::KernelDim3{blocks, host.idx(1), host.idx(1)},
+      gpu::KernelDim3{host.idx(kThreads), host.idx(1), host.idx(1)},
+      /*dynamicSharedMemorySize=*/Value(), launchOperands);
 }
 
 } // namespace
@@ -104,11 +195,11 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
 void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
                                                 RewritePatternSet &patterns) {
   RowRunner gpuRows = [](ImplicitLocOpBuilder &b, Operation *op, StringRef stem,
-                         ArrayRef<int64_t> leadShape, ValueRange,
+                         ArrayRef<int64_t> leadShape, ValueRange leadSizes,
                          int64_t rowLen, ArrayRef<Value> operands,
                          RowBody body) {
-    emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape, rowLen,
-                  operands, body);
+    emitRowKernel(b, op->getParentOfType<ModuleOp>(), stem, leadShape,
+                  leadSizes, rowLen, operands, body);
   };
   // Scalar butterflies: the scratch row is private (local) memory.
   populateRowOpPatterns(converter, patterns, gpuRows, /*vectorWidth=*/1);

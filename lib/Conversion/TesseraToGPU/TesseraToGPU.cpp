@@ -32,7 +32,9 @@ namespace {
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
   if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp, GradedMatmulOp>(
           op))
-    return checkShapesAndSchemes(op);
+    // Row kernels take run-time leading dims (sizes as kernel arguments);
+    // graded_matmul's kernels are sized at compile time.
+    return checkShapesAndSchemes(op, /*dynamicLead=*/!isa<GradedMatmulOp>(op));
   auto attention = dyn_cast<AttentionOp>(op);
   if (!attention)
     return op->emitOpError() << "has no GPU lowering yet";

@@ -33,14 +33,6 @@ func.func @other(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
 
 // -----
 
-func.func @row_op_dynamic(%x: tensor<?x64xbf16>) {
-  // expected-error @+1 {{'tessera.hadamard' op needs static shapes to be lowered here (the CPU lowering takes run-time leading dims)}}
-  %y = tessera.hadamard %x : tensor<?x64xbf16>
-  return
-}
-
-// -----
-
 func.func @cpu_tile(%q: tensor<1x2x100x64xbf16>) {
   // expected-error @+1 {{'tessera.attention' op tile of 16 query rows has no warp count: a CPU tile cannot run on the GPU (run --tessera-tile-attention=target=gpu)}}
   %o, %l = tessera.attention %q, %q, %q {tile = #tessera.tile<query = 16>} : tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16>, tensor<1x2x100x64xbf16> -> tensor<1x2x100x64xbf16>, tensor<1x2x100xf32>
@@ -60,13 +52,5 @@ func.func @paged(%q: tensor<2x8x1x64xbf16>, %k: tensor<10x16x2x64xbf16>, %t: ten
 func.func @varlen(%q: tensor<1x2x10x64xbf16>, %c: tensor<3xi32>) {
   // expected-error @+1 {{'tessera.attention' op checks its prefix sums on the host (checked mode, CPU only); the GPU kernels clamp each sequence's rows into the pack: compile without `checked` for the GPU}}
   %o, %l = tessera.attention %q, %q, %q varlen(%c, %c : tensor<3xi32>, tensor<3xi32>) {checked} : tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16>, tensor<1x2x10x64xbf16> -> tensor<1x2x10x64xbf16>, tensor<1x2x10xf32>
-  return
-}
-
-// -----
-
-func.func @bit_allocate_dynamic(%s: tensor<?x4xf32>) {
-  // expected-error @+1 {{'tessera.bit_allocate' op needs static shapes to be lowered here (the CPU lowering takes run-time leading dims)}}
-  %b = tessera.bit_allocate %s : tensor<?x4xf32> -> tensor<?x4xi32>
   return
 }
