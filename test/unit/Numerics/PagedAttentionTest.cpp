@@ -246,6 +246,54 @@ TEST(PagedAttention, PackedInt4KeysInt8Values) {
   expectClose(run(*m, in), oRef, lseRef, 1e-5, "packed pages");
 }
 
+// A K3V3 paged cache quantized in the same module (Block-GTQ keys, TQ-MSE
+// values; pools of run-time page count): attention reads the packed pages in
+// the rotated domain and equals the reference over the module's own
+// dequantized pools, gathered through the table.
+TEST(PagedAttention, PackedK3V3PoolsQuantizedInModule) {
+  std::string gtq = "#tessera.quant<block_gtq, bits = [4, 4, 4, 4, 4, 4, 4, 4, "
+                    "3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, "
+                    "2, 2, 2, 2, 2], seed = 11>";
+  std::string tq = "#tessera.quant<tq_mse, bits = 3, seed = 12, norm = f16>";
+  std::string pool = "tensor<?x16x2x64xf32>";
+  std::string kq = "!tessera.qtensor<?x16x2x64xf32, " + gtq + ">";
+  std::string vq = "!tessera.qtensor<?x16x2x64xf32, " + tq + ">";
+  std::string q = "tensor<?x8x?x64xf32>", l = "tensor<?x8x?xf32>";
+  std::string mlir =
+      "func.func @decode(%q: " + q + ", %k: " + pool + ", %v: " + pool +
+      ", %t: tensor<?x?xi32>, %n: tensor<?xi32>) -> (" + q + ", " + l + ", " +
+      pool + ", " + pool + ") {\n  %kp = tessera.quantize %k : " + pool +
+      " -> " + kq + "\n  %vp = tessera.quantize %v : " + pool + " -> " + vq +
+      "\n  %o, %l = tessera.attention %q, %kp, %vp paged(%t, %n : "
+      "tensor<?x?xi32>, tensor<?xi32>) {page_size = 16, causal, window = 90} "
+      ": " +
+      q + ", " + kq + ", " + vq + " -> " + q + ", " + l +
+      "\n  %kd = tessera.dequantize %kp : " + kq + " -> " + pool +
+      "\n  %vd = tessera.dequantize %vp : " + vq + " -> " + pool +
+      "\n  return %o, %l, %kd, %vd : " + q + ", " + l + ", " + pool + ", " +
+      pool + "\n}\n";
+  auto m = compileOrFail(mlir);
+  ASSERT_TRUE(m);
+  std::mt19937_64 rng(23);
+  std::vector<int64_t> lens = {130, 1, 0, 47};
+  Cache c = makeCache(lens, 12, DType::F32, rng);
+  int64_t B = lens.size(), sq = 3;
+  auto qv = randomValues(B * kHq * sq * kD, DType::F32, rng);
+  std::vector<HostTensor> in;
+  in.push_back(makeTensor(DType::F32, {B, kHq, sq, kD}, qv));
+  in.push_back(makeTensor(DType::F32, {c.pages, kPage, kHkv, kD}, c.kPool));
+  in.push_back(makeTensor(DType::F32, {c.pages, kPage, kHkv, kD}, c.vPool));
+  in.push_back(i32Tensor({B, c.maxPages}, c.table));
+  in.push_back(i32Tensor({B}, {130, 1, 0, 47}));
+  std::vector<HostTensor> out = run(*m, in);
+  ASSERT_EQ(out.size(), 4u);
+  std::vector<double> kDeq = valuesOf(out[2]), vDeq = valuesOf(out[3]);
+  std::vector<double> oRef, lseRef;
+  referencePaged(c, qv, sq, true, 90, kDeq, vDeq, oRef, lseRef);
+  out.resize(2);
+  expectClose(out, oRef, lseRef, 2e-5, "K3V3 pages");
+}
+
 /// Checked mode: a table entry outside the pool or a length beyond the
 /// table's capacity fails the call, naming the rule and the value; fast mode
 /// clamps instead and stays inside the pool (AddressSanitizer's tree runs
