@@ -271,7 +271,6 @@ KT4='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<tq_mse, bits = 4, rotatio
 VI8='!tessera.qtensor<1x1x150x128xbf16, #tessera.quant<int, bits = 8, asymmetric>>'
 check codec_tq4_int8_mqa_split "$(attn "$(t 2x4x1x128xbf16)" "$(echo "$KT4" | sed 's/1x1x150/2x1x150/')" "$(echo "$VI8" | sed 's/1x1x150/2x1x150/')" "" "tile = #tessera.tile<query = 64, warps = 4, kv_splits = 3>" "$(t 2x4x1x128xbf16)" "$(t 2x4x1xf32)" "" "")"
 check codec_k3v3_example "$(cat ../../examples/k3v3_decode.mlir)"
-
 # Run-time batch and lengths through the codecs: quantize row kernels over ? rows, the
 # rotation kernels and attention, one artifact at two shapes.
 DKG='!tessera.qtensor<?x2x?x64xbf16, #tessera.quant<'"$GTQ64"', seed = 11>>'
