@@ -251,6 +251,22 @@ public:
   Value emitUnpackElement(Emitter &e, ValueRange parts, ValueRange lead,
                           Value p) const override {
     ImplicitLocOpBuilder &b = e.builder();
+    if (segments.size() == 1) {
+      // One width (tq_mse, or block_gtq with equal bits): position p's code
+      // is at bit p * bits, its centroid in the one codebook.
+      const Segment &s = segments.front();
+      Value code = emitReadBits(e, parts[0], lead, e.mul(p, e.idx(s.bits)),
+                                e.i32(s.bits), numBytes);
+      Value c = memref::LoadOp::create(
+          b,
+          global<float>(e, "book", {static_cast<int64_t>(book.size())}, book),
+          ValueRange{arith::IndexCastOp::create(b, b.getIndexType(), code)
+                         .getResult()});
+      SmallVector<Value> normIndex(lead.begin(), lead.end());
+      if (perSegmentNorm)
+        normIndex.push_back(e.idx(0));
+      return e.mul(c, e.toF32(memref::LoadOp::create(b, parts[1], normIndex)));
+    }
     Value slotTable = global<int32_t>(e, "slots", {dim, 4}, slots);
     Value bookTable =
         global<float>(e, "book", {static_cast<int64_t>(book.size())}, book);

@@ -1,11 +1,12 @@
 // The rotated codecs (tq_mse, block_gtq, lattice) lower to loops over constant tables: the
 // rotation matrix, the per-position slots (bits, bit offset, codebook base, segment) and the
-// Lloyd-Max codebook (centroids then thresholds, scaled to N(0, 1/n)).
+// Lloyd-Max codebook (centroids then thresholds, scaled to N(0, 1/n)); schemes with one
+// bit width need no slot table.
 // RUN: tessera-opt %s --convert-tessera-to-loops | FileCheck %s
 
-// TQ-MSE, 3 bits, D = 8: 24 bits of codes in 3 bytes, an f16 norm per row.
-// CHECK-DAG: memref.global "private" constant @__tessera_q[[H:[0-9A-F]+]]_slots : memref<8x4xi32> = dense<{{\[\[}}3, 0, 0, 0], [3, 3, 0, 0], [3, 6, 0, 0], [3, 9, 0, 0], [3, 12, 0, 0], [3, 15, 0, 0], [3, 18, 0, 0], [3, 21, 0, 0]]>
-// CHECK-DAG: memref.global "private" constant @__tessera_q[[H]]_book : memref<16xf32> = dense<[-0.76082772,
+// TQ-MSE, 3 bits, D = 8: 24 bits of codes in 3 bytes, an f16 norm per row; one width, so
+// position p's code is at bit 3p (no slot table).
+// CHECK-DAG: memref.global "private" constant @__tessera_q[[H:[0-9A-F]+]]_book : memref<16xf32> = dense<[-0.76082772,
 // CHECK-DAG: memref.global "private" constant @__tessera_q[[H]]_rot : memref<8x8xf32>
 // Block-GTQ (below): the slots of its segments.
 // CHECK-DAG: memref.global "private" constant @{{__tessera_q[0-9A-F]+_slots}} : memref<8x4xi32> = dense<{{\[\[}}4, 0, 0, 0], [4, 4, 0, 0], [2, 8, 32, 1], [2, 10, 32, 1], [1, 16, 40, 2], [1, 17, 40, 2], [1, 18, 40, 2], [1, 19, 40, 2]]>
@@ -16,7 +17,7 @@
 // CHECK: memref.get_global @__tessera_q[[H]]_rot
 // CHECK: memref.get_global @__tessera_q[[H]]_book
 // CHECK: scf.parallel
-// CHECK: memref.get_global @__tessera_q[[H]]_slots
+// CHECK: memref.get_global @__tessera_q[[H]]_book
 func.func @tq_mse(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %p = tessera.quantize %x : tensor<4x8xf32> -> !tessera.qtensor<4x8xf32, #tessera.quant<tq_mse, bits = 3, seed = 1, norm = f16>>
   %y = tessera.dequantize %p : !tessera.qtensor<4x8xf32, #tessera.quant<tq_mse, bits = 3, seed = 1, norm = f16>> -> tensor<4x8xf32>
@@ -55,7 +56,7 @@ func.func @lattice(%x: tensor<?x16xf32>) -> !tessera.qtensor<?x16xf32, #tessera.
 // CHECK: memref.get_global @{{__tessera_q[0-9A-F]+_rot}}
 // CHECK: memref.store %{{.*}}, %[[QR]]
 // CHECK: scf.parallel
-// CHECK: memref.get_global @{{__tessera_q[0-9A-F]+_slots}}
+// CHECK: memref.get_global @{{__tessera_q[0-9A-F]+_book}}
 // CHECK: scf.parallel
 // CHECK: memref.get_global @{{__tessera_q[0-9A-F]+_rot}}
 func.func @attention(%q: tensor<1x4x8x16xf32>,
