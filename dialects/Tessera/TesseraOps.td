@@ -338,12 +338,16 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     | `snapkv`      | `query`          | `window` (32), `kernel` (5), `sinks` (0)                |
     | `compresskv`  | `query`          | `heads` (ranked semantic-retrieval heads), `first_k` (4), `window` (8), `kernel` (5) |
     | `h2o`         | `scores` [B,Hkv,S] f32 (accumulated attention) | `window` (0), `sinks` (0)   |
-    | `reservoir`   | `query`          | `steps` (2), `gamma` (0.9), `seed` (0), `sinks` (0)     |
+    | `reservoir`   | `query`          | `steps` (2), `gamma` (0.9), `seed` (0), `layer` (0), `step` (0), `sinks` (0) |
 
     `scope` is `per_head` (one index set per KV head; the default) or `per_layer` (one set
     shared by the layer's heads; compresskv is always per layer). Results: indices
     `[B, Hkv or 1, n]` (i64), kept K `[B, Hkv, n, D]`, kept V `[B, Hkv, n, Dv]` with
-    `n = min(budget, S)`. Always `budget >= sinks + window`.
+    `n = min(budget, S)`. Always `budget >= sinks + window`; `sink_window` keeps exactly
+    `sinks + window` tokens, so an explicit window must fill the budget. `h2o` may return a
+    fourth result, the running scores of the kept tokens `[B, Hkv, n]` (the state of the next
+    decode step). `reservoir` draws its Efraimidis-Spirakis keys from a counter-based RNG
+    seeded by (`seed`, `layer`, head, `step`). See docs/eviction.md.
 
     Example:
     ```mlir
@@ -367,15 +371,18 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     OptionalAttr<Tessera_I64Attr>:$first_k,
     OptionalAttr<Tessera_I64Attr>:$steps,
     OptionalAttr<F32Attr>:$gamma,
-    OptionalAttr<Tessera_I64Attr>:$seed
+    OptionalAttr<Tessera_I64Attr>:$seed,
+    OptionalAttr<Tessera_I64Attr>:$layer,
+    OptionalAttr<Tessera_I64Attr>:$step
   );
   let results = (outs RankedTensorOf<[I64]>:$indices, Tessera_KVOperand:$kept_keys,
-                      Tessera_KVOperand:$kept_values);
+                      Tessera_KVOperand:$kept_values,
+                      Optional<Tessera_F32Tensor>:$kept_scores);
   let assemblyFormat = [{
     $policy $keys `,` $values (`query` `(` $query^ `:` type($query) `)`)?
     (`scores` `(` $scores^ `:` type($scores) `)`)? attr-dict `:` qualified(type($keys)) `,`
     qualified(type($values)) `->` type($indices) `,` qualified(type($kept_keys)) `,`
-    qualified(type($kept_values))
+    qualified(type($kept_values)) (`,` type($kept_scores)^)?
   }];
   let extraClassDeclaration = [{
     /// Effective field values: the attribute when present, else the policy's default.

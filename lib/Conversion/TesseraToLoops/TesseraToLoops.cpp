@@ -3,6 +3,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/ConversionDriver.h"
+#include "tessera/Conversion/Evict.h"
 #include "tessera/Conversion/GradedMatmul.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Passes.h"
@@ -33,8 +34,10 @@ namespace {
 /// the schemes of packed values.
 LogicalResult checkLowerable(Operation *op) {
   if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp,
-           GradedMatmulOp>(op))
+           GradedMatmulOp, EvictOp>(op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";
+  if (isa<EvictOp>(op))
+    return checkEvictLowerable(op);
   if (auto attention = dyn_cast<AttentionOp>(op))
     if (failed(AttentionProblem::get(attention)))
       return failure();
@@ -59,6 +62,7 @@ struct ConvertTesseraToLoopsPass
       populateAttentionToLoopsPatterns(converter, patterns, options);
       populateRowOpsToLoopsPatterns(converter, patterns, options);
       populateGradedMatmulToLoopsPatterns(converter, patterns);
+      populateEvictToLoopsPatterns(converter, patterns);
     };
     if (failed(lowerTesseraOps(getOperation(), checkLowerable, populate)))
       signalPassFailure();

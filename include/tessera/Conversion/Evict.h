@@ -1,0 +1,32 @@
+//===- Evict.h - tessera.evict as loops over (batch, KV head) ---*- C++ -*-===//
+//
+// KV-cache eviction (ALGORITHMS.md 5) emitted as IR: one scf.parallel over the
+// index sets (batch x KV head, or batch alone for per-layer scope), each
+// scoring its tokens by the op's policy, ranking them and copying the kept
+// rows. Packed K/V are compacted component by component (the storage rows of
+// the kept tokens, norms and scales with them), never decoded and re-encoded.
+// See docs/eviction.md.
+//
+//===----------------------------------------------------------------------===//
+#ifndef TESSERA_CONVERSION_EVICT_H
+#define TESSERA_CONVERSION_EVICT_H
+
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::tessera {
+
+/// Checks, with a located diagnostic, that the CPU lowering handles the
+/// tessera.evict `op`: static head dims, a codec for every packed operand, and
+/// no dithered lattice rows (their dither depends on the row's position, so
+/// moving a row would change what it decodes to).
+LogicalResult checkEvictLowerable(Operation *op);
+
+/// tessera.evict on the CPU: operands to buffers, the outputs allocated at
+/// n = min(budget, S) (a run-time size when S is one), the index sets run in
+/// an scf.parallel.
+void populateEvictToLoopsPatterns(const TypeConverter &converter,
+                                  RewritePatternSet &patterns);
+
+} // namespace mlir::tessera
+
+#endif // TESSERA_CONVERSION_EVICT_H
