@@ -380,6 +380,11 @@ LogicalResult BlockSelectOp::verify() {
   if (getSinkBlocks() < 0)
     return emitOpError() << "sink_blocks (" << getSinkBlocks()
                          << ") must be non-negative";
+  if (std::optional<APFloat> scale = getScale();
+      scale && !(scale->convertToDouble() > 0))
+    return emitOpError() << "scale ("
+                         << format::formatDouble(scale->convertToDouble())
+                         << ") must be positive";
 
   bool concatPool = getPool() == BlockPool::MaxMinAvg;
   Value wq = getQueryProj(), wk = getKeyProj();

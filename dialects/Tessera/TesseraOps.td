@@ -145,14 +145,24 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
   let description = [{
     Pools K per block of `block_k` tokens (`pool`: avg, max or min per channel, or
     `max_min_avg`, their concatenation, which needs the projections), pools Q over the GQA
-    group and over `block_q` tokens, scores key blocks with `softmax(q_pool . k_pool / sqrt(D))`
+    group and over `block_q` tokens (always an average), scores key blocks with
+    `softmax(scale * q_pool . k_pool)` (`scale` defaults to 1/sqrt(D))
     (after the optional learned per-KV-head projections `Wq [Hkv, D, P]`,
     `Wk [Hkv, c*D, P]`, c = 3 for `max_min_avg` and 1 otherwise) and keeps per query block
     either the `top_k` best blocks or, with `top_p`, the smallest set in descending score
     order whose mass reaches p. `layer_top_p` additionally caps the layer's total at that
     fraction of the mass summed over the layer ("dual top-p"). The diagonal block and the first
     `sink_blocks` blocks are always kept; with `causal`, blocks wholly above the diagonal never
-    are.
+    are. Forced blocks are added to the selection: they do not use up `top_k` or the mass.
+
+    Blocks and the diagonal: query block `qb` holds rows `[qb*block_q, min((qb+1)*block_q, Sq))`
+    and its diagonal block is the key block of key `last + Skv - Sq` (ends aligned, as
+    attention's `causal`), `last` the block's last row; causal visibility is
+    `kb * block_k <= last + Skv - Sq`. Dual top-p runs per batch element: the candidates are
+    every block kept by `top_p` in any head and query block; ordered by score descending
+    (ties: lower (head, query block, key block) first), the smallest prefix whose mass reaches
+    `layer_top_p` times the mass of every visible block of the batch element is kept. The
+    lowering finds the prefix's last score by bisection on its f32 bits (docs/routing.md).
 
     Results: the bit-packed block mask `[B, Hkv, QB, ceil(KB/32)]` (i32, LSB first; feed it to
     `tessera.attention`) and the kept-block count per query block `[B, Hkv, QB]` (i32).
@@ -176,7 +186,8 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
     OptionalAttr<F32Attr>:$top_p,
     OptionalAttr<F32Attr>:$layer_top_p,
     DefaultValuedAttr<Tessera_I64Attr, "0">:$sink_blocks,
-    UnitAttr:$causal
+    UnitAttr:$causal,
+    OptionalAttr<F32Attr>:$scale
   );
   let results = (outs RankedTensorOf<[I32]>:$mask, RankedTensorOf<[I32]>:$counts);
   let assemblyFormat = [{

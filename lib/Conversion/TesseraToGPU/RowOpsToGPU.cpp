@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/BitAllocate.h"
+#include "tessera/Conversion/BlockSelect.h"
 #include "tessera/Conversion/GradedMatmul.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Conversion/RowOps.h"
@@ -204,6 +205,9 @@ void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
   // Scalar butterflies: the scratch row is private (local) memory.
   populateRowOpPatterns(converter, patterns, gpuRows, /*vectorWidth=*/1);
   populateBitAllocatePatterns(converter, patterns, gpuRows);
+  // block_select: a thread per key block, then per (batch, head, query block).
+  populateBlockSelectPatterns(converter, patterns, gpuRows,
+                              /*hostChecks=*/false);
   // graded_matmul: a thread per row of x (its bits), then one per output.
   populateGradedMatmulPatterns(converter, patterns, gpuRows);
 }

@@ -14,6 +14,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/BlockSelect.h"
 #include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Support/GPUAttentionRules.h"
@@ -30,6 +31,8 @@ namespace {
 
 /// One diagnostic for what the GPU lowering cannot handle yet.
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
+  if (isa<BlockSelectOp>(op))
+    return checkBlockSelectLowerable(op);
   if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp, GradedMatmulOp>(
           op))
     // Row kernels take run-time leading dims (sizes as kernel arguments);

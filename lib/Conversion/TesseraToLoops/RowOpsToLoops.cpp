@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/BitAllocate.h"
+#include "tessera/Conversion/BlockSelect.h"
 #include "tessera/Conversion/RowOps.h"
 #include "tessera/Conversion/TesseraToLoops.h"
 
@@ -28,4 +29,6 @@ void mlir::tessera::populateRowOpsToLoopsPatterns(
   };
   populateRowOpPatterns(converter, patterns, cpuRows, options.vectorWidth);
   populateBitAllocatePatterns(converter, patterns, cpuRows);
+  populateBlockSelectPatterns(converter, patterns, cpuRows,
+                              /*hostChecks=*/true);
 }

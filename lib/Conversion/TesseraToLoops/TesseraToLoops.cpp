@@ -2,6 +2,7 @@
 #include "tessera/Conversion/TesseraToLoops.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "tessera/Conversion/AttentionSchedule.h"
+#include "tessera/Conversion/BlockSelect.h"
 #include "tessera/Conversion/ConversionDriver.h"
 #include "tessera/Conversion/Evict.h"
 #include "tessera/Conversion/GradedMatmul.h"
@@ -33,6 +34,8 @@ namespace {
 /// its kind (the ops of later stages are not lowered yet), static shapes, and
 /// the schemes of packed values.
 LogicalResult checkLowerable(Operation *op) {
+  if (isa<BlockSelectOp>(op))
+    return checkBlockSelectLowerable(op);
   if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp,
            GradedMatmulOp, EvictOp>(op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";

@@ -1644,3 +1644,12 @@ func.func @f(%x: tensor<2x64xbf16>, %w: !tessera.qtensor<8x64xf32, #tessera.quan
   %y = tessera.graded_matmul %x, %w {avg_bits = 2.0 : f64} : tensor<2x64xbf16>, !tessera.qtensor<8x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<2x8xf32>
   return
 }
+
+// -----
+
+// The routing scale is positive.
+func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op scale (-0.5) must be positive}}
+  %m, %n = tessera.block_select %q, %k {top_k = 2, scale = -0.5 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}

@@ -1,0 +1,615 @@
+//===- BlockSelect.cpp - tessera.block_select as row phases ---------------===//
+//
+// Four phases, each a RowRunner call (an scf.parallel on the CPU, a thread per
+// row on the GPU):
+//   1. pool K:   a row per (b, kv head, key block): max/min/avg per channel of
+//                the block's keys (projected by Wk when given) -> kpool.
+//   2. score:    a row per (b, kv head, query block): Q averaged over the GQA
+//                group and the block's rows (projected by Wq), the visible
+//                blocks' logits, their softmax -> scores, then top_k / top_p
+//                by rank: block j is kept when fewer than k visible blocks
+//                (or less than p of the mass) come before it in descending
+//                score order (ties: lower index first). Without a layer cap
+//                the forced blocks and the count follow in the same row.
+//   3. cap:      (dual top-p) a row per batch element: the last score of the
+//                layer's kept prefix by bisection on its f32 bits, then the
+//                candidates below it (and the ties past the mass) cleared.
+//   4. force:    (dual top-p) the diagonal and sink blocks, and the counts.
+// exp is written in arith ops (no libm/libdevice call on either target), so
+// the GPU's scores are the CPU's.
+//
+//===----------------------------------------------------------------------===//
+#include "tessera/Conversion/BlockSelect.h"
+
+#include "Tessera/TesseraOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tessera;
+
+LogicalResult mlir::tessera::checkBlockSelectLowerable(Operation *op) {
+  auto select = cast<BlockSelectOp>(op);
+  auto q = select.getQuery().getType(), k = select.getKey().getType();
+  for (auto [what, dim] :
+       {std::pair<StringRef, int64_t>{"query head count", q.getDimSize(1)},
+        {"key head count", k.getDimSize(1)},
+        {"head dim", q.getDimSize(3)},
+        {"key head dim", k.getDimSize(3)}})
+    if (ShapedType::isDynamic(dim))
+      return op->emitOpError()
+             << "needs a static " << what
+             << " to be lowered (batch, Sq and Skv may be run-time sizes)";
+  for (Value w : {select.getQueryProj(), select.getKeyProj()})
+    if (w && !cast<ShapedType>(w.getType()).hasStaticShape())
+      return op->emitOpError()
+             << "needs static projection shapes to be lowered; got "
+             << w.getType();
+  for (Value r : op->getResults()) {
+    auto t = cast<ShapedType>(r.getType());
+    if (t.isDynamicDim(1))
+      return op->emitOpError()
+             << "needs a static head count in its results to be lowered; got "
+             << t;
+  }
+  return success();
+}
+
+namespace {
+
+/// What every phase needs to know about the op, all static.
+struct Config {
+  int64_t hq, hkv, d, width; // width: the scored vectors' (P, or D)
+  int64_t blockQ, blockK, sinks;
+  BlockPool pool;
+  bool causal, proj;
+  std::optional<int64_t> topK;
+  double topP = 1.0;
+  std::optional<double> layerP;
+  double scale;
+};
+
+SmallVector<Value> cat(ValueRange a, ValueRange b) {
+  SmallVector<Value> out(a.begin(), a.end());
+  out.append(b.begin(), b.end());
+  return out;
+}
+
+Value dimOf(ImplicitLocOpBuilder &b, Value buffer, int64_t d) {
+  auto t = cast<MemRefType>(buffer.getType());
+  if (!t.isDynamicDim(d))
+    return arith::ConstantIndexOp::create(b, t.getDimSize(d));
+  return memref::DimOp::create(b, buffer, d);
+}
+
+Value indexToF32(ImplicitLocOpBuilder &b, Value v) {
+  Value i = arith::IndexCastOp::create(b, b.getI64Type(), v);
+  return arith::SIToFPOp::create(b, b.getF32Type(), i);
+}
+
+/// exp(x) for an f32 x <= 88 in arith ops: x = n ln2 + r (Cody-Waite, |r| <=
+/// ln2 / 2), a degree-7 Taylor polynomial for e^r (relative error < 2e-8,
+/// below f32's), times 2^n built from its exponent bits; 0 below -87 (and at
+/// -inf).
+Value expF32(Emitter &e, Value x) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value tiny = e.cmpf(arith::CmpFPredicate::OLT, x, e.f32(-87.0));
+  Value xc = arith::MinimumFOp::create(b, e.maxf(x, e.f32(-87.0)), e.f32(88.0));
+  Value n = e.roundF32(e.mul(xc, e.f32(1.4426950408889634)));
+  Value r = e.sub(e.sub(xc, e.mul(n, e.f32(0.693145751953125))),
+                  e.mul(n, e.f32(1.428606765330187e-06)));
+  Value p = e.f32(1.0 / 5040.0);
+  for (double c :
+       {1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    p = e.add(e.mul(p, r), e.f32(c));
+  Value ni = arith::FPToSIOp::create(b, b.getI32Type(), n);
+  Value bits = arith::ShLIOp::create(b, e.add(ni, e.i32(127)), e.i32(23));
+  Value scaled = e.mul(p, arith::BitcastOp::create(b, b.getF32Type(), bits));
+  return e.select(tiny, e.f32(0.0), scaled);
+}
+
+/// The row bodies, over the phase's operands as the body sees them.
+class Rows {
+public:
+  Rows(Emitter &e, const Config &c) : e(e), b(e.builder()), c(c) {}
+
+  /// Phase 1: the pooled (and projected) key of block `kb` of (bi, h):
+  /// `row` [c*D] holds the pool, `kpool` [B, Hkv, KB, width] gets it.
+  void poolKeys(Value k, Value wk, Value kpool, Value bi, Value h, Value kb,
+                Value row) {
+    Value skv = dimOf(b, k, 2);
+    Value start = e.mul(kb, e.idx(c.blockK));
+    Value end = e.minsi(e.add(start, e.idx(c.blockK)), skv);
+    Value inv =
+        arith::DivFOp::create(b, e.f32(1.0), indexToF32(b, e.sub(end, start)));
+    bool all = c.pool == BlockPool::MaxMinAvg;
+    e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+      double inf = std::numeric_limits<double>::infinity();
+      SmallVector<Value> acc = e.forLoop(
+          start, end, 1, ValueRange{e.f32(-inf), e.f32(inf), e.f32(0.0)},
+          [&](Value t, ValueRange s) -> SmallVector<Value> {
+            Value x =
+                e.toF32(memref::LoadOp::create(b, k, ValueRange{bi, h, t, ch}));
+            return {e.maxf(s[0], x), arith::MinimumFOp::create(b, s[1], x),
+                    e.add(s[2], x)};
+          });
+      Value avg = e.mul(acc[2], inv);
+      if (all) {
+        memref::StoreOp::create(b, acc[0], row, ValueRange{ch});
+        memref::StoreOp::create(b, acc[1], row,
+                                ValueRange{e.add(ch, e.idx(c.d))});
+        memref::StoreOp::create(b, avg, row,
+                                ValueRange{e.add(ch, e.idx(2 * c.d))});
+        return;
+      }
+      Value v = c.pool == BlockPool::Max   ? acc[0]
+                : c.pool == BlockPool::Min ? acc[1]
+                                           : avg;
+      memref::StoreOp::create(b, v, row, ValueRange{ch});
+    });
+    int64_t len = all ? 3 * c.d : c.d;
+    if (!wk) {
+      e.forLoop(e.idx(0), e.idx(len), 1, [&](Value ch) {
+        memref::StoreOp::create(b,
+                                memref::LoadOp::create(b, row, ValueRange{ch}),
+                                kpool, ValueRange{bi, h, kb, ch});
+      });
+      return;
+    }
+    project(row, 0, len, wk, h, [&](Value p, Value y) {
+      memref::StoreOp::create(b, y, kpool, ValueRange{bi, h, kb, p});
+    });
+  }
+
+  /// Phase 2: scores and the top_k / top_p candidates of query block `qb`
+  /// of (bi, h); `row` [D + width] holds the pooled (and projected) query.
+  void scoreAndSelect(Value q, Value k, Value wq, Value kpool, Value scores,
+                      Value mask, Value bi, Value h, Value qb, Value row) {
+    Value sq = dimOf(b, q, 2), kbs = dimOf(b, kpool, 2);
+    Value limit = visibleLimit(sq, dimOf(b, k, 2), qb);
+    Value start = e.mul(qb, e.idx(c.blockQ));
+    Value end = e.minsi(e.add(start, e.idx(c.blockQ)), sq);
+    int64_t g = c.hq / c.hkv;
+    Value inv = arith::DivFOp::create(
+        b, e.f32(1.0), e.mul(indexToF32(b, e.sub(end, start)), e.f32(g)));
+    Value head0 = e.mul(h, e.idx(g));
+    e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+      Value sum = e.forLoop(
+          e.idx(0), e.idx(g), 1, ValueRange{e.f32(0.0)},
+          [&](Value j, ValueRange s) -> SmallVector<Value> {
+            Value hh = e.add(head0, j);
+            return e.forLoop(start, end, 1, s,
+                             [&](Value t, ValueRange s2) -> SmallVector<Value> {
+                               Value x = e.toF32(memref::LoadOp::create(
+                                   b, q, ValueRange{bi, hh, t, ch}));
+                               return {e.add(s2[0], x)};
+                             });
+          })[0];
+      memref::StoreOp::create(b, e.mul(sum, inv), row, ValueRange{ch});
+    });
+    Value qOff = e.idx(0);
+    if (wq) {
+      qOff = e.idx(c.d);
+      project(row, 0, c.d, wq, h, [&](Value p, Value y) {
+        memref::StoreOp::create(b, y, row, ValueRange{e.add(p, qOff)});
+      });
+    }
+
+    // Logits of the visible blocks (-inf elsewhere) and their maximum.
+    Value mx = e.forLoop(
+        e.idx(0), kbs, 1, ValueRange{e.negInf()},
+        [&](Value kb, ValueRange s) -> SmallVector<Value> {
+          Value dot = e.forLoop(
+              e.idx(0), e.idx(c.width), 1, ValueRange{e.f32(0.0)},
+              [&](Value p, ValueRange acc) -> SmallVector<Value> {
+                Value x =
+                    memref::LoadOp::create(b, row, ValueRange{e.add(p, qOff)});
+                Value y =
+                    memref::LoadOp::create(b, kpool, ValueRange{bi, h, kb, p});
+                return {e.add(acc[0], e.mul(x, y))};
+              })[0];
+          Value logit = e.select(visible(kb, limit), e.mul(dot, e.f32(c.scale)),
+                                 e.negInf());
+          memref::StoreOp::create(b, logit, scores, ValueRange{bi, h, qb, kb});
+          return {e.maxf(s[0], logit)};
+        })[0];
+    // Softmax over the visible blocks; invisible ones get 0 (a query block
+    // that sees no key has no visible block, so no -inf - -inf).
+    Value total = e.forLoop(e.idx(0), kbs, 1, ValueRange{e.f32(0.0)},
+                            [&](Value kb, ValueRange s) -> SmallVector<Value> {
+                              SmallVector<Value> at{bi, h, qb, kb};
+                              Value x = memref::LoadOp::create(b, scores, at);
+                              Value p =
+                                  e.select(visible(kb, limit),
+                                           expF32(e, e.sub(x, mx)), e.f32(0.0));
+                              memref::StoreOp::create(b, p, scores, at);
+                              return {e.add(s[0], p)};
+                            })[0];
+    Value invTotal = arith::DivFOp::create(b, e.f32(1.0), total);
+    e.forLoop(e.idx(0), kbs, 1, [&](Value kb) {
+      SmallVector<Value> at{bi, h, qb, kb};
+      Value p = memref::LoadOp::create(b, scores, at);
+      memref::StoreOp::create(b, e.mul(p, invTotal), scores, at);
+    });
+
+    // Candidates: block j when fewer than k visible blocks, or less than p
+    // of the mass, come before it (descending score, lower index on ties).
+    e.forLoop(e.idx(0), dimOf(b, mask, 3), 1, [&](Value w) {
+      memref::StoreOp::create(b, e.i32(0), mask, ValueRange{bi, h, qb, w});
+    });
+    e.forLoop(e.idx(0), kbs, 1, [&](Value j) {
+      onlyIf(visible(j, limit), [&] {
+        Value sj = memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, j});
+        SmallVector<Value> ahead = e.forLoop(
+            e.idx(0), kbs, 1, ValueRange{e.idx(0), e.f32(0.0)},
+            [&](Value i, ValueRange s) -> SmallVector<Value> {
+              Value si =
+                  memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, i});
+              Value higher = e.cmpf(arith::CmpFPredicate::OGT, si, sj);
+              Value tie = arith::AndIOp::create(
+                  b, e.cmpf(arith::CmpFPredicate::OEQ, si, sj),
+                  e.cmpi(arith::CmpIPredicate::ult, i, j));
+              Value before = arith::AndIOp::create(
+                  b, visible(i, limit), arith::OrIOp::create(b, higher, tie));
+              return {e.select(before, e.add(s[0], e.idx(1)), s[0]),
+                      e.select(before, e.add(s[1], si), s[1])};
+            });
+        Value keep =
+            c.topK ? e.cmpi(arith::CmpIPredicate::ult, ahead[0], e.idx(*c.topK))
+                   : e.cmpf(arith::CmpFPredicate::OLT, ahead[1], e.f32(c.topP));
+        e.ifThen(keep, [&] { setBit(mask, {bi, h, qb}, j, true); });
+      });
+    });
+  }
+
+  /// Phase 3 (dual top-p) for batch element `bi`: with T = layer_top_p times
+  /// the mass of every visible block, the candidates' largest score s* with
+  /// mass(score >= s*) >= T is found by bisection on the f32 bits (scores
+  /// are >= 0, so their bits order as they do); candidates above s* stay,
+  /// those below go, and those equal to it stay in index order while the
+  /// mass kept so far is below T.
+  void capLayer(Value scores, Value mask, Value bi) {
+    Value qbs = dimOf(b, scores, 2), kbs = dimOf(b, scores, 3);
+    Type i32 = b.getI32Type();
+    auto each = [&](ValueRange init, function_ref<SmallVector<Value>(
+                                         ValueRange, Value, Value, ValueRange)>
+                                         body) {
+      return e.forLoop(
+          e.idx(0), e.idx(c.hkv), 1, init,
+          [&](Value h, ValueRange s) -> SmallVector<Value> {
+            return e.forLoop(
+                e.idx(0), qbs, 1, s,
+                [&](Value qb, ValueRange s2) -> SmallVector<Value> {
+                  return e.forLoop(
+                      e.idx(0), kbs, 1, s2,
+                      [&](Value kb, ValueRange s3) -> SmallVector<Value> {
+                        Value p = memref::LoadOp::create(
+                            b, scores, ValueRange{bi, h, qb, kb});
+                        return body(ValueRange{h, qb, kb}, p,
+                                    testBit(mask, {bi, h, qb}, kb), s3);
+                      });
+                });
+          });
+    };
+    Value layerMass = each(
+        ValueRange{e.f32(0.0)},
+        [&](ValueRange, Value p, Value, ValueRange s) -> SmallVector<Value> {
+          return {e.add(s[0], p)};
+        })[0];
+    Value target = e.mul(layerMass, e.f32(*c.layerP));
+    auto massFrom = [&](Value lo) {
+      return each(ValueRange{e.f32(0.0)},
+                  [&](ValueRange, Value p, Value kept,
+                      ValueRange s) -> SmallVector<Value> {
+                    Value bits = arith::BitcastOp::create(b, i32, p);
+                    Value in = arith::AndIOp::create(
+                        b, kept, e.cmpi(arith::CmpIPredicate::sge, bits, lo));
+                    return {e.select(in, e.add(s[0], p), s[0])};
+                  })[0];
+    };
+    Value all = massFrom(e.i32(0));
+    Value binds = arith::AndIOp::create(
+        b, e.cmpf(arith::CmpFPredicate::OGT, target, e.f32(0.0)),
+        e.cmpf(arith::CmpFPredicate::OGE, all, target));
+    e.ifThen(binds, [&] {
+      // Invariant: mass(>= lo) >= T > mass(>= hi); +inf's bits bound every
+      // score. 32 halvings close the 2^31-wide range.
+      SmallVector<Value> range = e.forLoop(
+          e.idx(0), e.idx(32), 1, ValueRange{e.i32(0), e.i32(0x7F800000)},
+          [&](Value, ValueRange s) -> SmallVector<Value> {
+            Value lo = s[0], hi = s[1];
+            Value mid =
+                e.add(lo, arith::ShRUIOp::create(b, e.sub(hi, lo), e.i32(1)));
+            Value ge = e.cmpf(arith::CmpFPredicate::OGE, massFrom(mid), target);
+            Value open =
+                e.cmpi(arith::CmpIPredicate::sgt, e.sub(hi, lo), e.i32(1));
+            Value up = arith::AndIOp::create(b, open, ge);
+            Value down = arith::AndIOp::create(
+                b, open,
+                arith::XOrIOp::create(
+                    b, ge, arith::ConstantOp::create(b, b.getBoolAttr(true))));
+            return {e.select(up, mid, lo), e.select(down, mid, hi)};
+          });
+      Value star = range[0];
+      Value above = massFrom(e.add(star, e.i32(1)));
+      each(ValueRange{above},
+           [&](ValueRange at, Value p, Value kept,
+               ValueRange s) -> SmallVector<Value> {
+             Value bits = arith::BitcastOp::create(b, i32, p);
+             Value tieKept = arith::AndIOp::create(
+                 b, e.cmpi(arith::CmpIPredicate::eq, bits, star),
+                 e.cmpf(arith::CmpFPredicate::OLT, s[0], target));
+             Value stays = arith::OrIOp::create(
+                 b, e.cmpi(arith::CmpIPredicate::sgt, bits, star), tieKept);
+             Value drop = arith::AndIOp::create(
+                 b, kept,
+                 arith::XOrIOp::create(
+                     b, stays,
+                     arith::ConstantOp::create(b, b.getBoolAttr(true))));
+             e.ifThen(drop,
+                      [&] { setBit(mask, {bi, at[0], at[1]}, at[2], false); });
+             Value tieCounts = arith::AndIOp::create(b, kept, tieKept);
+             return {e.select(tieCounts, e.add(s[0], p), s[0])};
+           });
+    });
+  }
+
+  /// Phase 2's end (or phase 4): the diagonal and the visible sink blocks of
+  /// query block `qb` of (bi, h), then the count of kept blocks.
+  void forceAndCount(Value q, Value k, Value mask, Value counts, Value bi,
+                     Value h, Value qb) {
+    Value skv = dimOf(b, k, 2);
+    Value kbs = e.ceilDiv(skv, c.blockK);
+    Value limit = visibleLimit(dimOf(b, q, 2), skv, qb);
+    Value seesKeys = e.cmpi(arith::CmpIPredicate::sge, limit, e.idx(0));
+    Value any = e.cmpi(arith::CmpIPredicate::sgt, kbs, e.idx(0));
+    if (c.causal)
+      any = arith::AndIOp::create(b, any, seesKeys);
+    e.ifThen(any, [&] {
+      Value diag =
+          e.select(seesKeys, e.divui(e.maxsi(limit, e.idx(0)), e.idx(c.blockK)),
+                   e.idx(0));
+      setBit(mask, {bi, h, qb}, diag, true);
+    });
+    e.forLoop(e.idx(0), e.minsi(e.idx(c.sinks), kbs), 1, [&](Value j) {
+      e.ifThen(visible(j, limit), [&] { setBit(mask, {bi, h, qb}, j, true); });
+    });
+    Value n = e.forLoop(e.idx(0), kbs, 1, ValueRange{e.i32(0)},
+                        [&](Value j, ValueRange s) -> SmallVector<Value> {
+                          Value bit = arith::ExtUIOp::create(
+                              b, b.getI32Type(), testBit(mask, {bi, h, qb}, j));
+                          return {e.add(s[0], bit)};
+                        })[0];
+    memref::StoreOp::create(b, n, counts, ValueRange{bi, h, qb});
+  }
+
+private:
+  /// The last key index query block `qb` may see (ends aligned; negative
+  /// when it sees none).
+  Value visibleLimit(Value sq, Value skv, Value qb) {
+    Value last = e.sub(e.minsi(e.mul(e.add(qb, e.idx(1)), e.idx(c.blockQ)), sq),
+                       e.idx(1));
+    return e.sub(e.add(last, skv), sq);
+  }
+  /// `then()` under `cond`, or directly when nothing is causal (every block
+  /// is visible).
+  void onlyIf(Value cond, function_ref<void()> then) {
+    if (c.causal)
+      e.ifThen(cond, then);
+    else
+      then();
+  }
+  Value visible(Value kb, Value limit) {
+    if (!c.causal)
+      return arith::ConstantOp::create(b, b.getBoolAttr(true));
+    return e.cmpi(arith::CmpIPredicate::sle, e.mul(kb, e.idx(c.blockK)), limit);
+  }
+  /// The word and bit of key block `kb`.
+  std::pair<SmallVector<Value>, Value> wordOf(ValueRange lead, Value kb) {
+    SmallVector<Value> at = cat(lead, ValueRange{e.divui(kb, e.idx(32))});
+    Value bit =
+        arith::IndexCastOp::create(b, b.getI32Type(), e.remui(kb, e.idx(32)));
+    return {at, arith::ShLIOp::create(b, e.i32(1), bit)};
+  }
+  Value testBit(Value mask, ValueRange lead, Value kb) {
+    auto [at, bit] = wordOf(lead, kb);
+    Value word = memref::LoadOp::create(b, mask, at);
+    return e.cmpi(arith::CmpIPredicate::ne, arith::AndIOp::create(b, word, bit),
+                  e.i32(0));
+  }
+  void setBit(Value mask, ValueRange lead, Value kb, bool on) {
+    auto [at, bit] = wordOf(lead, kb);
+    Value word = memref::LoadOp::create(b, mask, at);
+    Value next = on ? Value(arith::OrIOp::create(b, word, bit))
+                    : Value(arith::AndIOp::create(
+                          b, word, arith::XOrIOp::create(b, bit, e.i32(-1))));
+    memref::StoreOp::create(b, next, mask, at);
+  }
+  /// y[p] = sum_i row[off + i] * w[h, i, p] for p < width, handed to `store`.
+  void project(Value row, int64_t off, int64_t len, Value w, Value h,
+               function_ref<void(Value, Value)> store) {
+    e.forLoop(e.idx(0), e.idx(c.width), 1, [&](Value p) {
+      Value y = e.forLoop(
+          e.idx(0), e.idx(len), 1, ValueRange{e.f32(0.0)},
+          [&](Value i, ValueRange s) -> SmallVector<Value> {
+            Value x = memref::LoadOp::create(b, row,
+                                             ValueRange{e.add(i, e.idx(off))});
+            Value wi =
+                e.toF32(memref::LoadOp::create(b, w, ValueRange{h, i, p}));
+            return {e.add(s[0], e.mul(x, wi))};
+          })[0];
+      store(p, y);
+    });
+  }
+
+  Emitter &e;
+  ImplicitLocOpBuilder &b;
+  const Config &c;
+};
+
+class BlockSelectRows : public OpConversionPattern<BlockSelectOp> {
+public:
+  BlockSelectRows(const TypeConverter &converter, MLIRContext *ctx,
+                  RowRunner runner, bool hostChecks)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)),
+        hostChecks(hostChecks) {}
+
+  LogicalResult
+  matchAndRewrite(BlockSelectOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Static head counts, head dim and projections were checked, with a
+    // diagnostic, before the conversion started.
+    auto qT = op.getQuery().getType(), kT = op.getKey().getType();
+    Config c;
+    c.hq = qT.getDimSize(1);
+    c.hkv = kT.getDimSize(1);
+    c.d = qT.getDimSize(3);
+    c.proj = static_cast<bool>(op.getQueryProj());
+    c.width = c.proj
+                  ? cast<ShapedType>(op.getQueryProj().getType()).getDimSize(2)
+                  : c.d;
+    c.blockQ = op.getBlockQ();
+    c.blockK = op.getBlockK();
+    c.sinks = op.getSinkBlocks();
+    c.pool = op.getPool();
+    c.causal = op.getCausal();
+    c.topK = op.getTopK();
+    if (std::optional<APFloat> p = op.getTopP())
+      c.topP = p->convertToDouble();
+    if (std::optional<APFloat> p = op.getLayerTopP())
+      c.layerP = p->convertToDouble();
+    c.scale = op.getScale() ? op.getScale()->convertToDouble()
+                            : 1.0 / std::sqrt(static_cast<double>(c.d));
+
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Emitter e(b);
+    Location loc = b.getLoc();
+    Value q = emitToBuffer(b, loc, adaptor.getQuery());
+    Value k = emitToBuffer(b, loc, adaptor.getKey());
+    Value wq = c.proj ? emitToBuffer(b, loc, adaptor.getQueryProj()) : Value();
+    Value wk = c.proj ? emitToBuffer(b, loc, adaptor.getKeyProj()) : Value();
+
+    // Sizes: static where either operand says so, else read at run time.
+    int64_t bS = !qT.isDynamicDim(0) ? qT.getDimSize(0) : kT.getDimSize(0);
+    Value bV = !qT.isDynamicDim(0) ? dimOf(b, q, 0) : dimOf(b, k, 0);
+    Value sqV = dimOf(b, q, 2), skvV = dimOf(b, k, 2);
+    auto ceilS = [](int64_t x, int64_t d) {
+      return ShapedType::isDynamic(x) ? x : (x + d - 1) / d;
+    };
+    int64_t qbS = ceilS(qT.getDimSize(2), c.blockQ);
+    int64_t kbS = ceilS(kT.getDimSize(2), c.blockK);
+    Value qbV = e.ceilDiv(sqV, c.blockQ), kbV = e.ceilDiv(skvV, c.blockK);
+    Value kbwV = e.ceilDiv(kbV, 32);
+
+    auto alloc = [&](ArrayRef<int64_t> shape, Type elt,
+                     ArrayRef<Value> sizes) -> Value {
+      SmallVector<Value> dynamic;
+      for (auto [s, v] : llvm::zip(shape, sizes))
+        if (ShapedType::isDynamic(s))
+          dynamic.push_back(v);
+      return memref::AllocOp::create(b, MemRefType::get(shape, elt), dynamic);
+    };
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    Value hkvV = e.idx(c.hkv);
+    auto maskT = op.getMask().getType(), countsT = op.getCounts().getType();
+    Value mask = alloc(maskT.getShape(), i32, {bV, hkvV, qbV, kbwV});
+    Value counts = alloc(countsT.getShape(), i32, {bV, hkvV, qbV});
+
+    SmallVector<RuntimeCheck> checks;
+    if (hostChecks) {
+      // Only what depends on run-time sizes: `dim` of `buffer` against
+      // `want` when the source is dynamic and the dim is not.
+      auto expect = [&](bool dynamicSource, Value buffer, int64_t dim,
+                        Value want, StringRef what) {
+        if (!dynamicSource ||
+            cast<MemRefType>(buffer.getType()).isDynamicDim(dim))
+          return;
+        Value got = dimOf(b, buffer, dim);
+        checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
+                          what.str(), got, want});
+      };
+      if (qT.isDynamicDim(0) || kT.isDynamicDim(0)) {
+        Value got = dimOf(b, k, 0), want = dimOf(b, q, 0);
+        checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
+                          "key batch differs from the query batch", got, want});
+      }
+      bool dynB = ShapedType::isDynamic(bS), dynQ = ShapedType::isDynamic(qbS),
+           dynK = ShapedType::isDynamic(kbS);
+      expect(dynB, mask, 0, bV, "mask batch differs from the batch");
+      expect(dynQ, mask, 2, qbV,
+             "mask query blocks differ from ceil(Sq / block_q)");
+      expect(dynK, mask, 3, kbwV,
+             "mask words differ from ceil(ceil(Skv / block_k) / 32)");
+      expect(dynB, counts, 0, bV, "counts batch differs from the batch");
+      expect(dynQ, counts, 2, qbV,
+             "counts query blocks differ from ceil(Sq / block_q)");
+    }
+    auto work = [&] {
+      Value kpool = alloc({bS, c.hkv, kbS, c.width}, f32,
+                          {bV, hkvV, kbV, e.idx(c.width)});
+      Value scores = alloc({bS, c.hkv, qbS, kbS}, f32, {bV, hkvV, qbV, kbV});
+      int64_t poolLen = c.pool == BlockPool::MaxMinAvg ? 3 * c.d : c.d;
+      SmallVector<Value> ops1{k};
+      if (wk)
+        ops1.push_back(wk);
+      ops1.push_back(kpool);
+      bool proj = c.proj;
+      runner(b, op, "tessera_block_pool", {bS, c.hkv, kbS}, {bV, hkvV, kbV},
+             poolLen, ops1,
+             [&](Emitter &re, ValueRange at, ValueRange args, Value row) {
+               Rows(re, c).poolKeys(args[0], proj ? args[1] : Value(),
+                                    args.back(), at[0], at[1], at[2], row);
+             });
+      SmallVector<Value> ops2{q, k};
+      if (wq)
+        ops2.push_back(wq);
+      ops2.append({kpool, scores, mask, counts});
+      bool cap = c.layerP.has_value();
+      runner(b, op, "tessera_block_score", {bS, c.hkv, qbS}, {bV, hkvV, qbV},
+             c.d + c.width, ops2,
+             [&](Emitter &re, ValueRange at, ValueRange args, Value row) {
+               size_t n = args.size();
+               Rows rows(re, c);
+               rows.scoreAndSelect(args[0], args[1], proj ? args[2] : Value(),
+                                   args[n - 4], args[n - 3], args[n - 2], at[0],
+                                   at[1], at[2], row);
+               if (!cap)
+                 rows.forceAndCount(args[0], args[1], args[n - 2], args[n - 1],
+                                    at[0], at[1], at[2]);
+             });
+      if (!cap)
+        return;
+      runner(b, op, "tessera_block_cap", {bS}, {bV}, 1, {scores, mask},
+             [&](Emitter &re, ValueRange at, ValueRange args, Value) {
+               Rows(re, c).capLayer(args[0], args[1], at[0]);
+             });
+      runner(b, op, "tessera_block_force", {bS, c.hkv, qbS}, {bV, hkvV, qbV}, 1,
+             {q, k, mask, counts},
+             [&](Emitter &re, ValueRange at, ValueRange args, Value) {
+               Rows(re, c).forceAndCount(args[0], args[1], args[2], args[3],
+                                         at[0], at[1], at[2]);
+             });
+    };
+    if (checks.empty())
+      work();
+    else
+      e.ifThen(emitRuntimeChecks(e, op, checks), work);
+    rewriter.replaceOp(
+        op, {emitToTensor(b, loc, mask), emitToTensor(b, loc, counts)});
+    return success();
+  }
+
+private:
+  RowRunner runner;
+  bool hostChecks;
+};
+
+} // namespace
+
+void mlir::tessera::populateBlockSelectPatterns(const TypeConverter &converter,
+                                                RewritePatternSet &patterns,
+                                                RowRunner runner,
+                                                bool hostChecks) {
+  patterns.add<BlockSelectRows>(converter, patterns.getContext(),
+                                std::move(runner), hostChecks);
+}

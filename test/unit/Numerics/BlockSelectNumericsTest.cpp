@@ -1,0 +1,564 @@
+//===- BlockSelectNumericsTest.cpp - Compiled tessera.block_select --------===//
+//
+// The compiled op against an independent reference of ALGORITHMS.md 2 written
+// here (double precision, explicit sorts): every pool, top_k, top-p, dual
+// top-p, forced diagonal and sinks, GQA, projections, shapes that are not
+// multiples of the block sizes and run-time lengths. Then block_select feeding
+// attention: everything kept equals dense attention, and the routed mask
+// gives the reference attention over the reference's mask (f32, 1e-5
+// relative to the output's scale).
+//
+//===----------------------------------------------------------------------===//
+#include "Harness.h"
+#include "Reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+using namespace tessera;
+using namespace tessera::test;
+
+namespace {
+
+struct Sel {
+  std::string name;
+  int64_t B = 1, Hq = 1, Hkv = 1, Sq = 1, Skv = 1, D = 8;
+  int64_t blockQ = 16, blockK = 16;
+  std::string pool = "avg";
+  std::optional<int64_t> topK = std::nullopt;
+  std::optional<double> topP = std::nullopt, layerP = std::nullopt;
+  int64_t sinks = 0;
+  bool causal = false;
+  int64_t P = 0; ///< projection width; 0: no projections
+  std::optional<double> scale = std::nullopt;
+  bool dynamic = false;   ///< compile Sq and Skv as `?`
+  bool dupBlocks = false; ///< every key block a copy of block 0 (score ties)
+};
+
+std::ostream &operator<<(std::ostream &os, const Sel &c) {
+  return os << c.name;
+}
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// The reference's result: a flag per (b, kv head, query block, key block),
+/// and the block scores (for property checks).
+struct Selection {
+  std::vector<uint8_t> keep;
+  std::vector<double> score;
+  std::vector<uint8_t> visible;
+};
+
+/// ALGORITHMS.md 2 from the text (and the op's documented choices): pooled
+/// keys, the pooled query, softmax over the visible blocks, then a sort per
+/// query block (and per layer for the cap), forced blocks last.
+Selection referenceSelect(const Sel &c, const std::vector<double> &q,
+                          const std::vector<double> &k,
+                          const std::vector<double> &wq,
+                          const std::vector<double> &wk) {
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK);
+  int64_t g = c.Hq / c.Hkv, D = c.D;
+  int64_t cw = c.pool == "max_min_avg" ? 3 : 1;
+  int64_t W = c.P ? c.P : D;
+  double scale = c.scale ? *c.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  Selection s;
+  s.keep.assign(c.B * c.Hkv * QB * KB, 0);
+  s.score.assign(s.keep.size(), 0.0);
+  s.visible.assign(s.keep.size(), 0);
+  auto K = [&](int64_t b, int64_t h, int64_t t, int64_t d) {
+    return k[((b * c.Hkv + h) * c.Skv + t) * D + d];
+  };
+  auto Q = [&](int64_t b, int64_t h, int64_t t, int64_t d) {
+    return q[((b * c.Hq + h) * c.Sq + t) * D + d];
+  };
+  auto at = [&](int64_t b, int64_t h, int64_t qb, int64_t kb) {
+    return ((b * c.Hkv + h) * QB + qb) * KB + kb;
+  };
+  for (int64_t b = 0; b < c.B; ++b) {
+    for (int64_t h = 0; h < c.Hkv; ++h) {
+      // Pooled (projected) keys.
+      std::vector<std::vector<double>> kp(KB);
+      for (int64_t kb = 0; kb < KB; ++kb) {
+        int64_t t0 = kb * c.blockK, t1 = std::min(t0 + c.blockK, c.Skv);
+        std::vector<double> mx(D, -INFINITY), mn(D, INFINITY), av(D, 0.0);
+        for (int64_t t = t0; t < t1; ++t)
+          for (int64_t d = 0; d < D; ++d) {
+            mx[d] = std::max(mx[d], K(b, h, t, d));
+            mn[d] = std::min(mn[d], K(b, h, t, d));
+            av[d] += K(b, h, t, d) / static_cast<double>(t1 - t0);
+          }
+        std::vector<double> pooled;
+        if (c.pool == "max_min_avg") {
+          pooled = mx;
+          pooled.insert(pooled.end(), mn.begin(), mn.end());
+          pooled.insert(pooled.end(), av.begin(), av.end());
+        } else {
+          pooled = c.pool == "max" ? mx : c.pool == "min" ? mn : av;
+        }
+        if (c.P) {
+          kp[kb].assign(W, 0.0);
+          for (int64_t p = 0; p < W; ++p)
+            for (int64_t i = 0; i < cw * D; ++i)
+              kp[kb][p] += pooled[i] * wk[(h * cw * D + i) * W + p];
+        } else {
+          kp[kb] = pooled;
+        }
+      }
+      for (int64_t qb = 0; qb < QB; ++qb) {
+        int64_t r0 = qb * c.blockQ, r1 = std::min(r0 + c.blockQ, c.Sq);
+        std::vector<double> qp(D, 0.0);
+        for (int64_t j = 0; j < g; ++j)
+          for (int64_t t = r0; t < r1; ++t)
+            for (int64_t d = 0; d < D; ++d)
+              qp[d] +=
+                  Q(b, h * g + j, t, d) / static_cast<double>(g * (r1 - r0));
+        if (c.P) {
+          std::vector<double> y(W, 0.0);
+          for (int64_t p = 0; p < W; ++p)
+            for (int64_t d = 0; d < D; ++d)
+              y[p] += qp[d] * wq[(h * D + d) * W + p];
+          qp = y;
+        }
+        int64_t limit = r1 - 1 + c.Skv - c.Sq;
+        std::vector<double> logit(KB, -INFINITY);
+        double mx = -INFINITY;
+        for (int64_t kb = 0; kb < KB; ++kb) {
+          bool vis = !c.causal || kb * c.blockK <= limit;
+          s.visible[at(b, h, qb, kb)] = vis;
+          if (!vis)
+            continue;
+          double dot = 0;
+          for (int64_t p = 0; p < W; ++p)
+            dot += qp[p] * kp[kb][p];
+          logit[kb] = scale * dot;
+          mx = std::max(mx, logit[kb]);
+        }
+        double sum = 0;
+        for (int64_t kb = 0; kb < KB; ++kb)
+          if (s.visible[at(b, h, qb, kb)])
+            sum += std::exp(logit[kb] - mx);
+        std::vector<int64_t> order;
+        for (int64_t kb = 0; kb < KB; ++kb)
+          if (s.visible[at(b, h, qb, kb)]) {
+            s.score[at(b, h, qb, kb)] = std::exp(logit[kb] - mx) / sum;
+            order.push_back(kb);
+          }
+        std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+          return s.score[at(b, h, qb, x)] > s.score[at(b, h, qb, y)];
+        });
+        double cum = 0;
+        for (size_t r = 0; r < order.size(); ++r) {
+          bool keep =
+              c.topK ? static_cast<int64_t>(r) < *c.topK : cum < *c.topP;
+          if (!keep)
+            break;
+          s.keep[at(b, h, qb, order[r])] = 1;
+          cum += s.score[at(b, h, qb, order[r])];
+        }
+      }
+    }
+    if (c.layerP) {
+      double total = 0, cand = 0;
+      std::vector<int64_t> order;
+      for (int64_t i = at(b, 0, 0, 0); i < at(b + 1, 0, 0, 0); ++i) {
+        total += s.score[i];
+        if (s.keep[i]) {
+          order.push_back(i);
+          cand += s.score[i];
+        }
+      }
+      double target = *c.layerP * total;
+      if (target > 0 && cand >= target) {
+        std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+          return s.score[x] > s.score[y];
+        });
+        double cum = 0;
+        for (int64_t i : order) {
+          if (cum >= target)
+            s.keep[i] = 0;
+          cum += s.score[i];
+        }
+      }
+    }
+    for (int64_t h = 0; h < c.Hkv; ++h)
+      for (int64_t qb = 0; qb < QB; ++qb) {
+        int64_t r1 = std::min((qb + 1) * c.blockQ, c.Sq);
+        int64_t limit = r1 - 1 + c.Skv - c.Sq;
+        if (KB > 0 && (!c.causal || limit >= 0))
+          s.keep[at(b, h, qb, limit >= 0 ? limit / c.blockK : 0)] = 1;
+        for (int64_t kb = 0; kb < std::min(c.sinks, KB); ++kb)
+          if (s.visible[at(b, h, qb, kb)])
+            s.keep[at(b, h, qb, kb)] = 1;
+      }
+  }
+  return s;
+}
+
+std::string tensorT(const std::vector<int64_t> &s, const std::string &elt) {
+  return "tensor<" + dims(s) + "x" + elt + ">";
+}
+
+std::string attrsOf(const Sel &c) {
+  std::string a = "{block_q = " + std::to_string(c.blockQ) +
+                  ", block_k = " + std::to_string(c.blockK) +
+                  ", pool = #tessera<pool " + c.pool + ">";
+  if (c.topK)
+    a += ", top_k = " + std::to_string(*c.topK);
+  if (c.topP)
+    a += ", top_p = " + std::to_string(*c.topP) + " : f32";
+  if (c.layerP)
+    a += ", layer_top_p = " + std::to_string(*c.layerP) + " : f32";
+  if (c.sinks)
+    a += ", sink_blocks = " + std::to_string(c.sinks);
+  if (c.scale)
+    a += ", scale = " + std::to_string(*c.scale) + " : f32";
+  if (c.causal)
+    a += ", causal";
+  return a + "}";
+}
+
+/// `@sel(q, k[, wq, wk]) -> (mask, counts)`; with `dynamic`, Q and K are
+/// `?` along the lengths and the results are cast to the run's static shapes.
+std::string selectModule(const Sel &c) {
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK);
+  int64_t cw = c.pool == "max_min_avg" ? 3 : 1;
+  auto len = [&](int64_t n) { return c.dynamic ? int64_t(-1) : n; };
+  auto ty = [&](std::vector<int64_t> s, const std::string &e) {
+    std::string out = "tensor<";
+    for (int64_t d : s)
+      out += (d < 0 ? std::string("?") : std::to_string(d)) + "x";
+    return out + e + ">";
+  };
+  std::string q = ty({c.B, c.Hq, len(c.Sq), c.D}, "f32"),
+              k = ty({c.B, c.Hkv, len(c.Skv), c.D}, "f32");
+  std::string m = ty({c.B, c.Hkv, len(QB), c.dynamic ? -1 : cdiv(KB, 32)},
+                     "i32"),
+              n = ty({c.B, c.Hkv, len(QB)}, "i32");
+  std::string ms = tensorT({c.B, c.Hkv, QB, cdiv(KB, 32)}, "i32"),
+              ns = tensorT({c.B, c.Hkv, QB}, "i32");
+  std::string wq = tensorT({c.Hkv, c.D, c.P}, "f32"),
+              wk = tensorT({c.Hkv, cw * c.D, c.P}, "f32");
+  std::string s = "func.func @sel(%q: " + q + ", %k: " + k;
+  if (c.P)
+    s += ", %wq: " + wq + ", %wk: " + wk;
+  s +=
+      ") -> (" + ms + ", " + ns + ") {\n  %m, %n = tessera.block_select %q, %k";
+  if (c.P)
+    s += " proj(%wq, %wk : " + wq + ", " + wk + ")";
+  s += " " + attrsOf(c) + " : " + q + ", " + k + " -> " + m + ", " + n + "\n";
+  if (c.dynamic) {
+    s += "  %mc = tensor.cast %m : " + m + " to " + ms + "\n";
+    s += "  %nc = tensor.cast %n : " + n + " to " + ns + "\n";
+    s += "  return %mc, %nc : " + ms + ", " + ns + "\n}\n";
+  } else {
+    s += "  return %m, %n : " + ms + ", " + ns + "\n}\n";
+  }
+  return s;
+}
+
+struct Inputs {
+  std::vector<double> q, k, wq, wk;
+};
+
+Inputs randomInputs(const Sel &c, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Inputs in;
+  in.q = randomValues(c.B * c.Hq * c.Sq * c.D, DType::F32, rng);
+  in.k = randomValues(c.B * c.Hkv * c.Skv * c.D, DType::F32, rng);
+  // Spread the scores: scale K so block logits differ by O(1).
+  for (double &x : in.k)
+    x *= 3.0;
+  if (c.dupBlocks)
+    for (int64_t r = 0; r < c.B * c.Hkv; ++r)
+      for (int64_t t = c.blockK; t < c.Skv; ++t)
+        for (int64_t d = 0; d < c.D; ++d)
+          in.k[(r * c.Skv + t) * c.D + d] =
+              in.k[(r * c.Skv + t % c.blockK) * c.D + d];
+  if (c.P) {
+    int64_t cw = c.pool == "max_min_avg" ? 3 : 1;
+    in.wq = randomValues(c.Hkv * c.D * c.P, DType::F32, rng);
+    in.wk = randomValues(c.Hkv * cw * c.D * c.P, DType::F32, rng);
+  }
+  return in;
+}
+
+/// Runs the compiled op; returns the unpacked flags and the counts.
+bool runSelect(const Sel &c, const Inputs &in, std::vector<uint8_t> &keep,
+               std::vector<int32_t> &counts) {
+  auto m = compileOrFail(selectModule(c));
+  if (!m)
+    return false;
+  int64_t cw = c.pool == "max_min_avg" ? 3 : 1;
+  std::vector<HostTensor> inputs;
+  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hq, c.Sq, c.D}, in.q));
+  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hkv, c.Skv, c.D}, in.k));
+  if (c.P) {
+    inputs.push_back(makeTensor(DType::F32, {c.Hkv, c.D, c.P}, in.wq));
+    inputs.push_back(makeTensor(DType::F32, {c.Hkv, cw * c.D, c.P}, in.wk));
+  }
+  std::vector<HostTensor> out = run(*m, inputs);
+  if (out.size() != 2)
+    return false;
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK),
+          KBw = cdiv(KB, 32);
+  const auto *words = static_cast<const int32_t *>(out[0].data());
+  keep.assign(c.B * c.Hkv * QB * KB, 0);
+  for (int64_t r = 0; r < c.B * c.Hkv * QB; ++r) {
+    for (int64_t kb = 0; kb < KB; ++kb)
+      keep[r * KB + kb] =
+          (static_cast<uint32_t>(words[r * KBw + kb / 32]) >> (kb % 32)) & 1;
+    // Bits past the last block stay 0.
+    for (int64_t kb = KB; kb < KBw * 32; ++kb)
+      EXPECT_EQ((static_cast<uint32_t>(words[r * KBw + kb / 32]) >> (kb % 32)) &
+                    1,
+                0u)
+          << "padding bit " << kb << " of row " << r;
+  }
+  const auto *n = static_cast<const int32_t *>(out[1].data());
+  counts.assign(n, n + c.B * c.Hkv * QB);
+  return true;
+}
+
+class BlockSelectRandom : public ::testing::TestWithParam<Sel> {};
+
+// The compiled mask and counts equal the reference's on fresh inputs.
+TEST_P(BlockSelectRandom, MatchesReference) {
+  const Sel c = GetParam();
+  Inputs in = randomInputs(c, std::hash<std::string>{}(c.name));
+  Selection want = referenceSelect(c, in.q, in.k, in.wq, in.wk);
+  std::vector<uint8_t> got;
+  std::vector<int32_t> counts;
+  ASSERT_TRUE(runSelect(c, in, got, counts));
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK);
+  for (int64_t r = 0; r < c.B * c.Hkv * QB; ++r) {
+    std::vector<uint8_t> g(got.begin() + r * KB, got.begin() + (r + 1) * KB),
+        w(want.keep.begin() + r * KB, want.keep.begin() + (r + 1) * KB);
+    EXPECT_EQ(g, w) << "row (b, h, qb) = " << r;
+    EXPECT_EQ(counts[r], std::accumulate(w.begin(), w.end(), 0)) << "row " << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modes, BlockSelectRandom,
+    ::testing::Values(
+        Sel{"topk_avg", 1, 4, 2, 64, 64, 8, 16, 16, "avg", 2},
+        Sel{"topk_max_causal_gqa", 2, 8, 2, 70, 90, 16, 16, 8, "max", 3,
+            std::nullopt, std::nullopt, 0, true},
+        Sel{"topk_min_sinks", 1, 3, 1, 50, 77, 8, 16, 16, "min", 1,
+            std::nullopt, std::nullopt, 2, true},
+        Sel{"topp_avg", 1, 4, 2, 48, 100, 8, 16, 8, "avg", std::nullopt, 0.7},
+        Sel{"topp_causal_sinks", 2, 6, 3, 33, 61, 8, 8, 8, "avg", std::nullopt,
+            0.5, std::nullopt, 1, true},
+        Sel{"topp_sq_gt_skv", 1, 2, 1, 40, 24, 8, 8, 8, "max", std::nullopt,
+            0.6, std::nullopt, 0, true},
+        Sel{"topp_one", 1, 2, 2, 32, 40, 8, 16, 8, "avg", std::nullopt, 1.0},
+        Sel{"dual_cap", 2, 4, 2, 64, 128, 8, 16, 8, "avg", std::nullopt, 0.9,
+            0.5, 0, true},
+        Sel{"dual_cap_sinks", 1, 8, 4, 45, 300, 8, 16, 16, "max", std::nullopt,
+            0.8, 0.6, 1, false},
+        Sel{"dual_loose", 1, 2, 1, 20, 50, 8, 8, 8, "avg", std::nullopt, 0.5,
+            0.95},
+        Sel{"proj_max_min_avg", 1, 4, 2, 40, 72, 8, 16, 8, "max_min_avg", 2,
+            std::nullopt, std::nullopt, 0, true, 6},
+        Sel{"proj_avg_topp", 1, 4, 1, 32, 64, 8, 8, 8, "avg", std::nullopt,
+            0.75, std::nullopt, 0, false, 4, 0.3},
+        Sel{"many_words", 1, 2, 1, 16, 700, 4, 16, 8, "avg", 5},
+        Sel{"dynamic_topk", 2, 4, 2, 37, 83, 8, 16, 8, "max", 3, std::nullopt,
+            std::nullopt, 1, true, 0, std::nullopt, true},
+        Sel{"dynamic_dual", 1, 4, 2, 50, 130, 8, 16, 16, "avg", std::nullopt,
+            0.8, 0.5, 0, true, 0, std::nullopt, true},
+        Sel{"ties_topk", 1, 2, 1, 16, 128, 8, 16, 16, "avg", 3, std::nullopt,
+            std::nullopt, 0, false, 0, std::nullopt, false, true},
+        Sel{"ties_topp", 1, 2, 1, 16, 128, 8, 16, 16, "max", std::nullopt, 0.3,
+            std::nullopt, 0, false, 0, std::nullopt, false, true}),
+    [](const ::testing::TestParamInfo<Sel> &info) { return info.param.name; });
+
+// Top-p keeps the smallest mass-covering set: per query block, the kept
+// non-forced blocks reach p, and dropping the least of them falls below p;
+// none of the blocks left out scores above a kept one.
+TEST(BlockSelect, TopPKeepsSmallestCoveringSet) {
+  Sel c{"cover", 1, 4, 2, 64, 256, 8, 16, 16, "avg", std::nullopt, 0.8};
+  Inputs in = randomInputs(c, 99);
+  Selection ref = referenceSelect(c, in.q, in.k, in.wq, in.wk);
+  std::vector<uint8_t> got;
+  std::vector<int32_t> counts;
+  ASSERT_TRUE(runSelect(c, in, got, counts));
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK);
+  for (int64_t r = 0; r < c.Hkv * QB; ++r) {
+    int64_t qb = r % QB;
+    int64_t diag =
+        (std::min((qb + 1) * c.blockQ, c.Sq) - 1 + c.Skv - c.Sq) / c.blockK;
+    // The kept set is the top-p set plus the forced diagonal, which may or
+    // may not belong to it.
+    double mass = 0, least = 1, maxOut = 0;
+    for (int64_t kb = 0; kb < KB; ++kb) {
+      double s = ref.score[r * KB + kb];
+      if (!got[r * KB + kb])
+        maxOut = std::max(maxOut, s);
+      else if (kb != diag) {
+        mass += s;
+        least = std::min(least, s);
+      }
+    }
+    double d = ref.score[r * KB + diag];
+    if (mass < *c.topP) { // the diagonal is part of the set
+      EXPECT_GE(mass + d, *c.topP - 1e-6) << "row " << r;
+      EXPECT_LT(mass + d - std::min(least, d), *c.topP) << "row " << r;
+      least = std::min(least, d);
+    } else {
+      EXPECT_LT(mass - least, *c.topP) << "row " << r;
+    }
+    EXPECT_LE(maxOut, least + 1e-12) << "row " << r;
+  }
+}
+
+// The dual cap keeps at most layer_top_p of the layer's mass (plus the one
+// block that crosses it, and the forced blocks) and never adds a block.
+TEST(BlockSelect, DualCapBoundsTheLayer) {
+  Sel loose{"loose", 1, 8, 4, 64, 256, 8, 16, 16, "avg", std::nullopt, 0.9};
+  Sel capped = loose;
+  capped.layerP = 0.4;
+  Inputs in = randomInputs(loose, 5);
+  std::vector<uint8_t> a, b;
+  std::vector<int32_t> na, nb;
+  ASSERT_TRUE(runSelect(loose, in, a, na));
+  ASSERT_TRUE(runSelect(capped, in, b, nb));
+  Selection ref = referenceSelect(loose, in.q, in.k, in.wq, in.wk);
+  double total = 0, kept = 0, top = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE(b[i], a[i]) << "block " << i;
+    total += ref.score[i];
+  }
+  int64_t QB = cdiv(loose.Sq, loose.blockQ), KB = cdiv(loose.Skv, loose.blockK);
+  for (int64_t r = 0; r < loose.Hkv * QB; ++r) {
+    int64_t diag = std::min((r % QB + 1) * 16, loose.Sq) - 1 + 192;
+    for (int64_t kb = 0; kb < KB; ++kb)
+      if (b[r * KB + kb] && kb != diag / 16) {
+        kept += ref.score[r * KB + kb];
+        top = std::max(top, ref.score[r * KB + kb]);
+      }
+  }
+  EXPECT_LT(kept, 0.4 * total + top);
+  EXPECT_LT(std::accumulate(nb.begin(), nb.end(), 0),
+            std::accumulate(na.begin(), na.end(), 0));
+}
+
+/// `@route(q, k, v) -> o`: block_select's mask straight into attention (same
+/// block sizes), Sq/Skv `?` when `dynamic`.
+std::string routedModule(const Sel &c, int64_t Dv, bool dynamic) {
+  int64_t QB = cdiv(c.Sq, c.blockQ), KB = cdiv(c.Skv, c.blockK);
+  auto L = [&](int64_t n) {
+    return dynamic ? std::string("?") : std::to_string(n);
+  };
+  std::string sq = L(c.Sq), skv = L(c.Skv);
+  std::string b = std::to_string(c.B), hq = std::to_string(c.Hq),
+              hkv = std::to_string(c.Hkv);
+  std::string q = "tensor<" + b + "x" + hq + "x" + sq + "x" +
+                  std::to_string(c.D) + "xf32>",
+              k = "tensor<" + b + "x" + hkv + "x" + skv + "x" +
+                  std::to_string(c.D) + "xf32>",
+              v = "tensor<" + b + "x" + hkv + "x" + skv + "x" +
+                  std::to_string(Dv) + "xf32>",
+              o = "tensor<" + b + "x" + hq + "x" + sq + "x" +
+                  std::to_string(Dv) + "xf32>",
+              l = "tensor<" + b + "x" + hq + "x" + sq + "xf32>";
+  std::string m = "tensor<" + b + "x" + hkv + "x" + L(QB) + "x" +
+                  (dynamic ? "?" : std::to_string(cdiv(KB, 32))) + "xi32>",
+              n = "tensor<" + b + "x" + hkv + "x" + L(QB) + "xi32>";
+  std::string blocks = "block_q = " + std::to_string(c.blockQ) +
+                       ", block_k = " + std::to_string(c.blockK);
+  return "func.func @route(%q: " + q + ", %k: " + k + ", %v: " + v + ") -> " +
+         o + " {\n  %m, %n = tessera.block_select %q, %k " + attrsOf(c) +
+         " : " + q + ", " + k + " -> " + m + ", " + n +
+         "\n  %o, %lse = tessera.attention %q, %k, %v mask(%m : " + m + ") {" +
+         blocks + (c.causal ? ", causal" : "") + "} : " + q + ", " + k + ", " +
+         v + " -> " + o + ", " + l + "\n  return %o : " + o + "\n}\n";
+}
+
+double maxRelError(const std::vector<double> &got,
+                   const std::vector<double> &want) {
+  double scale = 0, err = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    scale = std::max(scale, std::abs(want[i]));
+    err = std::max(err, std::abs(got[i] - want[i]));
+  }
+  return err / std::max(scale, 1e-30);
+}
+
+struct Routed {
+  Sel sel;
+  int64_t Dv;
+  bool dynamic;
+  bool keepAll; ///< compare with dense attention (no mask) instead
+};
+
+class BlockSelectAttention : public ::testing::TestWithParam<Routed> {};
+
+// Attention over block_select's mask equals the reference attention over the
+// reference's mask; with every block kept (top_k = KB), dense attention.
+TEST_P(BlockSelectAttention, MatchesReference) {
+  const Routed r = GetParam();
+  const Sel &c = r.sel;
+  Inputs in = randomInputs(c, std::hash<std::string>{}(c.name) + 1);
+  std::mt19937_64 rng(17);
+  std::vector<double> v =
+      randomValues(c.B * c.Hkv * c.Skv * r.Dv, DType::F32, rng);
+  auto m = compileOrFail(routedModule(c, r.Dv, r.dynamic));
+  ASSERT_TRUE(m);
+  std::vector<HostTensor> inputs;
+  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hq, c.Sq, c.D}, in.q));
+  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hkv, c.Skv, c.D}, in.k));
+  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hkv, c.Skv, r.Dv}, v));
+  std::vector<HostTensor> out = run(*m, inputs);
+  ASSERT_EQ(out.size(), 1u);
+
+  reference::Attention a;
+  a.B = c.B;
+  a.Hq = c.Hq;
+  a.Hkv = c.Hkv;
+  a.Sq = c.Sq;
+  a.Skv = c.Skv;
+  a.D = c.D;
+  a.Dv = r.Dv;
+  a.causal = c.causal;
+  a.blockQ = c.blockQ;
+  a.blockK = c.blockK;
+  if (!r.keepAll) {
+    ASSERT_EQ(c.B, 1) << "the reference mask has no batch dim";
+    Selection s = referenceSelect(c, in.q, in.k, in.wq, in.wk);
+    a.blockMask = s.keep;
+    a.maskHeads = c.Hkv;
+    int64_t kept = std::accumulate(s.keep.begin(), s.keep.end(), int64_t{0});
+    EXPECT_LT(kept, static_cast<int64_t>(s.keep.size())) << "nothing pruned";
+  }
+  std::vector<double> o, lse;
+  reference::attention(a, in.q, in.k, v, o, lse);
+  EXPECT_LT(maxRelError(valuesOf(out[0]), o), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Routing, BlockSelectAttention,
+    ::testing::Values(
+        Routed{Sel{"all_kept", 2, 4, 2, 50, 70, 16, 16, 16, "avg", 5}, 16,
+               false, true},
+        Routed{Sel{"all_kept_causal", 1, 8, 2, 40, 96, 8, 8, 16, "max", 6,
+                   std::nullopt, std::nullopt, 0, true},
+               8, false, true},
+        Routed{Sel{"all_kept_dynamic", 2, 4, 1, 33, 65, 8, 16, 16, "avg", 5,
+                   std::nullopt, std::nullopt, 0, true},
+               8, true, true},
+        Routed{Sel{"routed_topp", 1, 4, 2, 64, 128, 16, 16, 16, "avg",
+                   std::nullopt, 0.6, std::nullopt, 1, true},
+               16, false, false},
+        Routed{Sel{"routed_topk_dynamic", 1, 6, 3, 45, 150, 8, 16, 16, "max", 2,
+                   std::nullopt, std::nullopt, 0, false},
+               8, true, false},
+        Routed{Sel{"routed_dual_dynamic", 1, 4, 2, 70, 200, 8, 16, 16, "avg",
+                   std::nullopt, 0.9, 0.5, 1, true},
+               8, true, false}),
+    [](const ::testing::TestParamInfo<Routed> &info) {
+      return info.param.sel.name;
+    });
+
+} // namespace
