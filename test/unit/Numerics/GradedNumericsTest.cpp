@@ -65,8 +65,11 @@ std::vector<int> referenceBits(const double *x, int64_t k, double avg,
                                int bits) {
   std::vector<int64_t> order(k);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return std::fabs(x[a]) > std::fabs(x[b]);
+  // (std::sort with the index as tie-break: libstdc++'s stable_sort uses the
+  // deprecated get_temporary_buffer, an error under -Werror with clang.)
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    double fa = std::fabs(x[a]), fb = std::fabs(x[b]);
+    return fa != fb ? fa > fb : a < b;
   });
   int64_t left = static_cast<int64_t>(std::floor(double(k) * avg));
   std::vector<int> b(k, 0);
