@@ -637,6 +637,8 @@ LogicalResult EvictOp::verify() {
       {"steps", getSteps().has_value(), policy == EvictPolicy::Reservoir},
       {"gamma", getGamma().has_value(), policy == EvictPolicy::Reservoir},
       {"seed", getSeed().has_value(), policy == EvictPolicy::Reservoir},
+      {"layer", getLayer().has_value(), policy == EvictPolicy::Reservoir},
+      {"step", getStep().has_value(), policy == EvictPolicy::Reservoir},
       {"scope", getScope().has_value(), policy != EvictPolicy::CompressKV},
   };
   for (const Field &f : fields)
@@ -660,6 +662,10 @@ LogicalResult EvictOp::verify() {
     return emitOpError() << "budget (" << budget
                          << ") must be at least sinks + window (" << sinks
                          << " + " << window << ")";
+  if (policy == EvictPolicy::SinkWindow && budget != sinks + window)
+    return emitOpError() << "sink_window keeps sinks + window tokens: budget ("
+                         << budget << ") must equal " << sinks << " + "
+                         << window;
   if (getKernel() && (*getKernel() <= 0 || *getKernel() % 2 == 0))
     return emitOpError() << "pooling kernel (" << *getKernel()
                          << ") must be positive and odd";
@@ -743,6 +749,15 @@ LogicalResult EvictOp::verify() {
     return checkResult(op, what, cast<ShapedType>(out), shape,
                        in.getElementType());
   };
+  if (Value keptScores = getKeptScores()) {
+    if (policy != EvictPolicy::H2O)
+      return emitOpError() << "policy " << policyName
+                           << " returns no kept scores (only h2o does)";
+    if (failed(checkResult(op, "kept scores",
+                           cast<ShapedType>(keptScores.getType()), {b, hkv, n},
+                           Float32Type::get(getContext()))))
+      return failure();
+  }
   return failure(
       failed(checkKept("kept keys", k, getKeptKeys().getType())) ||
       failed(checkKept("kept values", v, getKeptValues().getType())));
