@@ -132,13 +132,13 @@ public:
     Value lo = e.idx(p.sinks);
     Value hi = e.sub(sz.s, e.idx(recent));
     int64_t m = std::max<int64_t>(p.budget - p.sinks - recent, 0);
-    Value keys = memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{sz.s});
     bool scored = p.policy != EvictPolicy::SinkWindow && m > 0;
-    if (scored)
+    Value keys;
+    if (scored) {
+      keys = alloc1(sz.s);
       e.ifThen(arith::XOrIOp::create(b, full, e.constLike(full.getType(), 1)),
                [&] { emitKeys(bi, row, hLo, hHi, keys, hi); });
+    }
 
     bool laterWins = p.policy == EvictPolicy::H2O;
     Value c0 = e.idx(0);
@@ -295,10 +295,10 @@ private:
   void addWindowVote(Value bi, Value h, Value kf, Value score, Value prefix,
                      Value mass, Value logits, Value wt) {
     fill(mass, prefix, e.f32(0.0));
-    for (int64_t i = 0; i < p.window; ++i) {
-      Value r = e.add(e.sub(sz.sw, e.idx(p.window)), e.idx(i));
+    e.forLoop(e.idx(0), e.idx(p.window), 1, [&](Value i) {
+      Value r = e.add(e.sub(sz.sw, e.idx(p.window)), i);
       // Query row i of the window sits at key position S - w + i.
-      Value len = e.add(prefix, e.idx(i + 1));
+      Value len = e.add(e.add(prefix, i), e.idx(1));
       e.forLoop(e.idx(0), len, 1, [&](Value j) {
         store(logit(bi, h, r, kf, j), logits, ValueRange{j});
       });
@@ -307,7 +307,7 @@ private:
         store(e.add(load(mass, ValueRange{j}), load(logits, ValueRange{j})),
               mass, ValueRange{j});
       });
-    }
+    });
     int64_t radius = p.kernel / 2;
     Value invKernel = e.f32(1.0 / static_cast<double>(p.kernel));
     e.forLoop(e.idx(0), prefix, 1, [&](Value j) {

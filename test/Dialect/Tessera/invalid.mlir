@@ -1012,6 +1012,50 @@ func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tenso
 
 // -----
 
+// An explicit sink_window window must fill the budget.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op sink_window keeps sinks + window tokens: budget (256) must equal 4 + 100}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, window = 100} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// The RNG counters belong to the reservoir.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op field 'layer' does not apply to policy sink_window}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, layer = 2} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x32x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op field 'step' does not apply to policy snapkv}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xf32>) {budget = 256, step = 1} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// Only h2o returns kept scores.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op policy sink_window returns no kept scores (only h2o does)}}
+  %i, %k2, %v2, %s2 = tessera.evict sink_window %k, %v {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256xf32>
+  return
+}
+
+// -----
+
+// Kept scores are [B, Hkv, n].
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %s: tensor<1x2x1024xf32>) {
+  // expected-error @+1 {{'tessera.evict' op kept scores shape [1, 2, 1024] must be [1, 2, 200]}}
+  %i, %k2, %v2, %s2 = tessera.evict h2o %k, %v scores(%s : tensor<1x2x1024xf32>) {budget = 200} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x200xi64>, tensor<1x2x200x64xf32>, tensor<1x2x200x64xf32>, tensor<1x2x1024xf32>
+  return
+}
+
+// -----
+
 // The observation window needs that many query rows.
 func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %q: tensor<1x8x16x64xf32>) {
   // expected-error @+1 {{'tessera.evict' op query holds 16 rows but the observation window is 32}}

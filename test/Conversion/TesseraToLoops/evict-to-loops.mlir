@@ -1,0 +1,75 @@
+// tessera.evict lowers to one scf.parallel over its index sets (batch x KV head, or batch for
+// per-layer scope): scores by policy, a rank count over the candidates, then the kept tokens
+// in ascending order with their rows (every storage component of packed K/V) copied.
+// RUN: tessera-opt %s --convert-tessera-to-loops | FileCheck %s
+
+// sink_window needs no scores: a token is kept when S <= budget, below the sinks or in the
+// recent window; the kept count is carried through the walk over S.
+// CHECK-LABEL: func.func @sink_window
+// CHECK: %[[IDX:.+]] = memref.alloc() : memref<1x2x16xi64>
+// CHECK: %[[K2:.+]] = memref.alloc() : memref<1x2x16x32xf32>
+// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]]) = {{.*}} to (%{{.*}}, %c2)
+// CHECK-NOT: math.exp
+// CHECK: scf.for %[[J:.+]] = {{.*}} iter_args(%[[N:.+]] = {{.*}}) -> (index)
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[IDX]][%[[B]], %[[H]], %[[N]]]
+// CHECK: memref.load %{{.*}}[%[[B]], %{{.*}}, %[[J]], %{{.*}}] : memref<1x2x64x32xf32>
+// CHECK: memref.store %{{.*}}, %[[K2]][%[[B]], %{{.*}}, %[[N]], %{{.*}}]
+// CHECK: return
+func.func @sink_window(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) -> (tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>) {
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 16} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+  return %i, %k2, %v2 : tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+}
+
+// snapkv at a run-time S over packed V: n = min(S, budget) sizes every output, V's codes and
+// norms are copied row by row (never decoded); the window's softmax rows are an scf.for.
+// CHECK-LABEL: func.func @snapkv_dynamic_packed
+// CHECK-SAME: %{{.*}}: tensor<1x2x?x16xi8>, %{{.*}}: tensor<1x2x?xf32>
+// CHECK: %[[S:.+]] = memref.dim %{{.*}}, %c2{{.*}} : memref<1x2x?x32xf32>
+// CHECK: %[[N:.+]] = arith.minsi %[[S]], %c16
+// CHECK: memref.alloc(%[[N]]) : memref<1x2x?xi64>
+// CHECK: %[[CODES:.+]] = memref.alloc(%[[N]]) : memref<1x2x?x16xi8>
+// CHECK: %[[NORMS:.+]] = memref.alloc(%[[N]]) : memref<1x2x?xf32>
+// CHECK: scf.parallel
+// CHECK: scf.for %{{.*}} = %{{.*}} to %c8
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[CODES]]
+// CHECK: memref.store %{{.*}}, %[[NORMS]]
+func.func @snapkv_dynamic_packed(%q: tensor<1x4x8x32xf32>, %k: tensor<1x2x?x32xf32>, %v: !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>>) -> (tensor<1x2x?xi64>, tensor<1x2x?x32xf32>, !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>>) {
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x4x8x32xf32>) {budget = 16, window = 8} : tensor<1x2x?x32xf32>, !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>> -> tensor<1x2x?xi64>, tensor<1x2x?x32xf32>, !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>>
+  return %i, %k2, %v2 : tensor<1x2x?xi64>, tensor<1x2x?x32xf32>, !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>>
+}
+
+// compresskv is per layer: one index set per batch, shared by both KV heads.
+// CHECK-LABEL: func.func @compresskv
+// CHECK: memref.alloc() : memref<1x1x16xi64>
+// CHECK: scf.parallel (%{{[^,]+}}) = (%{{.*}}) to (%c1)
+// CHECK: math.exp
+func.func @compresskv(%q: tensor<1x4x8x32xf32>, %k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) -> (tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>) {
+  %i, %k2, %v2 = tessera.evict compresskv %k, %v query(%q : tensor<1x4x8x32xf32>) {budget = 16, heads = array<i64: 3, 0, 1>, first_k = 2} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+  return %i, %k2, %v2 : tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+}
+
+// h2o reads the running scores and returns the kept tokens' scores; equal scores rank the
+// later token first (ugt).
+// CHECK-LABEL: func.func @h2o
+// CHECK: %[[KS:.+]] = memref.alloc() : memref<1x2x16xf32>
+// CHECK: arith.cmpi ugt
+// CHECK: memref.store %{{.*}}, %[[KS]]
+// CHECK: return {{.*}} : tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16xf32>
+func.func @h2o(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>, %s: tensor<1x2x64xf32>) -> (tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16xf32>) {
+  %i, %k2, %v2, %s2 = tessera.evict h2o %k, %v scores(%s : tensor<1x2x64xf32>) {budget = 16, window = 4} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16xf32>
+  return %i, %k2, %v2, %s2 : tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>, tensor<1x2x16xf32>
+}
+
+// reservoir: the walk's softmaxes, then A-Res keys log(u) / w with u from splitmix64 counters
+// (the finaliser's multipliers) and the top 23 bits.
+// CHECK-LABEL: func.func @reservoir
+// CHECK: math.exp
+// CHECK: arith.constant -4658895280553007687 : i64
+// CHECK: arith.constant 41 : i64
+// CHECK: math.log
+func.func @reservoir(%q: tensor<1x4x1x32xf32>, %k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) -> (tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>) {
+  %i, %k2, %v2 = tessera.evict reservoir %k, %v query(%q : tensor<1x4x1x32xf32>) {budget = 16, seed = 3, layer = 1, step = 2, scope = #tessera<evict_scope per_layer>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+  return %i, %k2, %v2 : tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+}
