@@ -644,8 +644,6 @@ LogicalResult EvictOp::verify() {
   for (const Field &f : fields)
     if (f.present && !f.allowed)
       return emitOpError() << "field '" << f.name
-      {"layer", getLayer().has_value(), policy == EvictPolicy::Reservoir},
-      {"step", getStep().has_value(), policy == EvictPolicy::Reservoir},
                            << "' does not apply to policy " << policyName;
 
   int64_t budget = getBudget();
@@ -671,10 +669,6 @@ LogicalResult EvictOp::verify() {
                          << ") must be positive and odd";
   if (getSteps() && *getSteps() < 0)
     return emitOpError() << "steps (" << *getSteps()
-  if (policy == EvictPolicy::SinkWindow && budget != sinks + window)
-    return emitOpError() << "sink_window keeps sinks + window tokens: budget ("
-                         << budget << ") must equal " << sinks << " + "
-                         << window;
                          << ") must be non-negative";
   if (std::optional<APFloat> g = getGamma()) {
     double x = g->convertToDouble();
@@ -763,15 +757,6 @@ LogicalResult EvictOp::verify() {
       failed(checkKept("kept values", v, getKeptValues().getType())));
 }
 
-  if (Value keptScores = getKeptScores()) {
-    if (policy != EvictPolicy::H2O)
-      return emitOpError() << "policy " << policyName
-                           << " returns no kept scores (only h2o does)";
-    if (failed(checkResult(op, "kept scores",
-                           cast<ShapedType>(keptScores.getType()), {b, hkv, n},
-                           Float32Type::get(getContext()))))
-      return failure();
-  }
 //===----------------------------------------------------------------------===//
 // LinearBackwardUpdateOp
 //===----------------------------------------------------------------------===//
