@@ -6,18 +6,22 @@
 //             [--bench=N]
 // tessera-run --calibrate q.npy k.npy [--avg-bits=3] [--min-bits=1]
 //             [--max-bits=8] [--out-energies=e.npy] [--out-bits=b.npy]
+// tessera-run --calibrate-topology q.npy k.npy [v.npy] [--target-error=0.05]
+//             [--block-q=64] [--block-k=64] [--causal] [--out-topology=t.mlir]
 // tessera-run --rice-encode codes.npy out.rice
 // tessera-run --rice-decode in.rice out.npy
 //
 // Compiles the module for the host (cached), reads inputs from .npy files or
 // draws them at random, calls the entry, writes the outputs as .npy and
 // optionally times it. The other modes are host tools over .npy files:
-// Block-GTQ calibration (per-KV-head RoPE-block energies and bit widths) and
-// the Rice coding of int8 lattice codes (docs/block-gtq-calibration.md).
+// Block-GTQ calibration (per-KV-head RoPE-block energies and bit widths),
+// static block topology calibration (docs/routing.md) and the Rice coding of
+// int8 lattice codes (docs/block-gtq-calibration.md).
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/JIT/JIT.h"
 #include "tessera/Support/BitAllocation.h"
+#include "tessera/Support/BlockTopology.h"
 #include "tessera/Support/GPURunner.h"
 #include "tessera/Support/Npy.h"
 #include "tessera/Support/Rice.h"
@@ -67,6 +71,36 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     outBits("out-bits", cl::desc("--calibrate: write the bits, i32 [Hkv, D/2]"),
             cl::value_desc("file.npy"), cl::cat(category));
+static cl::opt<bool> calibrateTopologyMode(
+    "calibrate-topology",
+    cl::desc("Static block topology from calibration q.npy [N, Hq, Sq, D], "
+             "k.npy [N, Hkv, Skv, D] and v.npy [N, Hkv, Skv, Dv] (f32; v "
+             "defaults to k): per query head, the top-p block mask whose p "
+             "meets --target-error, as an MLIR dense attribute"),
+    cl::cat(category));
+static cl::opt<double> targetError(
+    "target-error",
+    cl::desc("--calibrate-topology: relative output error allowed per head "
+             "(default 0.05)"),
+    cl::init(0.05), cl::cat(category));
+static cl::opt<int64_t>
+    topologyBlockQ("block-q",
+                   cl::desc("--calibrate-topology: query block (default 64)"),
+                   cl::init(64), cl::cat(category));
+static cl::opt<int64_t>
+    topologyBlockK("block-k",
+                   cl::desc("--calibrate-topology: key block (default 64)"),
+                   cl::init(64), cl::cat(category));
+static cl::opt<bool>
+    topologyCausal("causal",
+                   cl::desc("--calibrate-topology: causal attention (ends "
+                            "aligned)"),
+                   cl::cat(category));
+static cl::opt<std::string> outTopology(
+    "out-topology",
+    cl::desc("--calibrate-topology: write a module whose attention reads the "
+             "mask as a constant (what --tessera-sparsify specialises)"),
+    cl::value_desc("file.mlir"), cl::cat(category));
 static cl::opt<bool> riceEncode(
     "rice-encode",
     cl::desc("Rice-code an int8 .npy (lattice codes) into a .rice file: "
@@ -294,6 +328,83 @@ int runCalibrate() {
   return 0;
 }
 
+/// tessera-run --calibrate-topology q.npy k.npy [v.npy]: ALGORITHMS.md 3's
+/// per-head static mask at the error target.
+int runCalibrateTopology() {
+  std::string error;
+  std::optional<HostTensor> q = readF32(positionals[0], "q", error);
+  if (!q)
+    return fail(error);
+  std::optional<HostTensor> k = readF32(positionals[1], "k", error);
+  if (!k)
+    return fail(error);
+  std::optional<HostTensor> v;
+  if (positionals.size() == 3 && !(v = readF32(positionals[2], "v", error)))
+    return fail(error);
+  const HostTensor &vt = v ? *v : *k;
+  TopologyOptions options;
+  options.blockQ = topologyBlockQ;
+  options.blockK = topologyBlockK;
+  options.causal = topologyCausal;
+  options.targetError = targetError;
+  Topology t;
+  if (!tessera::calibrateTopology(
+          static_cast<const float *>(q->data()), q->shape(),
+          static_cast<const float *>(k->data()), k->shape(),
+          static_cast<const float *>(vt.data()), vt.shape(), options, t, error))
+    return fail("--calibrate-topology: " + error);
+  const std::vector<int64_t> &qs = q->shape(), &ks = k->shape();
+  llvm::outs() << llvm::formatv(
+      "block topology calibration: N={0} Hq={1} Hkv={2} Sq={3} Skv={4} "
+      "D={5}; blocks {6}x{7} ({8} x {9} per head){10}; target relative error "
+      "{11}\n",
+      qs[0], qs[1], ks[1], qs[2], ks[2], qs[3], options.blockQ, options.blockK,
+      t.queryBlocks, t.keyBlocks, options.causal ? ", causal" : "",
+      gStr(options.targetError));
+  for (int64_t h = 0; h < t.heads; ++h)
+    llvm::outs() << llvm::formatv("head {0}: p {1} density {2} error {3}\n", h,
+                                  gStr(t.p[h]), gStr(t.density[h]),
+                                  gStr(t.error[h]));
+  std::string attr = topologyAttr(t);
+  llvm::outs() << "mask: " << attr << "\n";
+  if (outTopology.empty())
+    return 0;
+  // A module with the mask as a constant: the attention of one calibration
+  // input's shape (batch 1) reading it.
+  auto ty = [](std::vector<int64_t> s, const char *elt) {
+    std::string out = "tensor<";
+    for (int64_t d : s)
+      out += std::to_string(d) + "x";
+    return out + elt + ">";
+  };
+  std::string qT = ty({1, qs[1], qs[2], qs[3]}, "f32"),
+              kT = ty({1, ks[1], ks[2], ks[3]}, "f32"),
+              vT = ty({1, ks[1], ks[2], vt.shape()[3]}, "f32"),
+              oT = ty({1, qs[1], qs[2], vt.shape()[3]}, "f32"),
+              lT = ty({1, qs[1], qs[2]}, "f32"),
+              mT = ty({t.heads, t.queryBlocks, t.keyBlocks}, "i1");
+  std::error_code ec;
+  llvm::raw_fd_ostream os(outTopology, ec);
+  if (ec)
+    return fail("cannot write '" + outTopology + "': " + ec.message());
+  os << "// Static block topology from tessera-run --calibrate-topology "
+        "(target relative error "
+     << gStr(options.targetError) << ").\n"
+     << "func.func @attention(%q: " << qT << ", %k: " << kT << ", %v: " << vT
+     << ") -> " << oT << " {\n"
+     << "  %mask = arith.constant " << attr << "\n"
+     << "  %o, %lse = tessera.attention %q, %k, %v mask(%mask : " << mT
+     << ") {block_q = " << options.blockQ << ", block_k = " << options.blockK
+     << (options.causal ? ", causal" : "") << "} : " << qT << ", " << kT << ", "
+     << vT << " -> " << oT << ", " << lT << "\n"
+     << "  return %o : " << oT << "\n}\n";
+  os.close();
+  if (os.has_error())
+    return fail("cannot write '" + outTopology + "': " + os.error().message());
+  llvm::outs() << "  -> " << outTopology << "\n";
+  return 0;
+}
+
 /// tessera-run --rice-encode codes.npy out.rice.
 int runRiceEncode() {
   const std::string &in = positionals[0], &out = positionals[1];
@@ -361,10 +472,17 @@ int main(int argc, char **argv) {
       argc, argv, "Tessera runner: run and benchmark tessera modules\n");
 
   // The host tools over .npy files take two positional files each.
-  int modes = calibrate + riceEncode + riceDecode;
+  int modes = calibrate + calibrateTopologyMode + riceEncode + riceDecode;
   if (modes > 1)
-    return fail("--calibrate, --rice-encode and --rice-decode are separate "
-                "modes: give one");
+    return fail("--calibrate, --calibrate-topology, --rice-encode and "
+                "--rice-decode are separate modes: give one");
+  if (calibrateTopologyMode) {
+    if (positionals.size() != 2 && positionals.size() != 3)
+      return fail("expected two or three files: tessera-run "
+                  "--calibrate-topology q.npy k.npy [v.npy] (got " +
+                  std::to_string(positionals.size()) + ")");
+    return runCalibrateTopology();
+  }
   if (modes == 1) {
     const char *mode = calibrate    ? "--calibrate q.npy k.npy"
                        : riceEncode ? "--rice-encode codes.npy out.rice"

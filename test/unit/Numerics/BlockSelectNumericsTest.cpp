@@ -12,6 +12,8 @@
 #include "Harness.h"
 #include "Reference.h"
 
+#include "tessera/Support/BlockTopology.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -560,5 +562,108 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<Routed> &info) {
       return info.param.sel.name;
     });
+
+} // namespace
+
+namespace {
+
+// The static topology's top-p (tessera/Support/BlockTopology.h): per query
+// block the smallest covering prefix in descending mass (lower index first on
+// ties), the diagonal forced; causal blocks above the diagonal never kept.
+TEST(BlockTopology, TopPMaskKeepsCoveringPrefixAndDiagonal) {
+  TopologyOptions o;
+  o.blockQ = o.blockK = 16;
+  o.causal = true;
+  // Sq = Skv = 48: 3 x 3 blocks; row qb sees key blocks 0..qb.
+  std::vector<double> mass{1.0, 0,   0,    //
+                           0.7, 0.3, 0,    //
+                           0.2, 0.4, 0.4}; // a tie: block 1 before 2
+  std::vector<uint8_t> m = topPBlockMask(mass, 48, 48, 0.5, o);
+  EXPECT_EQ(m, (std::vector<uint8_t>{1, 0, 0, 1, 1, 0, 0, 1, 1}));
+  // p = 0.3: row 2 keeps block 1 alone by mass, plus its diagonal 2.
+  m = topPBlockMask(mass, 48, 48, 0.3, o);
+  EXPECT_EQ(m, (std::vector<uint8_t>{1, 0, 0, 1, 1, 0, 0, 1, 1}));
+  // p = 1 keeps every visible block, never one above the diagonal.
+  m = topPBlockMask(mass, 48, 48, 1.0, o);
+  EXPECT_EQ(m, (std::vector<uint8_t>{1, 0, 0, 1, 1, 0, 1, 1, 1}));
+  // p = 0.9 in row 2: 0.4 (block 1), 0.4 (block 2), then 0.2 (0.8 < 0.9).
+  m = topPBlockMask(mass, 48, 48, 0.9, o);
+  EXPECT_EQ(m[6], 1);
+}
+
+// Calibration on random inputs: every head meets the target on its
+// calibration set (recomputed here independently), a zero target keeps every
+// visible block, and a looser target never keeps more blocks.
+TEST(BlockTopology, CalibrationMeetsTarget) {
+  int64_t n = 2, hq = 4, hkv = 2, s = 96, d = 8;
+  std::mt19937_64 rng(11);
+  auto draw = [&](size_t count) {
+    std::vector<double> x = randomValues(count, DType::F32, rng);
+    return std::vector<float>(x.begin(), x.end());
+  };
+  std::vector<float> q = draw(n * hq * s * d), k = draw(n * hkv * s * d),
+                     v = draw(n * hkv * s * d);
+  for (float &x : q)
+    x *= 2.0f;
+  TopologyOptions o;
+  o.blockQ = o.blockK = 16;
+  o.causal = true;
+  std::vector<int64_t> qs{n, hq, s, d}, ks{n, hkv, s, d};
+  Topology exact, loose, looser;
+  std::string error;
+  o.targetError = 0.0;
+  ASSERT_TRUE(calibrateTopology(q.data(), qs, k.data(), ks, v.data(), ks, o,
+                                exact, error))
+      << error;
+  o.targetError = 0.05;
+  ASSERT_TRUE(calibrateTopology(q.data(), qs, k.data(), ks, v.data(), ks, o,
+                                loose, error));
+  o.targetError = 0.3;
+  ASSERT_TRUE(calibrateTopology(q.data(), qs, k.data(), ks, v.data(), ks, o,
+                                looser, error));
+  int64_t qbs = 6, kbs = 6;
+  for (int64_t h = 0; h < hq; ++h) {
+    EXPECT_EQ(exact.density[h], 1.0) << "head " << h;
+    EXPECT_LE(loose.error[h], 0.05) << "head " << h;
+    EXPECT_LE(looser.error[h], 0.3) << "head " << h;
+    int64_t a = 0, b = 0;
+    for (int64_t i = 0; i < qbs * kbs; ++i) {
+      a += loose.mask[h * qbs * kbs + i];
+      b += looser.mask[h * qbs * kbs + i];
+    }
+    EXPECT_LE(b, a) << "head " << h;
+    // The error of the loose mask, recomputed with the attention reference.
+    reference::Attention ra;
+    ra.B = 1;
+    ra.Hq = 1;
+    ra.Hkv = 1;
+    ra.Sq = ra.Skv = s;
+    ra.D = ra.Dv = d;
+    ra.causal = true;
+    ra.blockQ = ra.blockK = 16;
+    double err = 0, norm = 0;
+    for (int64_t b2 = 0; b2 < n; ++b2) {
+      auto slice = [&](const std::vector<float> &x, int64_t heads,
+                       int64_t head) {
+        auto begin = x.begin() + ((b2 * heads + head) * s) * d;
+        return std::vector<double>(begin, begin + s * d);
+      };
+      std::vector<double> qh = slice(q, hq, h), kh = slice(k, hkv, h / 2),
+                          vh = slice(v, hkv, h / 2), dense, masked, lse;
+      reference::attention(ra, qh, kh, vh, dense, lse);
+      ra.blockMask.assign(loose.mask.begin() + h * qbs * kbs,
+                          loose.mask.begin() + (h + 1) * qbs * kbs);
+      reference::attention(ra, qh, kh, vh, masked, lse);
+      ra.blockMask.clear();
+      for (size_t i = 0; i < dense.size(); ++i) {
+        err += (masked[i] - dense[i]) * (masked[i] - dense[i]);
+        norm += dense[i] * dense[i];
+      }
+    }
+    EXPECT_NEAR(std::sqrt(err / norm), loose.error[h], 1e-9) << "head " << h;
+  }
+  EXPECT_LT(std::accumulate(looser.density.begin(), looser.density.end(), 0.0),
+            hq * 1.0);
+}
 
 } // namespace
