@@ -91,8 +91,11 @@ def TesseraSparsify : Pass<"tessera-sparsify"> {
     (`#tessera.block_topology`) and drops the mask operand. The lowerings then loop over each
     query block's list directly: no mask reads, no visits to disabled or out-of-bound blocks.
 
-    Masks that are not constants (routing output, function arguments) are left alone and read
-    at run time; ops with dynamic shapes are left alone.
+    A mask from `tessera.block_select` whose `top_k` reaches the key block count keeps every
+    visible block; with the same static lengths and block sizes, and a causal attention when
+    the routing is causal, it is dropped (and the routing too when nothing else reads it).
+    Other masks that are not constants (routing output, function arguments) are left alone
+    and read at run time; ops with dynamic shapes are left alone.
 
     Input: any IR. Output: the same IR with constant masks replaced by topologies.
   }];

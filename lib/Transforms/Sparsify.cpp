@@ -15,9 +15,44 @@ using namespace mlir::tessera;
 
 namespace {
 
+/// Whether `select`'s mask enables every key block `attention` can see, so the
+/// mask can go: top_k reaches the key block count (every visible block is
+/// kept), the block grids and lengths are the same static ones, and either
+/// the routing is not causal (it keeps every block) or the attention is
+/// causal too (both keep what causal leaves visible).
+bool keepsEveryVisibleBlock(BlockSelectOp select, AttentionOp attention) {
+  if (attention.isPaged() || attention.isRagged())
+    return false;
+  auto sq = select.getQuery().getType(), sk = select.getKey().getType();
+  auto aq = attention.getQuery().getType();
+  auto ak = cast<ShapedType>(attention.getKey().getType());
+  int64_t skv = sk.getDimSize(2);
+  if (ShapedType::isDynamic(skv) || sq.isDynamicDim(2) || aq.isDynamicDim(2) ||
+      ak.isDynamicDim(2) || sq.getDimSize(2) != aq.getDimSize(2) ||
+      skv != ak.getDimSize(2))
+    return false;
+  if (select.getBlockQ() != attention.getBlockQ() ||
+      select.getBlockK() != attention.getBlockK())
+    return false;
+  std::optional<int64_t> topK = select.getTopK();
+  int64_t keyBlocks = (skv + select.getBlockK() - 1) / select.getBlockK();
+  return topK && *topK >= keyBlocks &&
+         (!select.getCausal() || attention.getCausal());
+}
+
 /// Rewrites one attention with a constant mask; leaves it alone otherwise.
+/// A block_select mask that keeps every visible block is dropped (the
+/// attention's own causal bound does the same), and the routing with it when
+/// nothing else reads it.
 void sparsify(AttentionOp op) {
   Value mask = op.getMask();
+  if (auto select = mask ? mask.getDefiningOp<BlockSelectOp>() : nullptr;
+      select && keepsEveryVisibleBlock(select, op)) {
+    op.getMaskMutable().clear();
+    if (select->use_empty())
+      select->erase();
+    return;
+  }
   DenseElementsAttr dense;
   if (!mask || !matchPattern(mask, m_Constant(&dense)))
     return;

@@ -33,3 +33,47 @@ func.func @runtime_mask(%q: tensor<1x1x64x32xf32>, %k: tensor<1x1x64x32xf32>, %m
   %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x2x1xi32>) {block_q = 32} : tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32> -> tensor<1x1x64x32xf32>, tensor<1x1x64xf32>
   return %o : tensor<1x1x64x32xf32>
 }
+
+// -----
+
+// Routing that keeps every block (top_k = 3 = ceil(150 / 64) key blocks) adds nothing to the
+// attention's causal bound: the mask goes, and the routing with it.
+// CHECK-LABEL: func.func @routing_keeps_all
+// CHECK-NOT: tessera.block_select
+// CHECK: tessera.attention %{{.+}}, %{{.+}}, %{{.+}} {causal} :
+func.func @routing_keeps_all(%q: tensor<1x4x100x64xf32>, %k: tensor<1x2x150x64xf32>) -> tensor<1x4x100x64xf32> {
+  %m, %n = tessera.block_select %q, %k {top_k = 3, causal} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x2x2x1xi32>, tensor<1x2x2xi32>
+  %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x2x2x1xi32>) {causal} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x4x100x64xf32>, tensor<1x4x100xf32>
+  return %o : tensor<1x4x100x64xf32>
+}
+
+// -----
+
+// Non-causal routing with top_k past the block count keeps every block for any attention;
+// the counts are still read, so the routing stays.
+// CHECK-LABEL: func.func @routing_counts_used
+// CHECK: %{{.+}}, %[[N:.+]] = tessera.block_select
+// CHECK: tessera.attention %{{.+}}, %{{.+}}, %{{.+}} {block_k = 32 : i64} :
+// CHECK: return %{{.+}}, %[[N]]
+func.func @routing_counts_used(%q: tensor<1x4x100x64xf32>, %k: tensor<1x2x150x64xf32>) -> (tensor<1x4x100x64xf32>, tensor<1x2x2xi32>) {
+  %m, %n = tessera.block_select %q, %k {top_k = 9, block_k = 32} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x2x2x1xi32>, tensor<1x2x2xi32>
+  %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x2x2x1xi32>) {block_k = 32} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x4x100x64xf32>, tensor<1x4x100xf32>
+  return %o, %n : tensor<1x4x100x64xf32>, tensor<1x2x2xi32>
+}
+
+// -----
+
+// Causal routing in front of a non-causal attention prunes the blocks above the diagonal, and
+// top_k = 2 of 3 blocks prunes more: both masks stay.
+// CHECK-LABEL: func.func @routing_prunes
+// CHECK: %[[M1:.+]], %{{.+}} = tessera.block_select %{{.+}}, %{{.+}} {causal, top_k = 3 : i64}
+// CHECK: %[[M2:.+]], %{{.+}} = tessera.block_select %{{.+}}, %{{.+}} {causal, top_k = 2 : i64}
+// CHECK: tessera.attention %{{.+}}, %{{.+}}, %{{.+}} mask(%[[M1]] : tensor<1x2x2x1xi32>) :
+// CHECK: tessera.attention %{{.+}}, %{{.+}}, %{{.+}} mask(%[[M2]] : tensor<1x2x2x1xi32>) {causal} :
+func.func @routing_prunes(%q: tensor<1x4x100x64xf32>, %k: tensor<1x2x150x64xf32>) -> (tensor<1x4x100x64xf32>, tensor<1x4x100x64xf32>) {
+  %m, %n = tessera.block_select %q, %k {top_k = 3, causal} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x2x2x1xi32>, tensor<1x2x2xi32>
+  %m2, %n2 = tessera.block_select %q, %k {top_k = 2, causal} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x2x2x1xi32>, tensor<1x2x2xi32>
+  %o, %l = tessera.attention %q, %k, %k mask(%m : tensor<1x2x2x1xi32>) : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x4x100x64xf32>, tensor<1x4x100xf32>
+  %o2, %l2 = tessera.attention %q, %k, %k mask(%m2 : tensor<1x2x2x1xi32>) {causal} : tensor<1x4x100x64xf32>, tensor<1x2x150x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x4x100x64xf32>, tensor<1x4x100xf32>
+  return %o, %o2 : tensor<1x4x100x64xf32>, tensor<1x4x100x64xf32>
+}

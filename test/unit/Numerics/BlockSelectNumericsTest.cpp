@@ -498,7 +498,9 @@ struct Routed {
 class BlockSelectAttention : public ::testing::TestWithParam<Routed> {};
 
 // Attention over block_select's mask equals the reference attention over the
-// reference's mask; with every block kept (top_k = KB), dense attention.
+// reference's mask; with every block kept (top_k = KB), dense attention. (With
+// static lengths --tessera-sparsify drops such a mask; the run-time-length
+// case reads it.)
 TEST_P(BlockSelectAttention, MatchesReference) {
   const Routed r = GetParam();
   const Sel &c = r.sel;
