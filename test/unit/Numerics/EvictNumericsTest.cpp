@@ -266,6 +266,39 @@ TEST(Evict, SnapKVMatchesReferenceGQA) {
   }
 }
 
+TEST(Evict, SnapKVOverBF16Cache) {
+  // bf16 K/V/Q (scores accumulate in f32); the reference reads the same
+  // bf16-rounded values. Kept rows are the input's bf16 bits.
+  Problem p = makeProblem(1, 2, 4, 56, 8, 16, 91);
+  std::mt19937_64 rng(91);
+  p.q = randomValues(p.q.size(), DType::BF16, rng);
+  p.k = randomValues(p.k.size(), DType::BF16, rng);
+  p.v = randomValues(p.v.size(), DType::BF16, rng);
+  std::string mlir =
+      evictModule(p, "snapkv", ", window = 8", 20, false, true, false);
+  for (size_t at = mlir.find("f32>"); at != std::string::npos;
+       at = mlir.find("f32>", at))
+    mlir.replace(at, 3, "bf16");
+  auto m = compileOrFail(mlir);
+  ASSERT_TRUE(m);
+  std::vector<HostTensor> in = {makeTensor(DType::BF16, {1, 2, 56, 16}, p.k),
+                                makeTensor(DType::BF16, {1, 2, 56, 16}, p.v),
+                                makeTensor(DType::BF16, {1, 4, 8, 16}, p.q)};
+  auto out = run(*m, in);
+  ASSERT_EQ(out.size(), 3u);
+  const auto *idx = static_cast<const int64_t *>(out[0].data());
+  std::vector<double> k2 = valuesOf(out[1]), v2 = valuesOf(out[2]);
+  for (int64_t g = 0; g < 2; ++g) {
+    std::vector<int64_t> want = snapkvRef(p, 0, g, g + 1, 20, 8, 5, 0);
+    EXPECT_EQ(std::vector<int64_t>(idx + g * 20, idx + (g + 1) * 20), want);
+    for (int64_t c = 0; c < 20; ++c)
+      for (int64_t x = 0; x < 16; ++x) {
+        ASSERT_EQ(k2[(g * 20 + c) * 16 + x], p.k[(g * 56 + want[c]) * 16 + x]);
+        ASSERT_EQ(v2[(g * 20 + c) * 16 + x], p.v[(g * 56 + want[c]) * 16 + x]);
+      }
+  }
+}
+
 TEST(Evict, SnapKVPerLayerWithSinksAndKernel) {
   Problem p = makeProblem(1, 2, 6, 60, 8, 16, 7);
   auto m =
