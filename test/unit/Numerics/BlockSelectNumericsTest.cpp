@@ -34,8 +34,9 @@ struct Sel {
   bool causal = false;
   int64_t P = 0; ///< projection width; 0: no projections
   std::optional<double> scale = std::nullopt;
-  bool dynamic = false;   ///< compile Sq and Skv as `?`
-  bool dupBlocks = false; ///< every key block a copy of block 0 (score ties)
+  bool dynamic = false;     ///< compile Sq and Skv as `?`
+  bool dupBlocks = false;   ///< every key block a copy of block 0 (score ties)
+  DType dtype = DType::F32; ///< of Q and K (projections stay f32)
 };
 
 std::ostream &operator<<(std::ostream &os, const Sel &c) {
@@ -232,8 +233,11 @@ std::string selectModule(const Sel &c) {
       out += (d < 0 ? std::string("?") : std::to_string(d)) + "x";
     return out + e + ">";
   };
-  std::string q = ty({c.B, c.Hq, len(c.Sq), c.D}, "f32"),
-              k = ty({c.B, c.Hkv, len(c.Skv), c.D}, "f32");
+  std::string elt = c.dtype == DType::BF16  ? "bf16"
+                    : c.dtype == DType::F16 ? "f16"
+                                            : "f32";
+  std::string q = ty({c.B, c.Hq, len(c.Sq), c.D}, elt),
+              k = ty({c.B, c.Hkv, len(c.Skv), c.D}, elt);
   std::string m = ty({c.B, c.Hkv, len(QB), c.dynamic ? -1 : cdiv(KB, 32)},
                      "i32"),
               n = ty({c.B, c.Hkv, len(QB)}, "i32");
@@ -266,11 +270,12 @@ struct Inputs {
 Inputs randomInputs(const Sel &c, uint64_t seed) {
   std::mt19937_64 rng(seed);
   Inputs in;
-  in.q = randomValues(c.B * c.Hq * c.Sq * c.D, DType::F32, rng);
-  in.k = randomValues(c.B * c.Hkv * c.Skv * c.D, DType::F32, rng);
-  // Spread the scores: scale K so block logits differ by O(1).
+  in.q = randomValues(c.B * c.Hq * c.Sq * c.D, c.dtype, rng);
+  in.k = randomValues(c.B * c.Hkv * c.Skv * c.D, c.dtype, rng);
+  // Spread the scores: scale K so block logits differ by O(1) (a power of
+  // two: exact in every dtype).
   for (double &x : in.k)
-    x *= 3.0;
+    x *= 4.0;
   if (c.dupBlocks)
     for (int64_t r = 0; r < c.B * c.Hkv; ++r)
       for (int64_t t = c.blockK; t < c.Skv; ++t)
@@ -293,8 +298,8 @@ bool runSelect(const Sel &c, const Inputs &in, std::vector<uint8_t> &keep,
     return false;
   int64_t cw = c.pool == "max_min_avg" ? 3 : 1;
   std::vector<HostTensor> inputs;
-  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hq, c.Sq, c.D}, in.q));
-  inputs.push_back(makeTensor(DType::F32, {c.B, c.Hkv, c.Skv, c.D}, in.k));
+  inputs.push_back(makeTensor(c.dtype, {c.B, c.Hq, c.Sq, c.D}, in.q));
+  inputs.push_back(makeTensor(c.dtype, {c.B, c.Hkv, c.Skv, c.D}, in.k));
   if (c.P) {
     inputs.push_back(makeTensor(DType::F32, {c.Hkv, c.D, c.P}, in.wq));
     inputs.push_back(makeTensor(DType::F32, {c.Hkv, cw * c.D, c.P}, in.wk));
@@ -373,7 +378,47 @@ INSTANTIATE_TEST_SUITE_P(
         Sel{"ties_topk", 1, 2, 1, 16, 128, 8, 16, 16, "avg", 3, std::nullopt,
             std::nullopt, 0, false, 0, std::nullopt, false, true},
         Sel{"ties_topp", 1, 2, 1, 16, 128, 8, 16, 16, "max", std::nullopt, 0.3,
-            std::nullopt, 0, false, 0, std::nullopt, false, true}),
+            std::nullopt, 0, false, 0, std::nullopt, false, true},
+        Sel{"bf16_topp_causal",
+            1,
+            8,
+            2,
+            60,
+            200,
+            16,
+            16,
+            16,
+            "avg",
+            std::nullopt,
+            0.7,
+            std::nullopt,
+            1,
+            true,
+            0,
+            std::nullopt,
+            false,
+            false,
+            DType::BF16},
+        Sel{"f16_dual_dynamic",
+            2,
+            4,
+            2,
+            40,
+            150,
+            8,
+            8,
+            16,
+            "max",
+            std::nullopt,
+            0.9,
+            0.6,
+            0,
+            true,
+            0,
+            std::nullopt,
+            true,
+            false,
+            DType::F16}),
     [](const ::testing::TestParamInfo<Sel> &info) { return info.param.name; });
 
 // Top-p keeps the smallest mass-covering set: per query block, the kept
@@ -444,6 +489,34 @@ TEST(BlockSelect, DualCapBoundsTheLayer) {
   EXPECT_LT(kept, 0.4 * total + top);
   EXPECT_LT(std::accumulate(nb.begin(), nb.end(), 0),
             std::accumulate(na.begin(), na.end(), 0));
+}
+
+// Run-time sizes the verifier could not compare are checked before any work:
+// the call fails with the op's location and both numbers.
+TEST(BlockSelect, RuntimeBatchMismatchFails) {
+  Sel c{"mismatch", 2, 4, 2, 37, 83, 8, 16, 8, "max", 3};
+  c.dynamic = true;
+  // The batch is `?` too: compile with it dynamic.
+  std::string mlir = selectModule(c);
+  for (std::string from : {"tensor<2x4x?x8", "tensor<2x2x?x8"}) {
+    std::string to = "tensor<?" + from.substr(8);
+    for (size_t at = mlir.find(from); at != std::string::npos;
+         at = mlir.find(from, at + to.size()))
+      mlir.replace(at, from.size(), to);
+  }
+  auto m = compileOrFail(mlir);
+  ASSERT_TRUE(m);
+  Inputs in = randomInputs(c, 3);
+  std::vector<HostTensor> inputs;
+  inputs.push_back(makeTensor(DType::F32, {2, 4, 37, 8}, in.q));
+  in.k.resize(1 * 2 * 83 * 8);
+  inputs.push_back(makeTensor(DType::F32, {1, 2, 83, 8}, in.k));
+  std::string error;
+  run(*m, inputs, &error);
+  EXPECT_NE(error.find("'tessera.block_select' key batch differs from the "
+                       "query batch (got 1, expected 2)"),
+            std::string::npos)
+      << error;
 }
 
 /// `@route(q, k, v) -> o`: block_select's mask straight into attention (same
