@@ -34,8 +34,11 @@ std::vector<uint8_t> tessera::topPBlockMask(const std::vector<double> &mass,
     for (int64_t kb = 0; kb < kbs; ++kb)
       if (!o.causal || kb * o.blockK <= limit)
         order.push_back(kb);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return mass[qb * kbs + a] > mass[qb * kbs + b];
+    // (std::sort with an index tie-break, not stable_sort: libstdc++'s calls
+    // the deprecated get_temporary_buffer, an error under -Werror.)
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      double ma = mass[qb * kbs + a], mb = mass[qb * kbs + b];
+      return ma != mb ? ma > mb : a < b;
     });
     double before = 0;
     for (int64_t kb : order) {

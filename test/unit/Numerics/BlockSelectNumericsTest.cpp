@@ -147,8 +147,11 @@ Selection referenceSelect(const Sel &c, const std::vector<double> &q,
             s.score[at(b, h, qb, kb)] = std::exp(logit[kb] - mx) / sum;
             order.push_back(kb);
           }
-        std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-          return s.score[at(b, h, qb, x)] > s.score[at(b, h, qb, y)];
+        // (std::sort with an index tie-break: libstdc++'s stable_sort calls
+        // the deprecated get_temporary_buffer, an error in CI's -Werror.)
+        std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+          double sx = s.score[at(b, h, qb, x)], sy = s.score[at(b, h, qb, y)];
+          return sx != sy ? sx > sy : x < y;
         });
         double cum = 0;
         for (size_t r = 0; r < order.size(); ++r) {
@@ -173,8 +176,8 @@ Selection referenceSelect(const Sel &c, const std::vector<double> &q,
       }
       double target = *c.layerP * total;
       if (target > 0 && cand >= target) {
-        std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-          return s.score[x] > s.score[y];
+        std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+          return s.score[x] != s.score[y] ? s.score[x] > s.score[y] : x < y;
         });
         double cum = 0;
         for (int64_t i : order) {
