@@ -6,17 +6,17 @@
 //                the block's keys (projected by Wk when given) -> kpool.
 //   2. score:    a row per (b, kv head, query block): Q averaged over the GQA
 //                group and the block's rows (projected by Wq), the visible
-//                blocks' logits, their softmax -> scores, then top_k / top_p
-//                by rank: block j is kept when fewer than k visible blocks
-//                (or less than p of the mass) come before it in descending
-//                score order (ties: lower index first). Without a layer cap
-//                the forced blocks and the count follow in the same row.
-//   3. cap:      (dual top-p) a row per batch element: the last score of the
-//                layer's kept prefix by bisection on its f32 bits, then the
-//                candidates below it (and the ties past the mass) cleared.
+//                blocks' logits, their softmax -> scores, then the top_k /
+//                top-p prefix in descending score order (ties: lower index
+//                first). Without a layer cap the forced blocks and the count
+//                follow in the same row.
+//   3. cap:      (dual top-p) a row per batch element: the prefix of the
+//                layer's candidates reaching layer_top_p of its mass.
 //   4. force:    (dual top-p) the diagonal and sink blocks, and the counts.
-// exp is written in arith ops (no libm/libdevice call on either target), so
-// the GPU's scores are the CPU's.
+// Both selections find their prefix by bisection on the scores' f32 bits
+// (selectPrefix: O(n) passes, no sort, no scratch). exp is written in arith
+// ops (no libm/libdevice call on either target), so the GPU's scores are the
+// CPU's.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/BlockSelect.h"
@@ -232,126 +232,69 @@ public:
       memref::StoreOp::create(b, e.mul(p, invTotal), scores, at);
     });
 
-    // Candidates: block j when fewer than k visible blocks, or less than p
-    // of the mass, come before it (descending score, lower index on ties).
+    // Candidates: the first k visible blocks, or the smallest prefix of
+    // them reaching p, in descending score order (lower index on ties).
     e.forLoop(e.idx(0), dimOf(b, mask, 3), 1, [&](Value w) {
       memref::StoreOp::create(b, e.i32(0), mask, ValueRange{bi, h, qb, w});
     });
-    e.forLoop(e.idx(0), kbs, 1, [&](Value j) {
-      onlyIf(visible(j, limit), [&] {
-        Value sj = memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, j});
-        SmallVector<Value> ahead = e.forLoop(
-            e.idx(0), kbs, 1, ValueRange{e.idx(0), e.f32(0.0)},
-            [&](Value i, ValueRange s) -> SmallVector<Value> {
-              Value si =
-                  memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, i});
-              Value higher = e.cmpf(arith::CmpFPredicate::OGT, si, sj);
-              Value tie = arith::AndIOp::create(
-                  b, e.cmpf(arith::CmpFPredicate::OEQ, si, sj),
-                  e.cmpi(arith::CmpIPredicate::ult, i, j));
-              Value before = arith::AndIOp::create(
-                  b, visible(i, limit), arith::OrIOp::create(b, higher, tie));
-              return {e.select(before, e.add(s[0], e.idx(1)), s[0]),
-                      e.select(before, e.add(s[1], si), s[1])};
-            });
-        Value keep =
-            c.topK ? e.cmpi(arith::CmpIPredicate::ult, ahead[0], e.idx(*c.topK))
-                   : e.cmpf(arith::CmpFPredicate::OLT, ahead[1], e.f32(c.topP));
-        e.ifThen(keep, [&] { setBit(mask, {bi, h, qb}, j, true); });
-      });
-    });
+    Value target = e.f32(c.topK ? static_cast<double>(*c.topK) : c.topP);
+    selectPrefix(
+        kbs,
+        [&](Value j) -> std::pair<Value, Value> {
+          Value sj =
+              memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, j});
+          Value key = arith::BitcastOp::create(b, b.getI32Type(), sj);
+          if (c.causal)
+            key = e.select(visible(j, limit), key, e.i32(-1));
+          return {key, c.topK ? e.f32(1.0) : sj};
+        },
+        target,
+        [&](Value j, Value keep) {
+          e.ifThen(keep, [&] { setBit(mask, {bi, h, qb}, j, true); });
+        });
   }
 
-  /// Phase 3 (dual top-p) for batch element `bi`: with T = layer_top_p times
-  /// the mass of every visible block, the candidates' largest score s* with
-  /// mass(score >= s*) >= T is found by bisection on the f32 bits (scores
-  /// are >= 0, so their bits order as they do); candidates above s* stay,
-  /// those below go, and those equal to it stay in index order while the
-  /// mass kept so far is below T.
+  /// Phase 3 (dual top-p) for batch element `bi`: of the candidates (the
+  /// blocks set so far) of every head and query block, in descending score
+  /// order (lower (head, query block, key block) first on ties), the
+  /// smallest prefix whose mass reaches T = layer_top_p times the mass of
+  /// every visible block stays; the other candidates are cleared.
   void capLayer(Value scores, Value mask, Value bi) {
     Value qbs = dimOf(b, scores, 2), kbs = dimOf(b, scores, 3);
-    Type i32 = b.getI32Type();
-    auto each = [&](ValueRange init, function_ref<SmallVector<Value>(
-                                         ValueRange, Value, Value, ValueRange)>
-                                         body) {
-      return e.forLoop(
-          e.idx(0), e.idx(c.hkv), 1, init,
-          [&](Value h, ValueRange s) -> SmallVector<Value> {
-            return e.forLoop(
-                e.idx(0), qbs, 1, s,
-                [&](Value qb, ValueRange s2) -> SmallVector<Value> {
-                  return e.forLoop(
-                      e.idx(0), kbs, 1, s2,
-                      [&](Value kb, ValueRange s3) -> SmallVector<Value> {
-                        Value p = memref::LoadOp::create(
-                            b, scores, ValueRange{bi, h, qb, kb});
-                        return body(ValueRange{h, qb, kb}, p,
-                                    testBit(mask, {bi, h, qb}, kb), s3);
-                      });
-                });
-          });
+    Value perHead = e.mul(qbs, kbs);
+    Value n = e.mul(e.idx(c.hkv), perHead);
+    // (head, query block, key block) of the layer's item j.
+    auto coords = [&](Value j) -> SmallVector<Value> {
+      Value r = e.remui(j, perHead);
+      return {e.divui(j, perHead), e.divui(r, kbs), e.remui(r, kbs)};
     };
-    Value layerMass = each(
-        ValueRange{e.f32(0.0)},
-        [&](ValueRange, Value p, Value, ValueRange s) -> SmallVector<Value> {
-          return {e.add(s[0], p)};
-        })[0];
-    Value target = e.mul(layerMass, e.f32(*c.layerP));
-    auto massFrom = [&](Value lo) {
-      return each(ValueRange{e.f32(0.0)},
-                  [&](ValueRange, Value p, Value kept,
-                      ValueRange s) -> SmallVector<Value> {
-                    Value bits = arith::BitcastOp::create(b, i32, p);
-                    Value in = arith::AndIOp::create(
-                        b, kept, e.cmpi(arith::CmpIPredicate::sge, bits, lo));
-                    return {e.select(in, e.add(s[0], p), s[0])};
+    auto score = [&](ValueRange at) {
+      return memref::LoadOp::create(b, scores,
+                                    ValueRange{bi, at[0], at[1], at[2]});
+    };
+    Value layerMass =
+        e.forLoop(e.idx(0), n, 1, ValueRange{e.f32(0.0)},
+                  [&](Value j, ValueRange s) -> SmallVector<Value> {
+                    return {e.add(s[0], score(coords(j)))};
                   })[0];
-    };
-    Value all = massFrom(e.i32(0));
-    Value binds = arith::AndIOp::create(
-        b, e.cmpf(arith::CmpFPredicate::OGT, target, e.f32(0.0)),
-        e.cmpf(arith::CmpFPredicate::OGE, all, target));
-    e.ifThen(binds, [&] {
-      // Invariant: mass(>= lo) >= T > mass(>= hi); +inf's bits bound every
-      // score. 32 halvings close the 2^31-wide range.
-      SmallVector<Value> range = e.forLoop(
-          e.idx(0), e.idx(32), 1, ValueRange{e.i32(0), e.i32(0x7F800000)},
-          [&](Value, ValueRange s) -> SmallVector<Value> {
-            Value lo = s[0], hi = s[1];
-            Value mid =
-                e.add(lo, arith::ShRUIOp::create(b, e.sub(hi, lo), e.i32(1)));
-            Value ge = e.cmpf(arith::CmpFPredicate::OGE, massFrom(mid), target);
-            Value open =
-                e.cmpi(arith::CmpIPredicate::sgt, e.sub(hi, lo), e.i32(1));
-            Value up = arith::AndIOp::create(b, open, ge);
-            Value down = arith::AndIOp::create(
-                b, open,
-                arith::XOrIOp::create(
-                    b, ge, arith::ConstantOp::create(b, b.getBoolAttr(true))));
-            return {e.select(up, mid, lo), e.select(down, mid, hi)};
+    selectPrefix(
+        n,
+        [&](Value j) -> std::pair<Value, Value> {
+          SmallVector<Value> at = coords(j);
+          Value p = score(at);
+          Value key = e.select(testBit(mask, {bi, at[0], at[1]}, at[2]),
+                               arith::BitcastOp::create(b, b.getI32Type(), p),
+                               e.i32(-1));
+          return {key, p};
+        },
+        e.mul(layerMass, e.f32(*c.layerP)),
+        [&](Value j, Value keep) {
+          // Clearing a block that was no candidate changes nothing.
+          e.ifThen(notOf(keep), [&] {
+            SmallVector<Value> at = coords(j);
+            setBit(mask, {bi, at[0], at[1]}, at[2], false);
           });
-      Value star = range[0];
-      Value above = massFrom(e.add(star, e.i32(1)));
-      each(ValueRange{above},
-           [&](ValueRange at, Value p, Value kept,
-               ValueRange s) -> SmallVector<Value> {
-             Value bits = arith::BitcastOp::create(b, i32, p);
-             Value tieKept = arith::AndIOp::create(
-                 b, e.cmpi(arith::CmpIPredicate::eq, bits, star),
-                 e.cmpf(arith::CmpFPredicate::OLT, s[0], target));
-             Value stays = arith::OrIOp::create(
-                 b, e.cmpi(arith::CmpIPredicate::sgt, bits, star), tieKept);
-             Value drop = arith::AndIOp::create(
-                 b, kept,
-                 arith::XOrIOp::create(
-                     b, stays,
-                     arith::ConstantOp::create(b, b.getBoolAttr(true))));
-             e.ifThen(drop,
-                      [&] { setBit(mask, {bi, at[0], at[1]}, at[2], false); });
-             Value tieCounts = arith::AndIOp::create(b, kept, tieKept);
-             return {e.select(tieCounts, e.add(s[0], p), s[0])};
-           });
-    });
+        });
   }
 
   /// Phase 2's end (or phase 4): the diagonal and the visible sink blocks of
@@ -384,6 +327,65 @@ public:
   }
 
 private:
+  Value notOf(Value flag) {
+    return arith::XOrIOp::create(
+        b, flag, arith::ConstantOp::create(b, b.getBoolAttr(true)));
+  }
+
+  /// Over the items j < n, `item(j)` emitting a key (i32: the f32 bits of a
+  /// score >= 0, whose bits order as the scores do; -1 for an item that is no
+  /// candidate) and a weight (f32 >= 0): keeps the smallest prefix of the
+  /// candidates, in descending key order (lower j first on ties), whose
+  /// weight reaches `target`, or every candidate when they all fall short;
+  /// `decide(j, keep)` gets each item's verdict in index order. The prefix's
+  /// last key s* is the largest with weight(key >= s*) >= target, found by
+  /// bisection on the bits (32 halvings of [0, +inf's bits]); keys above s*
+  /// stay, keys equal to it stay in index order while the weight kept so far
+  /// is below target. 35 passes over the items instead of a sort.
+  void selectPrefix(Value n, function_ref<std::pair<Value, Value>(Value)> item,
+                    Value target, function_ref<void(Value, Value)> decide) {
+    auto weightFrom = [&](Value lo) {
+      return e.forLoop(e.idx(0), n, 1, ValueRange{e.f32(0.0)},
+                       [&](Value j, ValueRange s) -> SmallVector<Value> {
+                         auto [key, w] = item(j);
+                         Value in = e.cmpi(arith::CmpIPredicate::sge, key, lo);
+                         return {e.select(in, e.add(s[0], w), s[0])};
+                       })[0];
+    };
+    Value shortfall =
+        e.cmpf(arith::CmpFPredicate::OLT, weightFrom(e.i32(0)), target);
+    // Invariant (when the candidates reach the target): weight(>= lo) >=
+    // target > weight(>= hi).
+    SmallVector<Value> range = e.forLoop(
+        e.idx(0), e.idx(32), 1, ValueRange{e.i32(0), e.i32(0x7F800000)},
+        [&](Value, ValueRange s) -> SmallVector<Value> {
+          Value lo = s[0], hi = s[1];
+          Value mid =
+              e.add(lo, arith::ShRUIOp::create(b, e.sub(hi, lo), e.i32(1)));
+          Value ge = e.cmpf(arith::CmpFPredicate::OGE, weightFrom(mid), target);
+          Value open =
+              e.cmpi(arith::CmpIPredicate::sgt, e.sub(hi, lo), e.i32(1));
+          Value up = arith::AndIOp::create(b, open, ge);
+          Value down = arith::AndIOp::create(b, open, notOf(ge));
+          return {e.select(up, mid, lo), e.select(down, mid, hi)};
+        });
+    Value star = range[0];
+    Value above = weightFrom(e.add(star, e.i32(1)));
+    e.forLoop(e.idx(0), n, 1, ValueRange{above},
+              [&](Value j, ValueRange s) -> SmallVector<Value> {
+                auto [key, w] = item(j);
+                Value tie = arith::AndIOp::create(
+                    b, e.cmpi(arith::CmpIPredicate::eq, key, star),
+                    e.cmpf(arith::CmpFPredicate::OLT, s[0], target));
+                Value inPrefix = arith::OrIOp::create(
+                    b, e.cmpi(arith::CmpIPredicate::sgt, key, star), tie);
+                Value candidate =
+                    e.cmpi(arith::CmpIPredicate::sge, key, e.i32(0));
+                decide(j, e.select(shortfall, candidate, inPrefix));
+                return {e.select(tie, e.add(s[0], w), s[0])};
+              });
+  }
+
   /// The last key index query block `qb` may see (ends aligned; negative
   /// when it sees none).
   Value visibleLimit(Value sq, Value skv, Value qb) {

@@ -4,8 +4,9 @@
 // RUN: tessera-opt %s --convert-tessera-to-loops --split-input-file | FileCheck %s
 
 // top_k: pooled keys [B, Hkv, KB, D] per (b, head, key block) with max/min/sum kept per
-// channel, then per (b, head, query block) the softmax scores and the rank test
-// (blocks ahead < k) setting bits with shli/ori; the count is stored last.
+// channel, then per (b, head, query block) the softmax scores and the prefix of k blocks:
+// the last kept score by bisection on the scores' f32 bits (32 steps between 0 and +inf's
+// bits), bits set with shli/ori (all visible blocks when fewer than k); the count last.
 // CHECK-LABEL: func.func @top_k
 // CHECK: %[[MASK:.+]] = memref.alloc() : memref<1x2x4x1xi32>
 // CHECK: %[[COUNTS:.+]] = memref.alloc() : memref<1x2x4xi32>
@@ -17,8 +18,12 @@
 // CHECK: memref.store %{{.+}}, %[[KPOOL]][%[[B]], %[[H]], %[[KB]], %{{.+}}] : memref<1x2x4x8xf32>
 // CHECK: scf.parallel (%[[B2:.+]], %[[H2:.+]], %[[QB:.+]]) =
 // CHECK: memref.store %{{.+}}, %[[SCORES]][%[[B2]], %[[H2]], %[[QB]], %{{.+}}] : memref<1x2x4x4xf32>
-// CHECK: %[[AHEAD:.+]]:2 = scf.for {{.+}} -> (index, f32)
-// CHECK: %[[KEEP:.+]] = arith.cmpi ult, %[[AHEAD]]#0, %c2
+// CHECK: memref.store %c0_i32{{.*}}, %[[MASK]]
+// CHECK: %[[ALL:.+]] = scf.for {{.+}} -> (f32)
+// CHECK: %[[SHORT:.+]] = arith.cmpf olt, %[[ALL]], %[[K:.+]] : f32
+// CHECK: %[[RANGE:.+]]:2 = scf.for %{{.+}} = %{{.+}} to %c32{{.*}} iter_args(%{{.+}} = %c0_i32{{.*}}, %{{.+}} = %c2139095040_i32) -> (i32, i32)
+// CHECK: arith.cmpi eq, %{{.+}}, %[[RANGE]]#0 : i32
+// CHECK: %[[KEEP:.+]] = arith.select %[[SHORT]]
 // CHECK: scf.if %[[KEEP]]
 // CHECK: %[[BIT:.+]] = arith.shli %c1_i32
 // CHECK: %[[WORD:.+]] = memref.load %[[MASK]]
@@ -33,9 +38,10 @@ func.func @top_k(%q: tensor<1x4x64x8xf32>, %k: tensor<1x2x64x8xf32>) -> (tensor<
 
 // -----
 
-// Dual top-p: top-p candidates (mass ahead < p), then one row per batch element bisecting
-// the layer's last kept score on its f32 bits (32 steps between 0 and +inf's bits), then the
-// forced blocks and counts in a third parallel loop.
+// Dual top-p: top-p candidates (the same prefix search with the scores as weights), then one
+// row per batch element running it over the layer's candidates (a non-candidate's key is -1)
+// and clearing the bits of those left out, then the forced blocks and counts in a third
+// parallel loop.
 // CHECK-LABEL: func.func @dual
 // CHECK: scf.parallel
 // CHECK: scf.parallel
@@ -45,7 +51,7 @@ func.func @top_k(%q: tensor<1x4x64x8xf32>, %k: tensor<1x2x64x8xf32>) -> (tensor<
 // CHECK: arith.bitcast %{{.+}} : f32 to i32
 // CHECK: arith.cmpi sge
 // CHECK: arith.addi %[[RANGE]]#0, %c1_i32
-// CHECK: arith.xori %{{.+}}, %c-1_i32 : i32
+// CHECK: arith.xori %{{.+}}, %c-1_i32{{.*}} : i32
 // CHECK: scf.parallel
 // CHECK: return
 func.func @dual(%q: tensor<1x4x64x8xf32>, %k: tensor<1x2x64x8xf32>) -> (tensor<1x2x4x1xi32>, tensor<1x2x4xi32>) {
