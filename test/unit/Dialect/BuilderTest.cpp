@@ -96,7 +96,7 @@ TEST_F(BuilderTest, BlockSelectFeedsAttention) {
       b, b.getUnknownLoc(), tensor({1, 2, 16, 1}, i32), tensor({1, 2, 16}, i32),
       args[0], args[1], Value(), Value(), /*block_q=*/64, /*block_k=*/64,
       BlockPool::Max, b.getI64IntegerAttr(4), FloatAttr(), FloatAttr(),
-      /*sink_blocks=*/1, /*causal=*/true);
+      /*sink_blocks=*/1, /*causal=*/true, /*scale=*/FloatAttr());
   AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[1],
                       sel.getMask(), true);
   finish();
@@ -126,10 +126,12 @@ TEST_F(BuilderTest, EvictEffectiveDefaults) {
   auto ev =
       EvictOp::create(b, b.getUnknownLoc(), tensor({1, 2, 256}, i64),
                       tensor({1, 2, 256, 64}), tensor({1, 2, 256, 64}),
-                      EvictPolicy::SnapKV, args[0], args[1], args[2], Value(),
+                      /*kept_scores=*/Type(), EvictPolicy::SnapKV, args[0],
+                      args[1], args[2], Value(),
                       /*budget=*/256, EvictScopeAttr(), IntegerAttr(),
                       IntegerAttr(), IntegerAttr(), DenseI64ArrayAttr(),
-                      IntegerAttr(), IntegerAttr(), FloatAttr(), IntegerAttr());
+                      IntegerAttr(), IntegerAttr(), FloatAttr(), IntegerAttr(),
+                      /*layer=*/IntegerAttr(), /*step=*/IntegerAttr());
   finish();
   EXPECT_EQ(ev.getEffectiveWindow(), 32);
   EXPECT_EQ(ev.getEffectiveSinks(), 0);
