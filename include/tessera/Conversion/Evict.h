@@ -11,6 +11,8 @@
 #ifndef TESSERA_CONVERSION_EVICT_H
 #define TESSERA_CONVERSION_EVICT_H
 
+#include "tessera/Conversion/RowOps.h"
+
 #include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::tessera {
@@ -20,6 +22,15 @@ namespace mlir::tessera {
 /// no dithered lattice rows (their dither depends on the row's position, so
 /// moving a row would change what it decodes to).
 LogicalResult checkEvictLowerable(Operation *op);
+
+/// tessera.evict for every target: operands to buffers, the outputs and the
+/// per-set scratch allocated (n = min(budget, S) and S may be run-time sizes),
+/// one row of `runner` per index set (the CPU: an scf.parallel; the GPU: a
+/// thread per set). `hostChecks` adds the run-time query-row check (CPU only:
+/// a kernel cannot call the host).
+void populateEvictPatterns(const TypeConverter &converter,
+                           RewritePatternSet &patterns, RowRunner runner,
+                           bool hostChecks);
 
 /// tessera.evict on the CPU: operands to buffers, the outputs allocated at
 /// n = min(budget, S) (a run-time size when S is one), the index sets run in

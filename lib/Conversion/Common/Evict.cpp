@@ -23,7 +23,6 @@
 
 #include "Tessera/TesseraOps.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 
 #include <cmath>
 
@@ -82,7 +81,130 @@ struct EvictSizes {
 struct EvictBuffers {
   SmallVector<Value> keys, values, keptKeys, keptValues;
   Value query, scores, indices, keptScores;
+  /// Per index set: f32 [sets, kScratchRows, S] rows and, for the policies
+  /// that read K, its f32 rows [sets, S, D].
+  Value scratch, keyRows;
+
+  /// Every buffer, in the order rebuild() reads them back.
+  SmallVector<Value> flatten() const {
+    SmallVector<Value> all(keys);
+    all.append(values);
+    for (Value v : {query, scores, indices})
+      if (v)
+        all.push_back(v);
+    all.append(keptKeys);
+    all.append(keptValues);
+    for (Value v : {keptScores, scratch, keyRows})
+      if (v)
+        all.push_back(v);
+    return all;
+  }
+  /// The same buffers as `args` (a row body's view of flatten()).
+  EvictBuffers rebuild(ValueRange args) const {
+    EvictBuffers out;
+    size_t next = 0;
+    auto take = [&](Value like) { return like ? args[next++] : Value(); };
+    auto takeAll = [&](ArrayRef<Value> like) {
+      SmallVector<Value> vs;
+      for (Value v : like)
+        vs.push_back(take(v));
+      return vs;
+    };
+    out.keys = takeAll(keys);
+    out.values = takeAll(values);
+    out.query = take(query);
+    out.scores = take(scores);
+    out.indices = take(indices);
+    out.keptKeys = takeAll(keptKeys);
+    out.keptValues = takeAll(keptValues);
+    out.keptScores = take(keptScores);
+    out.scratch = take(scratch);
+    out.keyRows = take(keyRows);
+    return out;
+  }
 };
+
+/// Rows of the per-set scratch: the candidates' keys, the scores, SnapKV's
+/// attention mass, a softmax row, and the walk's current and next vectors.
+enum ScratchRow : int64_t {
+  kKeys,
+  kScore,
+  kMass,
+  kLogits,
+  kCur,
+  kNext,
+  kScratchRows
+};
+
+/// One scratch row of the current set.
+struct Row {
+  int64_t slot;
+};
+
+/// The sizes of `buf` as index values (constants where static).
+EvictSizes sizesOf(Emitter &e, const EvictPlan &plan, const EvictBuffers &buf) {
+  ImplicitLocOpBuilder &b = e.builder();
+  auto dim = [&](Value buffer, int64_t d) -> Value {
+    int64_t size = cast<MemRefType>(buffer.getType()).getDimSize(d);
+    if (!ShapedType::isDynamic(size))
+      return e.idx(size);
+    return memref::DimOp::create(b, buffer, d);
+  };
+  EvictSizes sz;
+  sz.b = dim(buf.keys[0], 0);
+  sz.hkv = dim(buf.keys[0], 1);
+  sz.s = dim(buf.keys[0], 2);
+  sz.n = e.minsi(sz.s, e.idx(plan.budget));
+  sz.hq = buf.query ? dim(buf.query, 1) : sz.hkv;
+  sz.sw = buf.query ? dim(buf.query, 2) : e.idx(0);
+  return sz;
+}
+
+/// exp(x) for an f32 x in arith ops (no libm/libdevice call on either
+/// target): x = n ln2 + r (Cody-Waite, |r| <= ln2 / 2), a degree-7 Taylor
+/// polynomial for e^r, times 2^n from its exponent bits; 0 below -87 (and at
+/// -inf).
+Value expF32(Emitter &e, Value x) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Value tiny = e.cmpf(arith::CmpFPredicate::OLT, x, e.f32(-87.0));
+  Value xc = arith::MinimumFOp::create(b, e.maxf(x, e.f32(-87.0)), e.f32(88.0));
+  Value n = e.roundF32(e.mul(xc, e.f32(1.4426950408889634)));
+  Value r = e.sub(e.sub(xc, e.mul(n, e.f32(0.693145751953125))),
+                  e.mul(n, e.f32(1.428606765330187e-06)));
+  Value poly = e.f32(1.0 / 5040.0);
+  for (double c :
+       {1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    poly = e.add(e.mul(poly, r), e.f32(c));
+  Value ni = arith::FPToSIOp::create(b, b.getI32Type(), n);
+  Value bits = arith::ShLIOp::create(b, e.add(ni, e.i32(127)), e.i32(23));
+  Value scaled = e.mul(poly, arith::BitcastOp::create(b, b.getF32Type(), bits));
+  return e.select(tiny, e.f32(0.0), scaled);
+}
+
+/// log(x) for a normal f32 x > 0 in arith ops: x = m 2^k with m in
+/// [sqrt(1/2), sqrt(2)), log m = 2 atanh((m - 1) / (m + 1)) to t^11 (|t| <=
+/// 0.172: truncation below 1e-11), plus k ln2.
+Value logF32(Emitter &e, Value x) {
+  ImplicitLocOpBuilder &b = e.builder();
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value bits = arith::BitcastOp::create(b, i32, x);
+  Value k = e.sub(arith::ShRUIOp::create(b, bits, e.i32(23)), e.i32(127));
+  Value mBits = arith::OrIOp::create(
+      b, arith::AndIOp::create(b, bits, e.i32(0x7FFFFF)), e.i32(0x3F800000));
+  Value m = arith::BitcastOp::create(b, f32, mBits);
+  Value big = e.cmpf(arith::CmpFPredicate::OGT, m, e.f32(1.4142135623730951));
+  m = e.select(big, e.mul(m, e.f32(0.5)), m);
+  k = e.select(big, e.add(k, e.i32(1)), k);
+  Value t =
+      arith::DivFOp::create(b, e.sub(m, e.f32(1.0)), e.add(m, e.f32(1.0)));
+  Value t2 = e.mul(t, t);
+  Value poly = e.f32(1.0 / 11.0);
+  for (double c : {1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0})
+    poly = e.add(e.mul(poly, t2), e.f32(c));
+  Value logM = e.mul(e.mul(poly, t), e.f32(2.0));
+  Value kf = arith::SIToFPOp::create(b, f32, k);
+  return e.add(e.mul(kf, e.f32(0.6931471805599453)), logM);
+}
 
 MemRefType memrefOf(ShapedType t) {
   return MemRefType::get(t.getShape(), t.getElementType());
@@ -120,8 +242,8 @@ Value emitFold(Emitter &e, Value z, Value counter) {
 class EvictLowering {
 public:
   EvictLowering(Emitter &e, const EvictPlan &plan, const EvictSizes &sz,
-                const EvictBuffers &buf)
-      : e(e), b(e.builder()), p(plan), sz(sz), buf(buf) {}
+                const EvictBuffers &buf, Value set)
+      : e(e), b(e.builder()), p(plan), sz(sz), buf(buf), set(set) {}
 
   /// The index set `row` of batch `bi`, standing for KV heads [hLo, hHi).
   void emitSet(Value bi, Value row, Value hLo, Value hHi) {
@@ -133,9 +255,8 @@ public:
     Value hi = e.sub(sz.s, e.idx(recent));
     int64_t m = std::max<int64_t>(p.budget - p.sinks - recent, 0);
     bool scored = p.policy != EvictPolicy::SinkWindow && m > 0;
-    Value keys;
+    Row keys{kKeys};
     if (scored) {
-      keys = alloc1(sz.s);
       e.ifThen(arith::XOrIOp::create(b, full, e.constLike(full.getType(), 1)),
                [&] { emitKeys(bi, row, hLo, hHi, keys, hi); });
     }
@@ -156,13 +277,12 @@ public:
                 arith::XOrIOp::create(b, kept, e.constLike(kept.getType(), 1)),
                 e.cmpi(arith::CmpIPredicate::slt, lo, hi));
             Value ub = e.select(candidate, hi, lo);
-            Value kj = memref::LoadOp::create(
-                b, keys,
-                ValueRange{e.maxsi(e.minsi(j, e.sub(sz.s, e.idx(1))), c0)});
+            Value kj =
+                load(keys, e.maxsi(e.minsi(j, e.sub(sz.s, e.idx(1))), c0));
             Value above = e.forLoop(
                 lo, ub, 1, ValueRange{c0},
                 [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                  Value ki = memref::LoadOp::create(b, keys, ValueRange{i});
+                  Value ki = load(keys, i);
                   Value greater = e.cmpf(arith::CmpFPredicate::OGT, ki, kj);
                   Value equal = e.cmpf(arith::CmpFPredicate::OEQ, ki, kj);
                   Value earlier = e.cmpi(laterWins ? arith::CmpIPredicate::ugt
@@ -220,20 +340,20 @@ private:
     walk(3);
   }
 
-  Value alloc1(Value n) {
-    return memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
-        ValueRange{n});
+  void fill(Row r, Value n, Value v) {
+    e.forLoop(e.idx(0), n, 1, [&](Value j) { store(v, r, j); });
   }
-  Value alloc2(Value n, int64_t d) {
-    return memref::AllocOp::create(
-        b, MemRefType::get({ShapedType::kDynamic, d}, b.getF32Type()),
-        ValueRange{n});
+  Value load(Row r, Value j) {
+    return memref::LoadOp::create(b, buf.scratch,
+                                  ValueRange{set, e.idx(r.slot), j});
   }
-  void fill(Value buffer, Value n, Value v) {
-    e.forLoop(e.idx(0), n, 1, [&](Value j) {
-      memref::StoreOp::create(b, v, buffer, ValueRange{j});
-    });
+  void store(Value v, Row r, Value j) {
+    memref::StoreOp::create(b, v, buf.scratch,
+                            ValueRange{set, e.idx(r.slot), j});
+  }
+  /// Element x of key row j, decoded by decodeKeys.
+  Value loadKey(Value j, Value x) {
+    return memref::LoadOp::create(b, buf.keyRows, ValueRange{set, j, x});
   }
   Value load(Value buffer, ValueRange at) {
     return memref::LoadOp::create(b, buffer, at);
@@ -244,68 +364,64 @@ private:
   Value scale() { return e.f32(1.0 / std::sqrt(static_cast<double>(p.d))); }
 
   /// K[bi, g] as f32 rows [S, D] (packed rows decoded by the codec).
-  void decodeKeys(Value bi, Value g, Value kf) {
+  void decodeKeys(Value bi, Value g) {
     e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
       if (p.keyCodec) {
-        p.keyCodec->emitUnpackRow(e, buf.keys, ValueRange{bi, g, j}, kf,
-                                  ValueRange{j});
+        p.keyCodec->emitUnpackRow(e, buf.keys, ValueRange{bi, g, j},
+                                  buf.keyRows, ValueRange{set, j});
         return;
       }
       e.forLoop(e.idx(0), e.idx(p.d), 1, [&](Value x) {
-        store(e.toF32(load(buf.keys[0], ValueRange{bi, g, j, x})), kf,
-              ValueRange{j, x});
+        store(e.toF32(load(buf.keys[0], ValueRange{bi, g, j, x})), buf.keyRows,
+              ValueRange{set, j, x});
       });
     });
   }
 
-  /// dot(query[bi, h, r, :], kf[j, :]) / sqrt(D) in f32.
-  Value logit(Value bi, Value h, Value r, Value kf, Value j) {
+  /// dot(query[bi, h, r, :], key row j) / sqrt(D) in f32.
+  Value logit(Value bi, Value h, Value r, Value j) {
     Value dot =
         e.forLoop(e.idx(0), e.idx(p.d), 1, ValueRange{e.f32(0.0)},
                   [&](Value x, ValueRange acc) -> SmallVector<Value> {
                     Value q = e.toF32(load(buf.query, ValueRange{bi, h, r, x}));
-                    Value k = load(kf, ValueRange{j, x});
+                    Value k = loadKey(j, x);
                     return {e.add(acc[0], e.mul(q, k))};
                   })[0];
     return e.mul(dot, scale());
   }
 
   /// Softmax of `logits[0, len)` in place (max subtracted first).
-  void softmax(Value logits, Value len) {
+  void softmax(Row logits, Value len) {
     Value mx = e.forLoop(e.idx(0), len, 1, ValueRange{e.negInf()},
                          [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                           return {e.maxf(acc[0], load(logits, ValueRange{j}))};
+                           return {e.maxf(acc[0], load(logits, j))};
                          })[0];
     Value sum = e.forLoop(e.idx(0), len, 1, ValueRange{e.f32(0.0)},
                           [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                            Value x = math::ExpOp::create(
-                                b, e.sub(load(logits, ValueRange{j}), mx));
-                            store(x, logits, ValueRange{j});
+                            Value x = expF32(e, e.sub(load(logits, j), mx));
+                            store(x, logits, j);
                             return {e.add(acc[0], x)};
                           })[0];
     Value inv = arith::DivFOp::create(b, e.f32(1.0), sum);
-    e.forLoop(e.idx(0), len, 1, [&](Value j) {
-      store(e.mul(load(logits, ValueRange{j}), inv), logits, ValueRange{j});
-    });
+    e.forLoop(e.idx(0), len, 1,
+              [&](Value j) { store(e.mul(load(logits, j), inv), logits, j); });
   }
 
   /// SnapKV's per-head vote added into score[0, S - w) with weight `wt`:
   /// the causal softmax rows of the last w queries of head h summed over the
   /// rows, then average-pooled (zero padding, divided by the kernel).
-  void addWindowVote(Value bi, Value h, Value kf, Value score, Value prefix,
-                     Value mass, Value logits, Value wt) {
+  void addWindowVote(Value bi, Value h, Row score, Value prefix, Value wt) {
+    Row mass{kMass}, logits{kLogits};
     fill(mass, prefix, e.f32(0.0));
     e.forLoop(e.idx(0), e.idx(p.window), 1, [&](Value i) {
       Value r = e.add(e.sub(sz.sw, e.idx(p.window)), i);
       // Query row i of the window sits at key position S - w + i.
       Value len = e.add(e.add(prefix, i), e.idx(1));
-      e.forLoop(e.idx(0), len, 1, [&](Value j) {
-        store(logit(bi, h, r, kf, j), logits, ValueRange{j});
-      });
+      e.forLoop(e.idx(0), len, 1,
+                [&](Value j) { store(logit(bi, h, r, j), logits, j); });
       softmax(logits, len);
       e.forLoop(e.idx(0), prefix, 1, [&](Value j) {
-        store(e.add(load(mass, ValueRange{j}), load(logits, ValueRange{j})),
-              mass, ValueRange{j});
+        store(e.add(load(mass, j), load(logits, j)), mass, j);
       });
     });
     int64_t radius = p.kernel / 2;
@@ -321,11 +437,10 @@ private:
                    e.add(prefix, e.idx(radius))));
         Value safe = e.minsi(e.maxsi(e.sub(at, e.idx(radius)), e.idx(0)),
                              e.sub(prefix, e.idx(1)));
-        pooled = e.add(
-            pooled, e.select(inside, load(mass, ValueRange{safe}), e.f32(0.0)));
+        pooled = e.add(pooled, e.select(inside, load(mass, safe), e.f32(0.0)));
       }
       Value vote = e.mul(e.mul(pooled, invKernel), wt);
-      store(e.add(load(score, ValueRange{j}), vote), score, ValueRange{j});
+      store(e.add(load(score, j), vote), score, j);
     });
   }
 
@@ -333,10 +448,10 @@ private:
   /// factor `wt`: s0 = the group's attention rows (every query row, every
   /// query head of the group) averaged, s_{t+1} = s_t A (A the causal
   /// softmax attention of the keys among themselves), w = sum_t gamma^t s_t.
-  void addWalkWeight(Value bi, Value g, Value kf, Value weight, Value wt,
-                     Value logits) {
+  void addWalkWeight(Value bi, Value g, Row weight, Value wt) {
+    Row logits{kLogits};
     Value group = e.divui(sz.hq, sz.hkv);
-    Value cur = alloc1(sz.s), next = alloc1(sz.s);
+    Row cur{kCur}, next{kNext};
     fill(cur, sz.s, e.f32(0.0));
     Value rows = arith::UIToFPOp::create(
         b, b.getF32Type(),
@@ -345,23 +460,18 @@ private:
     e.forLoop(e.idx(0), group, 1, [&](Value hh) {
       Value h = e.add(e.mul(g, group), hh);
       e.forLoop(e.idx(0), sz.sw, 1, [&](Value r) {
-        e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
-          store(logit(bi, h, r, kf, j), logits, ValueRange{j});
-        });
+        e.forLoop(e.idx(0), sz.s, 1,
+                  [&](Value j) { store(logit(bi, h, r, j), logits, j); });
         softmax(logits, sz.s);
         e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
-          store(e.add(load(cur, ValueRange{j}),
-                      e.mul(load(logits, ValueRange{j}), invRows)),
-                cur, ValueRange{j});
+          store(e.add(load(cur, j), e.mul(load(logits, j), invRows)), cur, j);
         });
       });
     });
-    auto accumulate = [&](Value s, double factor) {
+    auto accumulate = [&](Row s, double factor) {
       Value f = e.mul(wt, e.f32(factor));
       e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
-        store(e.add(load(weight, ValueRange{j}),
-                    e.mul(load(s, ValueRange{j}), f)),
-              weight, ValueRange{j});
+        store(e.add(load(weight, j), e.mul(load(s, j), f)), weight, j);
       });
     };
     accumulate(cur, 1.0);
@@ -376,17 +486,14 @@ private:
           Value dot = e.forLoop(
               e.idx(0), e.idx(p.d), 1, ValueRange{e.f32(0.0)},
               [&](Value x, ValueRange acc) -> SmallVector<Value> {
-                return {e.add(acc[0], e.mul(load(kf, ValueRange{i, x}),
-                                            load(kf, ValueRange{j, x})))};
+                return {e.add(acc[0], e.mul(loadKey(i, x), loadKey(j, x)))};
               })[0];
-          store(e.mul(dot, scale()), logits, ValueRange{j});
+          store(e.mul(dot, scale()), logits, j);
         });
         softmax(logits, len);
-        Value si = load(cur, ValueRange{i});
+        Value si = load(cur, i);
         e.forLoop(e.idx(0), len, 1, [&](Value j) {
-          store(e.add(load(next, ValueRange{j}),
-                      e.mul(si, load(logits, ValueRange{j}))),
-                next, ValueRange{j});
+          store(e.add(load(next, j), e.mul(si, load(logits, j))), next, j);
         });
       });
       std::swap(cur, next);
@@ -395,9 +502,8 @@ private:
   }
 
   /// keys[j] for the candidates j in [sinks, hi).
-  void emitKeys(Value bi, Value row, Value hLo, Value hHi, Value keys,
-                Value hi) {
-    Value score = alloc1(sz.s);
+  void emitKeys(Value bi, Value row, Value hLo, Value hHi, Row keys, Value hi) {
+    Row score{kScore};
     fill(score, sz.s, e.f32(0.0));
     Type f32 = b.getF32Type();
     auto countOf = [&](Value n) {
@@ -415,8 +521,7 @@ private:
       e.forLoop(hLo, hHi, 1, [&](Value g) {
         e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
           Value o = load(buf.scores, ValueRange{bi, g, j});
-          store(e.add(load(score, ValueRange{j}), e.mul(o, wt)), score,
-                ValueRange{j});
+          store(e.add(load(score, j), e.mul(o, wt)), score, j);
         });
       });
       break;
@@ -424,33 +529,30 @@ private:
     case EvictPolicy::SnapKV:
     case EvictPolicy::CompressKV: {
       Value prefix = hi; // S - w: the keys before the observation window
-      Value kf = alloc2(sz.s, p.d), mass = alloc1(sz.s), logits = alloc1(sz.s);
       Value group = e.divui(sz.hq, sz.hkv);
       if (p.policy == EvictPolicy::SnapKV) {
         Value wt = countOf(e.mul(nHeads, group));
         e.forLoop(hLo, hHi, 1, [&](Value g) {
-          decodeKeys(bi, g, kf);
+          decodeKeys(bi, g);
           e.forLoop(e.idx(0), group, 1, [&](Value hh) {
-            addWindowVote(bi, e.add(e.mul(g, group), hh), kf, score, prefix,
-                          mass, logits, wt);
+            addWindowVote(bi, e.add(e.mul(g, group), hh), score, prefix, wt);
           });
         });
       } else {
         Value wt = e.f32(1.0 / static_cast<double>(p.firstK));
         for (int64_t k = 0; k < p.firstK; ++k) {
           Value h = e.idx(p.heads[k]);
-          decodeKeys(bi, e.divui(h, group), kf);
-          addWindowVote(bi, h, kf, score, prefix, mass, logits, wt);
+          decodeKeys(bi, e.divui(h, group));
+          addWindowVote(bi, h, score, prefix, wt);
         }
       }
       break;
     }
     case EvictPolicy::Reservoir: {
-      Value kf = alloc2(sz.s, p.d), logits = alloc1(sz.s);
       Value wt = countOf(nHeads);
       e.forLoop(hLo, hHi, 1, [&](Value g) {
-        decodeKeys(bi, g, kf);
-        addWalkWeight(bi, g, kf, score, wt, logits);
+        decodeKeys(bi, g);
+        addWalkWeight(bi, g, score, wt);
       });
       // A-Res keys u^(1/w), compared as log(u) / w; a zero weight never
       // wins (-inf).
@@ -466,17 +568,16 @@ private:
         Value u =
             e.mul(e.add(arith::UIToFPOp::create(b, f32, bits), e.f32(0.5)),
                   e.f32(std::ldexp(1.0, -23)));
-        Value w = load(score, ValueRange{j});
-        Value key = arith::DivFOp::create(b, math::LogOp::create(b, u), w);
+        Value w = load(score, j);
+        Value key = arith::DivFOp::create(b, logF32(e, u), w);
         Value positive = e.cmpf(arith::CmpFPredicate::OGT, w, e.f32(0.0));
-        store(e.select(positive, key, e.negInf()), score, ValueRange{j});
+        store(e.select(positive, key, e.negInf()), score, j);
       });
       break;
     }
     }
-    e.forLoop(e.idx(p.sinks), hi, 1, [&](Value j) {
-      store(load(score, ValueRange{j}), keys, ValueRange{j});
-    });
+    e.forLoop(e.idx(p.sinks), hi, 1,
+              [&](Value j) { store(load(score, j), keys, j); });
   }
 
   /// Index sets per batch: Hkv per head, 1 per layer.
@@ -487,11 +588,16 @@ private:
   const EvictPlan &p;
   const EvictSizes &sz;
   const EvictBuffers &buf;
+  /// The set's row in the scratch buffers.
+  Value set;
 };
 
-class EvictToLoops : public OpConversionPattern<EvictOp> {
+class EvictRows : public OpConversionPattern<EvictOp> {
 public:
-  using OpConversionPattern::OpConversionPattern;
+  EvictRows(const TypeConverter &converter, MLIRContext *ctx, RowRunner runner,
+            bool hostChecks)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)),
+        hostChecks(hostChecks) {}
 
   LogicalResult
   matchAndRewrite(EvictOp op, OneToNOpAdaptor adaptor,
@@ -531,19 +637,7 @@ public:
     if (!adaptor.getScores().empty())
       buf.scores = emitToBuffer(b, b.getLoc(), adaptor.getScores().front());
 
-    EvictSizes sz;
-    auto dim = [&](Value buffer, int64_t d) -> Value {
-      int64_t size = cast<MemRefType>(buffer.getType()).getDimSize(d);
-      if (!ShapedType::isDynamic(size))
-        return e.idx(size);
-      return memref::DimOp::create(b, buffer, d);
-    };
-    sz.b = dim(buf.keys[0], 0);
-    sz.hkv = dim(buf.keys[0], 1);
-    sz.s = dim(buf.keys[0], 2);
-    sz.n = e.minsi(sz.s, e.idx(plan.budget));
-    sz.hq = buf.query ? dim(buf.query, 1) : sz.hkv;
-    sz.sw = buf.query ? dim(buf.query, 2) : e.idx(0);
+    EvictSizes sz = sizesOf(e, plan, buf);
 
     // Outputs: [B, Hkv, n, ...] components; their run-time dims are B, Hkv
     // and n in that order.
@@ -581,8 +675,42 @@ public:
     if (Value keptScores = op.getKeptScores())
       buf.keptScores = allocLike(cast<ShapedType>(keptScores.getType()));
 
+    // Scratch per index set (B x Hkv, or B per layer), in global memory so
+    // that a GPU thread can hold a set of run-time length.
+    {
+      auto keyShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+      int64_t sets = plan.perLayer ? keyShape[0] : keyShape[0] * keyShape[1];
+      if (ShapedType::isDynamic(keyShape[0]) ||
+          (!plan.perLayer && ShapedType::isDynamic(keyShape[1])))
+        sets = ShapedType::kDynamic;
+      Value setsV = plan.perLayer ? sz.b : e.mul(sz.b, sz.hkv);
+      int64_t s = keyShape[2];
+      auto alloc = [&](ArrayRef<int64_t> shape) {
+        SmallVector<Value> dynamic;
+        if (ShapedType::isDynamic(shape[0]))
+          dynamic.push_back(setsV);
+        if (ShapedType::isDynamic(shape[2]))
+          dynamic.push_back(sz.s);
+        return memref::AllocOp::create(
+            b, MemRefType::get(shape, b.getF32Type()), dynamic);
+      };
+      if (plan.policy != EvictPolicy::SinkWindow)
+        buf.scratch = alloc({sets, kScratchRows, s});
+      if (buf.query)
+        buf.keyRows = memref::AllocOp::create(
+            b, MemRefType::get({sets, s, plan.d}, b.getF32Type()), [&] {
+              SmallVector<Value> dynamic;
+              if (ShapedType::isDynamic(sets))
+                dynamic.push_back(setsV);
+              if (ShapedType::isDynamic(s))
+                dynamic.push_back(sz.s);
+              return dynamic;
+            }());
+    }
+
     // Run-time query rows must cover the observation window.
-    if (buf.query && cast<MemRefType>(buf.query.getType()).isDynamicDim(2) &&
+    if (hostChecks && buf.query &&
+        cast<MemRefType>(buf.query.getType()).isDynamicDim(2) &&
         (plan.policy == EvictPolicy::SnapKV ||
          plan.policy == EvictPolicy::CompressKV)) {
       RuntimeCheck check{
@@ -590,9 +718,9 @@ public:
           "query rows must cover the observation window", sz.sw,
           e.idx(plan.window)};
       Value ok = emitRuntimeChecks(e, op, {check});
-      e.ifThen(ok, [&] { emitSets(e, plan, sz, buf); });
+      e.ifThen(ok, [&] { emitSets(b, op, plan, sz, buf); });
     } else {
-      emitSets(e, plan, sz, buf);
+      emitSets(b, op, plan, sz, buf);
     }
 
     SmallVector<SmallVector<Value>> results;
@@ -610,24 +738,58 @@ public:
   }
 
 private:
-  static void emitSets(Emitter &e, const EvictPlan &plan, const EvictSizes &sz,
-                       const EvictBuffers &buf) {
-    EvictLowering lowering(e, plan, sz, buf);
-    if (plan.perLayer) {
-      e.parallelRows(ValueRange{sz.b}, [&](ValueRange lead) {
-        lowering.emitSet(lead[0], e.idx(0), e.idx(0), sz.hkv);
-      });
-      return;
+  /// The index sets through the target's runner: one row per set.
+  void emitSets(ImplicitLocOpBuilder &b, Operation *op, const EvictPlan &plan,
+                const EvictSizes &sz, const EvictBuffers &buf) const {
+    auto keyShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+    SmallVector<int64_t> leadShape{keyShape[0]};
+    SmallVector<Value> leadSizes{sz.b};
+    if (!plan.perLayer) {
+      leadShape.push_back(keyShape[1]);
+      leadSizes.push_back(sz.hkv);
     }
-    e.parallelRows(ValueRange{sz.b, sz.hkv}, [&](ValueRange lead) {
-      lowering.emitSet(lead[0], lead[1], lead[1], e.add(lead[1], e.idx(1)));
-    });
+    // A run-time S makes the operands' views run-time too: the runner passes
+    // sizes (and rebuilds views in a kernel) only for a run-time lead, so say
+    // the batch is one then (its size still travels as the value it is).
+    if (ShapedType::isDynamic(keyShape[2]))
+      leadShape[0] = ShapedType::kDynamic;
+    runner(b, op, "tessera_evict", leadShape, leadSizes, /*rowLen=*/1,
+           buf.flatten(),
+           [&](Emitter &e, ValueRange lead, ValueRange args, Value) {
+             EvictBuffers in = buf.rebuild(args);
+             EvictSizes local = sizesOf(e, plan, in);
+             if (plan.perLayer) {
+               EvictLowering(e, plan, local, in, lead[0])
+                   .emitSet(lead[0], e.idx(0), e.idx(0), local.hkv);
+               return;
+             }
+             Value set = e.add(e.mul(lead[0], local.hkv), lead[1]);
+             EvictLowering(e, plan, local, in, set)
+                 .emitSet(lead[0], lead[1], lead[1], e.add(lead[1], e.idx(1)));
+           });
   }
+
+  RowRunner runner;
+  bool hostChecks;
 };
 
 } // namespace
 
+void mlir::tessera::populateEvictPatterns(const TypeConverter &converter,
+                                          RewritePatternSet &patterns,
+                                          RowRunner runner, bool hostChecks) {
+  patterns.add<EvictRows>(converter, patterns.getContext(), std::move(runner),
+                          hostChecks);
+}
+
 void mlir::tessera::populateEvictToLoopsPatterns(const TypeConverter &converter,
                                                  RewritePatternSet &patterns) {
-  patterns.add<EvictToLoops>(converter, patterns.getContext());
+  RowRunner cpuSets = [](ImplicitLocOpBuilder &b, Operation *, StringRef,
+                         ArrayRef<int64_t>, ValueRange leadSizes, int64_t,
+                         ArrayRef<Value> operands, RowBody body) {
+    Emitter e(b);
+    e.parallelRows(leadSizes,
+                   [&](ValueRange lead) { body(e, lead, operands, Value()); });
+  };
+  populateEvictPatterns(converter, patterns, cpuSets, /*hostChecks=*/true);
 }

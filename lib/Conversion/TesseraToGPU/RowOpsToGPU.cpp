@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/BitAllocate.h"
 #include "tessera/Conversion/BlockSelect.h"
+#include "tessera/Conversion/Evict.h"
 #include "tessera/Conversion/GradedMatmul.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Conversion/RowOps.h"
@@ -210,4 +211,6 @@ void mlir::tessera::populateRowOpsToGPUPatterns(const TypeConverter &converter,
                               /*hostChecks=*/false);
   // graded_matmul: a thread per row of x (its bits), then one per output.
   populateGradedMatmulPatterns(converter, patterns, gpuRows);
+  // evict: a thread per index set (batch x KV head, or batch per layer).
+  populateEvictPatterns(converter, patterns, gpuRows, /*hostChecks=*/false);
 }

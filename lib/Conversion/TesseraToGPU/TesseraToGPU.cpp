@@ -16,6 +16,7 @@
 #include "tessera/Conversion/AttentionSchedule.h"
 #include "tessera/Conversion/BlockSelect.h"
 #include "tessera/Conversion/ConversionDriver.h"
+#include "tessera/Conversion/Evict.h"
 #include "tessera/Conversion/QuantCodec.h"
 #include "tessera/Support/GPUAttentionRules.h"
 
@@ -33,6 +34,8 @@ namespace {
 LogicalResult checkLowerable(Operation *op, bool wgmma) {
   if (isa<BlockSelectOp>(op))
     return checkBlockSelectLowerable(op);
+  if (isa<EvictOp>(op))
+    return checkEvictLowerable(op);
   if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp, GradedMatmulOp>(
           op))
     // Row kernels take run-time leading dims (sizes as kernel arguments);

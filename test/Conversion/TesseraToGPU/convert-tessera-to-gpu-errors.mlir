@@ -25,9 +25,18 @@ func.func @tiles(%q: tensor<1x2x64x64xbf16>) {
 
 // -----
 
-func.func @other(%k: tensor<1x2x64x32xf32>, %v: tensor<1x2x64x32xf32>) {
-  // expected-error @+1 {{'tessera.evict' op has no GPU lowering yet}}
-  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 16} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
+func.func @other(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
+  // expected-error @+1 {{'tessera.linear_backward_update' op has no GPU lowering yet}}
+  %dx, %w2 = tessera.linear_backward_update %x, %dy, %w, %t {optimizer = #tessera.optimizer<sgd, lr = 0.1>} : (tensor<64x32xf32>, tensor<64x16xf32>, tensor<16x32xf32>, i64) -> (tensor<64x32xf32>, tensor<16x32xf32>)
+  return
+}
+
+// -----
+
+// Compacting dithered lattice rows would change their decode (the dither follows the row).
+func.func @evict_dithered(%k: tensor<1x2x64x32xf32>, %v: !tessera.qtensor<1x2x64x32xf32, #tessera.quant<lattice, lattice = e8, dither>>) {
+  // expected-error @+1 {{'tessera.evict' op cannot compact dithered lattice values: a row's dither depends on its position, so a moved row would decode differently (quantize without dither)}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 16} : tensor<1x2x64x32xf32>, !tessera.qtensor<1x2x64x32xf32, #tessera.quant<lattice, lattice = e8, dither>> -> tensor<1x2x16xi64>, tensor<1x2x16x32xf32>, !tessera.qtensor<1x2x16x32xf32, #tessera.quant<lattice, lattice = e8, dither>>
   return
 }
 
