@@ -1,11 +1,12 @@
-//===- Evict.h - tessera.evict as loops over (batch, KV head) ---*- C++ -*-===//
+//===- Evict.h - tessera.evict, one body per index set ----------*- C++ -*-===//
 //
-// KV-cache eviction (ALGORITHMS.md 5) emitted as IR: one scf.parallel over the
-// index sets (batch x KV head, or batch alone for per-layer scope), each
-// scoring its tokens by the op's policy, ranking them and copying the kept
-// rows. Packed K/V are compacted component by component (the storage rows of
-// the kept tokens, norms and scales with them), never decoded and re-encoded.
-// See docs/eviction.md.
+// KV-cache eviction (ALGORITHMS.md 5) emitted as IR: one row of a RowRunner
+// per index set (batch x KV head, or batch alone for per-layer scope; an
+// scf.parallel on the CPU, a thread per set on the GPU), each scoring its
+// tokens by the op's policy, ranking them and copying the kept rows. Packed K/V
+// are compacted component by component (the storage rows of the kept tokens,
+// norms and scales with them), never decoded and re-encoded. See
+// docs/eviction.md.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_CONVERSION_EVICT_H

@@ -1,7 +1,8 @@
-//===- Evict.cpp - tessera.evict as loops over (batch, KV head) -----------===//
+//===- Evict.cpp - tessera.evict, one body per index set ------------------===//
 //
 // Each index set (one per batch and KV head, or per batch for per-layer scope)
-// runs the same three phases, whatever the policy:
+// is a row of the target's RowRunner (an scf.parallel iteration on the CPU, a
+// thread on the GPU) and runs the same three phases, whatever the policy:
 //   1. scores: one f32 key per candidate token (SnapKV/CompressKV's pooled
 //      observation-window attention, H2O's running score, the reservoir's
 //      log(u_j) / w_j), averaged over the heads the set stands for;
@@ -12,9 +13,9 @@
 //   3. compaction: the kept tokens in ascending order, their index and their
 //      storage rows (every component of a packed K/V) copied to the next slot.
 // Ranking is a count over the candidates (O(S^2) compares per set), which
-// needs no sort and no scratch beyond the keys. Scratch rows are memref.alloc
-// of run-time length S; the CPU pipeline's buffer-deallocation pass frees
-// them.
+// needs no sort and no scratch beyond the keys. The scratch rows of every set
+// are allocated once on the host ([sets, 6, S] and [sets, S, D] f32), so a GPU
+// thread can own a set of run-time length.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/Evict.h"
