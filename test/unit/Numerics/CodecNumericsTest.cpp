@@ -87,8 +87,9 @@ TEST(Codebooks, LloydMaxMatchesMax1960) {
   for (int bits = 1; bits <= 8; ++bits) {
     const auto &cb = lloydMaxGaussian(bits);
     EXPECT_GT(cb.mse, std::pow(2.0, -2.0 * bits)) << bits;
-    if (bits > 1)
+    if (bits > 1) {
       EXPECT_LT(cb.mse, lloydMaxGaussian(bits - 1).mse) << bits;
+    }
     for (size_t k = 0; k + 1 < cb.centroids.size(); ++k)
       ASSERT_LT(cb.centroids[k], cb.centroids[k + 1]);
   }
@@ -293,9 +294,10 @@ TEST_P(ScalarCodec, PacksLikeTheReferenceAndDecodesExactly) {
         normSum += x[r * d + j] * x[r * d + j];
       }
     }
-    if (r == 0)
+    if (r == 0) {
       for (int64_t j = 0; j < d; ++j)
         EXPECT_EQ(deq[j], 0.0) << "a zero row decodes to zero";
+    }
   }
   EXPECT_LE(mismatches, coords / 200);
   // Quality: for tq_mse the relative error is the Lloyd-Max MSE of N(0, 1)
