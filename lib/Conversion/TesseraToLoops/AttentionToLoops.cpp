@@ -138,7 +138,7 @@ public:
       // so the score loop can put 16 keys in the lanes of a vector; packed
       // keys are unpacked per block.
       if (!key.keysPerBlock())
-        key.transposed = emitTransposedKeys(e, p, key);
+        key.transposed = emitTransposedKeys(e, p, key, mask);
       // Ragged: rows no sequence covers are O = 0, LSE = -inf (in the
       // partials, when split, so the combine gives the same).
       auto fillEmpty = [&](Value o, Value l, Value split) {
@@ -498,9 +498,11 @@ private:
 
   /// K^T per key block as f32 [B, Hkv, KB, D, paddedKeys] (zero past Skv): each
   /// block's transposed keys are contiguous, 16 keys to a vector, and built
-  /// once for the whole op.
+  /// once for the whole op. With a run-time `mask`, a block that no mask row
+  /// of its (batch, KV head) enables is never visited and is not built
+  /// either: a routed decode step pays for the blocks it reads, not for all.
   Value emitTransposedKeys(Emitter &e, const AttentionProblem &p,
-                           const KVSource &key) const {
+                           const KVSource &key, Value mask) const {
     ImplicitLocOpBuilder &b = e.builder();
     int64_t vw = options.vectorWidth;
     int64_t paddedKeys = (p.blockK + vw - 1) / vw * vw;
@@ -515,26 +517,55 @@ private:
             {p.batch, p.kvHeads, p.numKeyBlocks, p.headDim, paddedKeys},
             b.getF32Type()),
         dynSizes);
-    e.parallelRows(
-        ValueRange{sizes.batch, e.idx(p.kvHeads), sizes.keyBlocks},
-        [&](ValueRange ivs) {
-          Value k0 = e.mul(ivs[2], e.idx(p.blockK));
-          Value cols = e.minsi(e.idx(p.blockK), e.sub(sizes.keyLen, k0));
-          e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
-            e.forLoop(e.idx(0), e.idx(paddedKeys), 1, [&](Value c) {
-              SmallVector<Value> at{ivs[0], ivs[1], ivs[2], d, c};
-              memref::StoreOp::create(b, e.f32(0), kt, at);
-            });
-          });
-          e.forLoop(e.idx(0), cols, 1, [&](Value c) {
-            e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
-              Value x = memref::LoadOp::create(
-                  b, key.parts[0], ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
-              memref::StoreOp::create(b, e.toF32(x), kt,
-                                      ValueRange{ivs[0], ivs[1], ivs[2], d, c});
-            });
-          });
+    // Whether a mask row of (b, kv head) enables key block kb: the query
+    // heads of the group when the mask is per query head, else its one row
+    // per query block.
+    auto enabled = [&](ValueRange ivs) {
+      int64_t group = p.queryHeads / p.kvHeads;
+      int64_t heads =
+          p.mask->heads == AttentionProblem::Mask::Heads::Query ? group : 1;
+      Value none = arith::ConstantOp::create(b, b.getBoolAttr(false));
+      return e.forLoop(
+          e.idx(0), e.ceilDiv(sizes.queryLen, p.blockQ), 1, ValueRange{none},
+          [&](Value qb, ValueRange s) -> SmallVector<Value> {
+            return e.forLoop(
+                e.idx(0), e.idx(heads), 1, s,
+                [&](Value j, ValueRange s2) -> SmallVector<Value> {
+                  WorkItem w;
+                  w.bi = ivs[0];
+                  w.kvh = ivs[1];
+                  w.h = e.add(e.mul(ivs[1], e.idx(group)), j);
+                  w.qb = qb;
+                  return {arith::OrIOp::create(
+                      b, s2[0], emitMaskBit(e, p, mask, w, ivs[2]))};
+                });
+          })[0];
+    };
+    auto build = [&](ValueRange ivs) {
+      Value k0 = e.mul(ivs[2], e.idx(p.blockK));
+      Value cols = e.minsi(e.idx(p.blockK), e.sub(sizes.keyLen, k0));
+      e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+        e.forLoop(e.idx(0), e.idx(paddedKeys), 1, [&](Value c) {
+          SmallVector<Value> at{ivs[0], ivs[1], ivs[2], d, c};
+          memref::StoreOp::create(b, e.f32(0), kt, at);
         });
+      });
+      e.forLoop(e.idx(0), cols, 1, [&](Value c) {
+        e.forLoop(e.idx(0), e.idx(p.headDim), 1, [&](Value d) {
+          Value x = memref::LoadOp::create(
+              b, key.parts[0], ValueRange{ivs[0], ivs[1], e.add(k0, c), d});
+          memref::StoreOp::create(b, e.toF32(x), kt,
+                                  ValueRange{ivs[0], ivs[1], ivs[2], d, c});
+        });
+      });
+    };
+    e.parallelRows(ValueRange{sizes.batch, e.idx(p.kvHeads), sizes.keyBlocks},
+                   [&](ValueRange ivs) {
+                     if (mask)
+                       e.ifThen(enabled(ivs), [&] { build(ivs); });
+                     else
+                       build(ivs);
+                   });
     return kt;
   }
 

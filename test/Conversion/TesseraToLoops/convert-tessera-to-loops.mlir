@@ -25,7 +25,11 @@ func.func @attention_causal(%q: tensor<1x4x100x64xf32>, %k: tensor<1x2x100x64xf3
 // -----
 
 // A key block whose bit in the packed mask is 0 is skipped: the block body sits under scf.if.
+// Keys are transposed only for blocks some mask row of their (batch, KV head) enables.
 // CHECK-LABEL: func.func @attention_packed_mask
+// CHECK: %[[USED:.+]] = scf.for {{.+}} -> (i1)
+// CHECK: arith.ori
+// CHECK: scf.if %[[USED]] {
 // CHECK: scf.for
 // CHECK: %[[WORD:.+]] = memref.load %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}] : memref<1x2x2x1xi32>
 // CHECK: %[[SH:.+]] = arith.shrui %[[WORD]]
