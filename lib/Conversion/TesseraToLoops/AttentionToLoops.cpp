@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
 
 using namespace mlir;
 using namespace mlir::tessera;
@@ -559,14 +560,72 @@ private:
         });
       });
     };
-    e.parallelRows(ValueRange{sizes.batch, e.idx(p.kvHeads), sizes.keyBlocks},
-                   [&](ValueRange ivs) {
-                     if (mask)
-                       e.ifThen(enabled(ivs), [&] { build(ivs); });
-                     else
-                       build(ivs);
-                   });
+    // A static topology says at compile time which blocks each (batch, KV
+    // head) visits: a constant table of flags.
+    Value visited = p.topology ? emitVisitedKeyBlocks(e, p) : Value();
+    e.parallelRows(
+        ValueRange{sizes.batch, e.idx(p.kvHeads), sizes.keyBlocks},
+        [&](ValueRange ivs) {
+          if (mask) {
+            e.ifThen(enabled(ivs), [&] { build(ivs); });
+          } else if (visited) {
+            Value bi = p.mask->hasBatch ? ivs[0] : e.idx(0);
+            Value flag = memref::LoadOp::create(b, visited,
+                                                ValueRange{bi, ivs[1], ivs[2]});
+            e.ifThen(e.cmpi(arith::CmpIPredicate::ne, flag, e.i32(0)),
+                     [&] { build(ivs); });
+          } else {
+            build(ivs);
+          }
+        });
     return kt;
+  }
+
+  /// The key blocks a static topology's rows list, per (topology batch, KV
+  /// head), as a constant i32 table [batch, Hkv, KB] (1: some query block of
+  /// a query head of the group reads it) in a memref.global of the module.
+  Value emitVisitedKeyBlocks(Emitter &e, const AttentionProblem &p) const {
+    ImplicitLocOpBuilder &b = e.builder();
+    BlockTopologyAttr t = p.topology;
+    int64_t batch = t.getBatch(), kbs = t.getKeyBlocks();
+    int64_t qbs = t.getQueryBlocks();
+    ArrayRef<int32_t> offsets = t.getOffsets(), indices = t.getIndices();
+    SmallVector<int32_t> flags(batch * p.kvHeads * kbs, 0);
+    for (int64_t bi = 0; bi < batch; ++bi)
+      for (int64_t kvh = 0; kvh < p.kvHeads; ++kvh) {
+        SmallVector<int64_t> heads;
+        if (p.mask->heads == AttentionProblem::Mask::Heads::Query)
+          for (int64_t j = 0; j < p.group; ++j)
+            heads.push_back(kvh * p.group + j);
+        else
+          heads.push_back(
+              p.mask->heads == AttentionProblem::Mask::Heads::KV ? kvh : 0);
+        for (int64_t h : heads)
+          for (int64_t qb = 0; qb < qbs; ++qb) {
+            int64_t row = (bi * t.getHeads() + h) * qbs + qb;
+            for (int32_t i = offsets[row]; i < offsets[row + 1]; ++i)
+              flags[(bi * p.kvHeads + kvh) * kbs + indices[i]] = 1;
+          }
+      }
+    Operation *module = SymbolTable::getNearestSymbolTable(
+        b.getInsertionBlock()->getParentOp());
+    std::string name;
+    for (int n = 0;; ++n) {
+      name = "__tessera_visited_key_blocks_" + std::to_string(n);
+      if (!SymbolTable::lookupSymbolIn(module, name))
+        break;
+    }
+    auto type = MemRefType::get({batch, p.kvHeads, kbs}, b.getI32Type());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&module->getRegion(0).front());
+      auto init = DenseElementsAttr::get(
+          RankedTensorType::get(type.getShape(), b.getI32Type()),
+          ArrayRef<int32_t>(flags));
+      memref::GlobalOp::create(b, name, b.getStringAttr("private"), type, init,
+                               /*constant=*/true, /*alignment=*/IntegerAttr());
+    }
+    return memref::GetGlobalOp::create(b, type, name);
   }
 
   /// Register blocking: rows of a tile handled together so that `rows x

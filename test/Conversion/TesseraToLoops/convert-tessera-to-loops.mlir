@@ -169,3 +169,20 @@ func.func @bit_allocate_flat(%s: tensor<8xf32>) -> tensor<8xi32> {
   %b = tessera.bit_allocate %s {avg_bits = 2.0 : f64, min_bits = 2} : tensor<8xf32> -> tensor<8xi32>
   return %b : tensor<8xi32>
 }
+
+// -----
+
+// A static topology visits the key blocks its lists name: the keys' transposition is built
+// only for those, from a constant table per (topology batch, KV head, key block) (here KV head
+// 0 reads blocks 0 and 2 of 3, KV head 1 only block 1).
+// CHECK-LABEL: memref.global "private" constant @__tessera_visited_key_blocks_0 : memref<1x2x3xi32> = dense<{{\[\[\[}}1, 0, 1], [0, 1, 0]]]>
+// CHECK-LABEL: func.func @attention_topology
+// CHECK: %[[VISITED:.+]] = memref.get_global @__tessera_visited_key_blocks_0
+// CHECK: scf.parallel (%{{.+}}, %[[KVH:.+]], %[[KB:.+]]) =
+// CHECK: %[[FLAG:.+]] = memref.load %[[VISITED]][%{{.+}}, %[[KVH]], %[[KB]]] : memref<1x2x3xi32>
+// CHECK: %[[ON:.+]] = arith.cmpi ne, %[[FLAG]], %c0_i32
+// CHECK: scf.if %[[ON]] {
+func.func @attention_topology(%q: tensor<1x2x100x64xf32>, %k: tensor<1x2x150x64xf32>) -> tensor<1x2x100x64xf32> {
+  %o, %l = tessera.attention %q, %k, %k {topology = #tessera.block_topology<batch = 1, heads = 2, query_blocks = 2, key_blocks = 3, offsets = [0, 1, 2, 3, 3], indices = [0, 2, 1]>} : tensor<1x2x100x64xf32>, tensor<1x2x150x64xf32>, tensor<1x2x150x64xf32> -> tensor<1x2x100x64xf32>, tensor<1x2x100xf32>
+  return %o : tensor<1x2x100x64xf32>
+}
