@@ -39,6 +39,12 @@ void populateRowOpPatterns(const TypeConverter &converter,
                            RewritePatternSet &patterns, RowRunner runner,
                            int64_t vectorWidth);
 
+/// The leading sizes of `shape` (all but the row length) as index values read
+/// off `buffer` where they are run-time dims (constants elsewhere), and those
+/// run-time ones alone (the operands an alloc of that shape takes).
+std::pair<SmallVector<Value>, SmallVector<Value>>
+leadSizesOf(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, Value buffer);
+
 /// One fresh buffer (memref.alloc) per storage component of `packed`, in
 /// component order.
 SmallVector<Value> allocateComponents(OpBuilder &b, Location loc,

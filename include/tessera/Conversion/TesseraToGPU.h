@@ -19,6 +19,11 @@ std::string uniqueKernelName(gpu::GPUModuleOp kernels, StringRef stem);
 /// else its base pointer (memref<1xT>; the kernel rebuilds the view from size
 /// arguments).
 Type kernelArgType(Value buffer);
+/// Inside a kernel: the view of `pointer` (a base pointer, kernelArgType) as
+/// `type`'s shape with row-major strides; `dims` gives every dim's size (the
+/// static ones are taken from `type`).
+Value emitRowMajorView(Emitter &e, Value pointer, MemRefType type,
+                       ArrayRef<Value> dims);
 /// The host operands that pass `buffers` as `types` (kernelArgType).
 SmallVector<Value> kernelOperands(ImplicitLocOpBuilder &b, ValueRange buffers,
                                   TypeRange types);

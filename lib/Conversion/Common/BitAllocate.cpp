@@ -109,15 +109,7 @@ public:
     ArrayRef<int64_t> shape = type.getShape();
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Value energies = emitToBuffer(b, b.getLoc(), adaptor.getEnergies());
-    SmallVector<Value> lead, dynamicLead;
-    for (int64_t d = 0, n = type.getRank() - 1; d < n; ++d) {
-      if (ShapedType::isDynamic(shape[d])) {
-        dynamicLead.push_back(memref::DimOp::create(b, energies, d));
-        lead.push_back(dynamicLead.back());
-      } else {
-        lead.push_back(arith::ConstantIndexOp::create(b, shape[d]));
-      }
-    }
+    auto [lead, dynamicLead] = leadSizesOf(b, shape, energies);
     Value bits = memref::AllocOp::create(
         b, MemRefType::get(shape, type.getElementType()), dynamicLead);
     double avgBits = op.getAvgBits().convertToDouble();

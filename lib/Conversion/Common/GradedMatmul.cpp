@@ -112,15 +112,7 @@ public:
       parts.push_back(emitToBuffer(b, b.getLoc(), part));
 
     ArrayRef<int64_t> xLead = xType.getShape().drop_back();
-    SmallVector<Value> lead, dynamicLead;
-    for (auto [d, size] : llvm::enumerate(xLead)) {
-      if (ShapedType::isDynamic(size)) {
-        dynamicLead.push_back(memref::DimOp::create(b, x, d));
-        lead.push_back(dynamicLead.back());
-      } else {
-        lead.push_back(arith::ConstantIndexOp::create(b, size));
-      }
-    }
+    auto [lead, dynamicLead] = leadSizesOf(b, xType.getShape(), x);
     int64_t k = xType.getShape().back(), maxBits = codec.getBits();
     int64_t budget = op.getBitBudget();
 

@@ -132,17 +132,9 @@ void mlir::tessera::emitDequantizeRow(Emitter &e, const QuantCodec &codec,
   });
 }
 
-namespace {
-
-MemRefType memrefOf(Type tensorType) {
-  auto t = cast<RankedTensorType>(tensorType);
-  return MemRefType::get(t.getShape(), t.getElementType());
-}
-
-/// The leading sizes of `shape` (all but the row length) as index values read
-/// off `buffer` where they are run-time dims, and those run-time ones alone.
 std::pair<SmallVector<Value>, SmallVector<Value>>
-leadSizesOf(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, Value buffer) {
+mlir::tessera::leadSizesOf(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape,
+                           Value buffer) {
   SmallVector<Value> all, dynamic;
   for (int64_t d = 0, n = static_cast<int64_t>(shape.size()) - 1; d < n; ++d) {
     if (ShapedType::isDynamic(shape[d])) {
@@ -153,6 +145,13 @@ leadSizesOf(ImplicitLocOpBuilder &b, ArrayRef<int64_t> shape, Value buffer) {
     }
   }
   return {all, dynamic};
+}
+
+namespace {
+
+MemRefType memrefOf(Type tensorType) {
+  auto t = cast<RankedTensorType>(tensorType);
+  return MemRefType::get(t.getShape(), t.getElementType());
 }
 
 /// The symbol table the code being emitted lives in (the module, or a kernel's

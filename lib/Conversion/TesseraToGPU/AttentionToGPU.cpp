@@ -680,7 +680,6 @@ struct KernelOperand {
 Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
              const KernelOperand &arg, Value batch, Value queryLen,
              Value keyLen, Value pages, Value cuLen = {}) {
-  ImplicitLocOpBuilder &b = e.builder();
   auto t = cast<MemRefType>(arg.buffer.getType());
   int64_t r = t.getRank();
   SmallVector<Value> dims;
@@ -720,27 +719,7 @@ Value viewOf(Emitter &e, const AttentionProblem &p, Value pointer,
                        ? (p.mask->packed ? e.ceilDiv(keyBlocks, 32) : keyBlocks)
                        : batch);
   }
-  SmallVector<Value> strides(r);
-  strides[r - 1] = e.idx(1);
-  for (int64_t d = r - 2; d >= 0; --d)
-    strides[d] = e.mul(strides[d + 1], dims[d + 1]);
-  SmallVector<int64_t> layout(r, ShapedType::kDynamic);
-  layout.back() = 1;
-  auto type = MemRefType::get(
-      t.getShape(), t.getElementType(),
-      StridedLayoutAttr::get(b.getContext(), /*offset=*/0, layout));
-  // Static dims and the unit stride as attributes, so the view's type keeps
-  // them.
-  SmallVector<OpFoldResult> sizeFolds,
-      strideFolds(strides.begin(), strides.end());
-  for (int64_t d = 0; d < r; ++d)
-    sizeFolds.push_back(t.isDynamicDim(d)
-                            ? OpFoldResult(dims[d])
-                            : OpFoldResult(b.getIndexAttr(t.getDimSize(d))));
-  strideFolds.back() = b.getIndexAttr(1);
-  return memref::ReinterpretCastOp::create(b, type, pointer,
-                                           OpFoldResult(b.getIndexAttr(0)),
-                                           sizeFolds, strideFolds);
+  return emitRowMajorView(e, pointer, t, dims);
 }
 
 class AttentionToGPU : public OpConversionPattern<AttentionOp> {
@@ -1025,25 +1004,7 @@ private:
         SmallVector<Value> shape(dims);
         if (withLast)
           shape.push_back(e.idx(t.getShape().back()));
-        int64_t r = t.getRank();
-        SmallVector<OpFoldResult> sizes, strides(r);
-        for (int64_t d = 0; d < r; ++d)
-          sizes.push_back(t.isDynamicDim(d)
-                              ? OpFoldResult(shape[d])
-                              : OpFoldResult(b.getIndexAttr(t.getDimSize(d))));
-        Value stride = e.idx(1);
-        strides[r - 1] = b.getIndexAttr(1);
-        for (int64_t d = r - 2; d >= 0; --d) {
-          stride = e.mul(stride, shape[d + 1]);
-          strides[d] = stride;
-        }
-        SmallVector<int64_t> layout(r, ShapedType::kDynamic);
-        layout.back() = 1;
-        auto type =
-            MemRefType::get(t.getShape(), t.getElementType(),
-                            StridedLayoutAttr::get(b.getContext(), 0, layout));
-        return memref::ReinterpretCastOp::create(
-            b, type, ptr, OpFoldResult(b.getIndexAttr(0)), sizes, strides);
+        return emitRowMajorView(e, ptr, t, shape);
       };
       Value ov = view(entry.getArgument(0), ot, true);
       Value lv = view(entry.getArgument(1), lt, false);

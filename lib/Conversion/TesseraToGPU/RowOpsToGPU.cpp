@@ -64,6 +64,32 @@ SmallVector<Value> mlir::tessera::kernelOperands(ImplicitLocOpBuilder &b,
   return operands;
 }
 
+Value mlir::tessera::emitRowMajorView(Emitter &e, Value pointer,
+                                      MemRefType type, ArrayRef<Value> dims) {
+  ImplicitLocOpBuilder &b = e.builder();
+  int64_t r = type.getRank();
+  // Static dims and the unit stride as attributes, so the view's type keeps
+  // them.
+  SmallVector<OpFoldResult> sizes, strides(r);
+  for (int64_t d = 0; d < r; ++d)
+    sizes.push_back(type.isDynamicDim(d)
+                        ? OpFoldResult(dims[d])
+                        : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+  strides[r - 1] = b.getIndexAttr(1);
+  Value stride = e.idx(1);
+  for (int64_t d = r - 2; d >= 0; --d) {
+    stride = e.mul(stride, dims[d + 1]);
+    strides[d] = stride;
+  }
+  SmallVector<int64_t> layout(r, ShapedType::kDynamic);
+  layout.back() = 1;
+  auto view =
+      MemRefType::get(type.getShape(), type.getElementType(),
+                      StridedLayoutAttr::get(b.getContext(), 0, layout));
+  return memref::ReinterpretCastOp::create(
+      b, view, pointer, OpFoldResult(b.getIndexAttr(0)), sizes, strides);
+}
+
 namespace {
 
 constexpr int64_t kThreads = 128;
@@ -136,24 +162,7 @@ void emitRowKernel(ImplicitLocOpBuilder &b, ModuleOp module, StringRef stem,
         for (int64_t d = 0; d < r; ++d)
           shape.push_back(t.isDynamicDim(d) ? sizes[next++]
                                             : e.idx(t.getDimSize(d)));
-        SmallVector<OpFoldResult> sizesOfr, strides(r);
-        for (int64_t d = 0; d < r; ++d)
-          sizesOfr.push_back(t.isDynamicDim(d) ? OpFoldResult(shape[d])
-                                               : OpFoldResult(b.getIndexAttr(
-                                                     t.getDimSize(d))));
-        Value stride = e.idx(1);
-        strides[r - 1] = b.getIndexAttr(1);
-        for (int64_t d = r - 2; d >= 0; --d) {
-          stride = e.mul(stride, shape[d + 1]);
-          strides[d] = stride;
-        }
-        SmallVector<int64_t> layout(r, ShapedType::kDynamic);
-        layout.back() = 1;
-        auto type =
-            MemRefType::get(t.getShape(), t.getElementType(),
-                            StridedLayoutAttr::get(b.getContext(), 0, layout));
-        arg = memref::ReinterpretCastOp::create(
-            b, type, arg, OpFoldResult(b.getIndexAttr(0)), sizesOfr, strides);
+        arg = emitRowMajorView(e, arg, t, shape);
       }
     } else {
       for (size_t i = 0; i < leadShape.size(); ++i)
