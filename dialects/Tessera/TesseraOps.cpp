@@ -332,9 +332,13 @@ LogicalResult AttentionOp::verify() {
 LogicalResult BlockSelectOp::verify() {
   Operation *op = getOperation();
   auto q = getQuery().getType();
-  auto k = getKey().getType();
+  auto k = cast<ShapedType>(getKey().getType());
+  bool paged = isPaged();
   if (failed(checkRank(op, q, 4, "query", "[B, Hq, Sq, D]")) ||
-      failed(checkRank(op, k, 4, "key", "[B, Hkv, Skv, D]")))
+      failed(
+          checkRank(op, k, 4, "key",
+                    paged ? "[P, page_size, Hkv, D]" : "[B, Hkv, Skv, D]")) ||
+      failed(checkKVScheme(op, k, "key")))
     return failure();
   if (k.getElementType() != q.getElementType())
     return emitOpError() << "key element type (" << k.getElementType()
@@ -342,10 +346,41 @@ LogicalResult BlockSelectOp::verify() {
                          << q.getElementType() << ")";
   int64_t b = q.getDimSize(0), hq = q.getDimSize(1), sq = q.getDimSize(2),
           d = q.getDimSize(3);
-  int64_t hkv = k.getDimSize(1), skv = k.getDimSize(2);
-  if (!same(k.getDimSize(0), b))
-    return emitOpError() << "key batch (" << Dim{k.getDimSize(0)}
-                         << ") must equal query batch (" << Dim{b} << ")";
+  // K as the selection sees it: [B, Hkv, Skv, D], or a pool read per sequence
+  // through the block table, whose key-block grid spans the capacity.
+  int64_t hkv, skv;
+  if (paged) {
+    std::optional<int64_t> ps = getPageSize();
+    if (!ps || *ps <= 0)
+      return emitOpError() << "a paged key pool needs a positive page_size "
+                              "attribute";
+    auto table = cast<RankedTensorType>(getBlockTable().getType());
+    auto lens = cast<RankedTensorType>(getKvLens().getType());
+    if (table.getRank() != 2 || lens.getRank() != 1)
+      return emitOpError()
+             << "a paged key pool takes a block table [B, max_pages] and "
+                "kv_lens [B]; got "
+             << table << " and " << lens;
+    if (!same(table.getDimSize(0), b) || !same(lens.getDimSize(0), b))
+      return emitOpError() << "block table (" << table << ") and kv_lens ("
+                           << lens << ") must have the query batch (" << Dim{b}
+                           << ") rows";
+    if (!same(k.getDimSize(1), *ps))
+      return emitOpError() << "key pages hold " << Dim{k.getDimSize(1)}
+                           << " tokens; page_size is " << *ps;
+    hkv = k.getDimSize(2);
+    int64_t pages = table.getDimSize(1);
+    skv = ShapedType::isDynamic(pages) ? ShapedType::kDynamic : pages * *ps;
+  } else {
+    if (getPageSize() || getKvLens())
+      return emitOpError() << "page_size and kv_lens go with a block table (a "
+                              "paged key pool)";
+    hkv = k.getDimSize(1);
+    skv = k.getDimSize(2);
+    if (!same(k.getDimSize(0), b))
+      return emitOpError() << "key batch (" << Dim{k.getDimSize(0)}
+                           << ") must equal query batch (" << Dim{b} << ")";
+  }
   if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hkv) &&
       (hkv == 0 || hq % hkv != 0))
     return emitOpError() << "key head count (" << hkv
@@ -423,6 +458,63 @@ LogicalResult BlockSelectOp::verify() {
       failed(
           checkResult(op, "counts", getCounts().getType(), {b, hkv, qb}, i32)))
     return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// KVWriteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KVWriteOp::verify() {
+  Operation *op = getOperation();
+  auto u = getUpdate().getType();
+  auto c = cast<ShapedType>(getCache().getType());
+  auto pos = getPositions().getType();
+  bool paged = isPaged();
+  if (failed(checkRank(op, u, 4, "update", "[B, Hkv, T, D]")) ||
+      failed(
+          checkRank(op, c, 4, "cache",
+                    paged ? "[P, page_size, Hkv, D]" : "[B, Hkv, Smax, D]")) ||
+      failed(checkKVScheme(op, c, "cache")))
+    return failure();
+  if (u.getElementType() != c.getElementType())
+    return emitOpError() << "update element type (" << u.getElementType()
+                         << ") must match the cache element type ("
+                         << c.getElementType() << ")";
+  int64_t b = u.getDimSize(0);
+  if (pos.getRank() != 1 || !same(pos.getDimSize(0), b))
+    return emitOpError() << "positions must be [B] = [" << Dim{b}
+                         << "] (one start per sequence); got " << pos;
+  int64_t heads = paged ? c.getDimSize(2) : c.getDimSize(1);
+  if (!same(u.getDimSize(1), heads))
+    return emitOpError() << "update heads (" << Dim{u.getDimSize(1)}
+                         << ") must equal the cache's KV heads (" << Dim{heads}
+                         << ")";
+  if (!same(u.getDimSize(3), c.getDimSize(3)))
+    return emitOpError() << "update row length (" << Dim{u.getDimSize(3)}
+                         << ") must equal the cache's (" << Dim{c.getDimSize(3)}
+                         << ")";
+  if (paged) {
+    std::optional<int64_t> ps = getPageSize();
+    if (!ps || *ps <= 0)
+      return emitOpError() << "a paged cache needs a positive page_size "
+                              "attribute";
+    if (!same(c.getDimSize(1), *ps))
+      return emitOpError() << "cache pages hold " << Dim{c.getDimSize(1)}
+                           << " tokens; page_size is " << *ps;
+    auto table = cast<RankedTensorType>(getBlockTable().getType());
+    if (table.getRank() != 2 || !same(table.getDimSize(0), b))
+      return emitOpError() << "the block table must be [B, max_pages] with B = "
+                           << Dim{b} << "; got " << table;
+  } else {
+    if (getPageSize())
+      return emitOpError() << "page_size goes with a block table (a paged "
+                              "cache)";
+    if (!same(c.getDimSize(0), b))
+      return emitOpError() << "cache batch (" << Dim{c.getDimSize(0)}
+                           << ") must equal the update batch (" << Dim{b}
+                           << ")";
+  }
   return success();
 }
 

@@ -167,6 +167,16 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
     Results: the bit-packed block mask `[B, Hkv, QB, ceil(KB/32)]` (i32, LSB first; feed it to
     `tessera.attention`) and the kept-block count per query block `[B, Hkv, QB]` (i32).
 
+    K may be packed (`!tessera.qtensor`, any KV scheme): each key row is decoded (and, for the
+    rotated schemes, rotated back) before pooling, so the scores are those of the decoded keys.
+    Paged K (the layout of `tessera.attention`'s `paged`): with `paged(%block_table, %kv_lens)`
+    K is a page pool `[P, page_size, Hkv, D]`, sequence b's key j lives in page
+    `block_table[b, j / page_size]`, slot `j % page_size`, and its length is `kv_lens[b]`. The
+    key-block grid spans the table's capacity `max_pages * page_size` (as attention's mask
+    does); blocks at or past `kv_lens[b]` are never kept, causal aligns the ends at
+    `kv_lens[b]`. Table entries and lengths out of range are clamped into range (memory-safe;
+    such a sequence's selection is unspecified).
+
     Example:
     ```mlir
     %mask, %n = tessera.block_select %q, %k {top_p = 0.9 : f32, sink_blocks = 1, causal}
@@ -176,9 +186,11 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
   }];
   let arguments = (ins
     Tessera_FloatTensor:$query,
-    Tessera_FloatTensor:$key,
+    Tessera_KVOperand:$key,
     Optional<Tessera_FloatTensor>:$query_proj,
     Optional<Tessera_FloatTensor>:$key_proj,
+    Optional<RankedTensorOf<[I32]>>:$block_table,
+    Optional<RankedTensorOf<[I32]>>:$kv_lens,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_q,
     DefaultValuedAttr<Tessera_I64Attr, "64">:$block_k,
     DefaultValuedAttr<Tessera_BlockPoolAttr, "::mlir::tessera::BlockPool::Avg">:$pool,
@@ -187,13 +199,19 @@ def Tessera_BlockSelectOp : Tessera_Op<"block_select", [Pure, AttrSizedOperandSe
     OptionalAttr<F32Attr>:$layer_top_p,
     DefaultValuedAttr<Tessera_I64Attr, "0">:$sink_blocks,
     UnitAttr:$causal,
-    OptionalAttr<F32Attr>:$scale
+    OptionalAttr<F32Attr>:$scale,
+    OptionalAttr<Tessera_I64Attr>:$page_size
   );
   let results = (outs RankedTensorOf<[I32]>:$mask, RankedTensorOf<[I32]>:$counts);
   let assemblyFormat = [{
     $query `,` $key (`proj` `(` $query_proj^ `,` $key_proj `:` type($query_proj) `,`
-    type($key_proj) `)`)? attr-dict `:` type($query) `,` type($key) `->` type($mask) `,`
-    type($counts)
+    type($key_proj) `)`)?
+    (`paged` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,` type($kv_lens) `)`)?
+    attr-dict `:` type($query) `,` qualified(type($key)) `->` type($mask) `,` type($counts)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether K is a page pool read through a block table.
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
   }];
   let hasVerifier = 1;
 }
@@ -242,6 +260,54 @@ def Tessera_DequantizeOp : Tessera_Op<"dequantize", [Pure]> {
   let results = (outs Tessera_FloatTensor:$output);
   let assemblyFormat = "$input attr-dict `:` qualified(type($input)) `->` type($output)";
   let builders = [OpBuilder<(ins "::mlir::Value":$input)>];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// tessera.kv_write
+//===----------------------------------------------------------------------===//
+
+def Tessera_KVWriteOp : Tessera_Op<"kv_write", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Append new tokens' K or V rows to a cache (dense or paged, plain or packed)";
+  let description = [{
+    Writes the rows of `update` `[B, Hkv, T, D]` into a copy of `cache` at each sequence's
+    positions `positions[b] + t` (`positions` `[B]` i32, usually the lengths before the
+    append) and returns it. A dense cache is `[B, Hkv, Smax, D]` (row `(b, h, t)` goes to
+    `cache[b, h, positions[b] + t, :]`); with `paged(%block_table)` the cache is a page pool
+    `[P, page_size, Hkv, D]` (vLLM's layout, as `tessera.attention`'s `paged`) and position p
+    of sequence b is page `block_table[b, p / page_size]`, slot `p % page_size`.
+
+    A packed cache (`!tessera.qtensor`, any KV scheme) is written by the scheme's encoder: the
+    new rows are quantized into their slots (codes, norms and scales), and no other row is
+    touched. A row whose position falls outside the cache (negative, at or past `Smax` or the
+    table's capacity) or whose page entry is outside `[0, P)` is not written (memory-safe;
+    the append of that row is lost, the rest of the cache is unchanged).
+
+    Example (one decode token into a Block-GTQ page pool):
+    ```mlir
+    %k2 = tessera.kv_write %k_new into %k_pages at(%lens : tensor<4xi32>)
+        paged(%table : tensor<4x13xi32>) {page_size = 16}
+        : tensor<4x8x1x128xf32>, !tessera.qtensor<32x16x8x128xf32, #tessera.quant<...>>
+    ```
+  }];
+  let arguments = (ins
+    Tessera_FloatTensor:$update,
+    Tessera_KVOperand:$cache,
+    RankedTensorOf<[I32]>:$positions,
+    Optional<RankedTensorOf<[I32]>>:$block_table,
+    OptionalAttr<Tessera_I64Attr>:$page_size
+  );
+  let results = (outs Tessera_KVOperand:$result);
+  let assemblyFormat = [{
+    $update `into` $cache `at` `(` $positions `:` type($positions) `)`
+    (`paged` `(` $block_table^ `:` type($block_table) `)`)? attr-dict `:` type($update) `,`
+    qualified(type($cache))
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the cache is a page pool read through a block table.
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
+  }];
   let hasVerifier = 1;
 }
 

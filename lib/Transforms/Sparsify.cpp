@@ -21,9 +21,10 @@ namespace {
 /// the routing is not causal (it keeps every block) or the attention is
 /// causal too (both keep what causal leaves visible).
 bool keepsEveryVisibleBlock(BlockSelectOp select, AttentionOp attention) {
-  if (attention.isPaged() || attention.isRagged())
+  if (attention.isPaged() || attention.isRagged() || select.isPaged())
     return false;
-  auto sq = select.getQuery().getType(), sk = select.getKey().getType();
+  auto sq = select.getQuery().getType();
+  auto sk = cast<ShapedType>(select.getKey().getType());
   auto aq = attention.getQuery().getType();
   auto ak = cast<ShapedType>(attention.getKey().getType());
   int64_t skv = sk.getDimSize(2);

@@ -31,8 +31,8 @@ using RowRunner =
                        ArrayRef<int64_t> leadShape, ValueRange leadSizes,
                        int64_t rowLen, ArrayRef<Value> operands, RowBody body)>;
 
-/// tessera.hadamard, quantize and dequantize, each one pattern for every
-/// target: operands to buffers, outputs allocated, the row body run by
+/// tessera.hadamard, quantize, dequantize and kv_write, each one pattern for
+/// every target: operands to buffers, outputs allocated, the row body run by
 /// `runner`, tensors out. `vectorWidth` is the Hadamard butterflies' lane
 /// count.
 void populateRowOpPatterns(const TypeConverter &converter,
@@ -67,6 +67,12 @@ void emitHadamardRow(Emitter &e, Value in, Value out, ValueRange lead,
 /// `parts`, through the f32 scratch row `buf`.
 void emitQuantizeRow(Emitter &e, const QuantCodec &codec, Value in,
                      ValueRange parts, ValueRange lead, Value buf);
+
+/// Row `inLead` of `in` (any float type) packed by `codec` into the row
+/// `lead` of the components `parts` (tessera.kv_write's slot), through `buf`.
+void emitQuantizeRowTo(Emitter &e, const QuantCodec &codec, Value in,
+                       ValueRange inLead, ValueRange parts, ValueRange lead,
+                       Value buf);
 
 /// Row `lead` of the components `parts` unpacked by `codec` into `out` (any
 /// float type), through the f32 scratch row `buf`.

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/BlockSelect.h"
+#include "tessera/Conversion/QuantCodec.h"
 
 #include "Tessera/TesseraOps.h"
 
@@ -30,10 +31,12 @@ using namespace mlir::tessera;
 
 LogicalResult mlir::tessera::checkBlockSelectLowerable(Operation *op) {
   auto select = cast<BlockSelectOp>(op);
-  auto q = select.getQuery().getType(), k = select.getKey().getType();
+  auto q = select.getQuery().getType();
+  auto k = cast<ShapedType>(select.getKey().getType());
+  int64_t headDim = select.isPaged() ? 2 : 1;
   for (auto [what, dim] :
        {std::pair<StringRef, int64_t>{"query head count", q.getDimSize(1)},
-        {"key head count", k.getDimSize(1)},
+        {"key head count", k.getDimSize(headDim)},
         {"head dim", q.getDimSize(3)},
         {"key head dim", k.getDimSize(3)}})
     if (ShapedType::isDynamic(dim))
@@ -45,6 +48,14 @@ LogicalResult mlir::tessera::checkBlockSelectLowerable(Operation *op) {
       return op->emitOpError()
              << "needs static projection shapes to be lowered; got "
              << w.getType();
+  if (auto packed = dyn_cast<QTensorType>(k))
+    if (failed(QuantCodec::get(packed, [&] { return op->emitOpError(); })))
+      return failure();
+  if (select.isPaged() &&
+      cast<ShapedType>(select.getBlockTable().getType()).isDynamicDim(1))
+    return op->emitOpError()
+           << "needs a static block table width (max_pages) to be lowered: "
+              "it sizes the mask's key-block grid";
   for (Value r : op->getResults()) {
     auto t = cast<ShapedType>(r.getType());
     if (t.isDynamicDim(1))
@@ -63,6 +74,9 @@ struct Config {
   int64_t blockQ, blockK, sinks;
   BlockPool pool;
   bool causal, proj;
+  bool paged = false;   // K is a page pool read through a block table
+  int64_t pageSize = 0; // its page size
+  const QuantCodec *codec = nullptr; // K's codec when K is packed
   std::optional<int64_t> topK;
   double topP = 1.0;
   std::optional<double> layerP;
@@ -113,60 +127,118 @@ class Rows {
 public:
   Rows(Emitter &e, const Config &c) : e(e), b(e.builder()), c(c) {}
 
-  /// Phase 1: the pooled (and projected) key of block `kb` of (bi, h):
-  /// `row` [c*D] holds the pool, `kpool` [B, Hkv, KB, width] gets it.
-  void poolKeys(Value k, Value wk, Value kpool, Value bi, Value h, Value kb,
-                Value row) {
-    Value skv = dimOf(b, k, 2);
+  /// Where K's rows are: the K operand's buffers (one, or the storage
+  /// components of a packed K) and, for a paged K, the block table and the
+  /// lengths.
+  struct Keys {
+    ValueRange parts;
+    Value table, lens;
+  };
+
+  /// The number of keys of batch element `bi`: Skv, or (paged) kv_lens[bi]
+  /// clamped into [0, max_pages * page_size].
+  Value seqLen(const Keys &k, Value bi) {
+    if (!c.paged)
+      return dimOf(b, k.parts.front(), 2);
+    Value len = arith::IndexCastOp::create(
+        b, b.getIndexType(), memref::LoadOp::create(b, k.lens, ValueRange{bi}));
+    Value cap = e.mul(dimOf(b, k.table, 1), e.idx(c.pageSize));
+    return e.minsi(e.maxsi(len, e.idx(0)), cap);
+  }
+
+  /// The storage indices of key `t` of (bi, h): [bi, h, t], or (paged) the
+  /// page of the table entry (clamped into the pool) and the slot.
+  SmallVector<Value> keyLead(const Keys &k, Value bi, Value h, Value t) {
+    if (!c.paged)
+      return {bi, h, t};
+    Value entry = arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, k.table,
+                               ValueRange{bi, e.divui(t, e.idx(c.pageSize))}));
+    Value pages = dimOf(b, k.parts.front(), 0);
+    Value page = e.minsi(e.maxsi(entry, e.idx(0)), e.sub(pages, e.idx(1)));
+    return {page, e.remui(t, e.idx(c.pageSize)), h};
+  }
+
+  /// Phase 1: the pooled (and projected) key of block `kb` of (bi, h), into
+  /// `kpool` [B, Hkv, KB, width]. `row` [4D + c*D]: the key being read at
+  /// [0, D) (decoded there when K is packed), the running max, min and sum
+  /// per channel at [D, 4D), the pool at [4D, 4D + c*D). A block past the
+  /// sequence's end pools nothing (its logit is never used).
+  void poolKeys(const Keys &k, Value wk, Value kpool, Value bi, Value h,
+                Value kb, Value row) {
+    Value skv = seqLen(k, bi);
     Value start = e.mul(kb, e.idx(c.blockK));
-    Value end = e.minsi(e.add(start, e.idx(c.blockK)), skv);
-    Value inv =
-        arith::DivFOp::create(b, e.f32(1.0), indexToF32(b, e.sub(end, start)));
+    Value end = e.maxsi(e.minsi(e.add(start, e.idx(c.blockK)), skv), start);
+    Value inv = arith::DivFOp::create(
+        b, e.f32(1.0), indexToF32(b, e.maxsi(e.sub(end, start), e.idx(1))));
     bool all = c.pool == BlockPool::MaxMinAvg;
+    double inf = std::numeric_limits<double>::infinity();
+    auto at = [&](int64_t off, Value ch) {
+      return ValueRange{e.add(ch, e.idx(off))};
+    };
     e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
-      double inf = std::numeric_limits<double>::infinity();
-      SmallVector<Value> acc = e.forLoop(
-          start, end, 1, ValueRange{e.f32(-inf), e.f32(inf), e.f32(0.0)},
-          [&](Value t, ValueRange s) -> SmallVector<Value> {
-            Value x =
-                e.toF32(memref::LoadOp::create(b, k, ValueRange{bi, h, t, ch}));
-            return {e.maxf(s[0], x), arith::MinimumFOp::create(b, s[1], x),
-                    e.add(s[2], x)};
-          });
-      Value avg = e.mul(acc[2], inv);
+      memref::StoreOp::create(b, e.f32(-inf), row, at(c.d, ch));
+      memref::StoreOp::create(b, e.f32(inf), row, at(2 * c.d, ch));
+      memref::StoreOp::create(b, e.f32(0.0), row, at(3 * c.d, ch));
+    });
+    e.forLoop(start, end, 1, [&](Value t) {
+      SmallVector<Value> lead = keyLead(k, bi, h, t);
+      if (c.codec)
+        c.codec->emitUnpackRow(e, k.parts, lead, row, {});
+      e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+        SmallVector<Value> elt(lead);
+        elt.push_back(ch);
+        Value x =
+            c.codec ? Value(memref::LoadOp::create(b, row, ValueRange{ch}))
+                    : e.toF32(memref::LoadOp::create(b, k.parts.front(), elt));
+        Value mx = memref::LoadOp::create(b, row, at(c.d, ch));
+        Value mn = memref::LoadOp::create(b, row, at(2 * c.d, ch));
+        Value sum = memref::LoadOp::create(b, row, at(3 * c.d, ch));
+        memref::StoreOp::create(b, e.maxf(mx, x), row, at(c.d, ch));
+        memref::StoreOp::create(b, arith::MinimumFOp::create(b, mn, x), row,
+                                at(2 * c.d, ch));
+        memref::StoreOp::create(b, e.add(sum, x), row, at(3 * c.d, ch));
+      });
+    });
+    int64_t poolOff = 4 * c.d;
+    e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+      Value mx = memref::LoadOp::create(b, row, at(c.d, ch));
+      Value mn = memref::LoadOp::create(b, row, at(2 * c.d, ch));
+      Value avg = e.mul(memref::LoadOp::create(b, row, at(3 * c.d, ch)), inv);
       if (all) {
-        memref::StoreOp::create(b, acc[0], row, ValueRange{ch});
-        memref::StoreOp::create(b, acc[1], row,
-                                ValueRange{e.add(ch, e.idx(c.d))});
-        memref::StoreOp::create(b, avg, row,
-                                ValueRange{e.add(ch, e.idx(2 * c.d))});
+        memref::StoreOp::create(b, mx, row, at(poolOff, ch));
+        memref::StoreOp::create(b, mn, row, at(poolOff + c.d, ch));
+        memref::StoreOp::create(b, avg, row, at(poolOff + 2 * c.d, ch));
         return;
       }
-      Value v = c.pool == BlockPool::Max   ? acc[0]
-                : c.pool == BlockPool::Min ? acc[1]
+      Value v = c.pool == BlockPool::Max   ? mx
+                : c.pool == BlockPool::Min ? mn
                                            : avg;
-      memref::StoreOp::create(b, v, row, ValueRange{ch});
+      memref::StoreOp::create(b, v, row, at(poolOff, ch));
     });
     int64_t len = all ? 3 * c.d : c.d;
     if (!wk) {
       e.forLoop(e.idx(0), e.idx(len), 1, [&](Value ch) {
         memref::StoreOp::create(b,
-                                memref::LoadOp::create(b, row, ValueRange{ch}),
+                                memref::LoadOp::create(b, row, at(poolOff, ch)),
                                 kpool, ValueRange{bi, h, kb, ch});
       });
       return;
     }
-    project(row, 0, len, wk, h, [&](Value p, Value y) {
+    project(row, poolOff, len, wk, h, [&](Value p, Value y) {
       memref::StoreOp::create(b, y, kpool, ValueRange{bi, h, kb, p});
     });
   }
 
   /// Phase 2: scores and the top_k / top_p candidates of query block `qb`
   /// of (bi, h); `row` [D + width] holds the pooled (and projected) query.
-  void scoreAndSelect(Value q, Value k, Value wq, Value kpool, Value scores,
-                      Value mask, Value bi, Value h, Value qb, Value row) {
+  void scoreAndSelect(Value q, const Keys &k, Value wq, Value kpool,
+                      Value scores, Value mask, Value bi, Value h, Value qb,
+                      Value row) {
     Value sq = dimOf(b, q, 2), kbs = dimOf(b, kpool, 2);
-    Value limit = visibleLimit(sq, dimOf(b, k, 2), qb);
+    Value skv = seqLen(k, bi);
+    Value limit = visibleLimit(sq, skv, qb);
     Value start = e.mul(qb, e.idx(c.blockQ));
     Value end = e.minsi(e.add(start, e.idx(c.blockQ)), sq);
     int64_t g = c.hq / c.hkv;
@@ -208,8 +280,8 @@ public:
                     memref::LoadOp::create(b, kpool, ValueRange{bi, h, kb, p});
                 return {e.add(acc[0], e.mul(x, y))};
               })[0];
-          Value logit = e.select(visible(kb, limit), e.mul(dot, e.f32(c.scale)),
-                                 e.negInf());
+          Value logit = e.select(visible(kb, limit, skv),
+                                 e.mul(dot, e.f32(c.scale)), e.negInf());
           memref::StoreOp::create(b, logit, scores, ValueRange{bi, h, qb, kb});
           return {e.maxf(s[0], logit)};
         })[0];
@@ -220,7 +292,7 @@ public:
                               SmallVector<Value> at{bi, h, qb, kb};
                               Value x = memref::LoadOp::create(b, scores, at);
                               Value p =
-                                  e.select(visible(kb, limit),
+                                  e.select(visible(kb, limit, skv),
                                            expF32(e, e.sub(x, mx)), e.f32(0.0));
                               memref::StoreOp::create(b, p, scores, at);
                               return {e.add(s[0], p)};
@@ -244,8 +316,8 @@ public:
           Value sj =
               memref::LoadOp::create(b, scores, ValueRange{bi, h, qb, j});
           Value key = arith::BitcastOp::create(b, b.getI32Type(), sj);
-          if (c.causal)
-            key = e.select(visible(j, limit), key, e.i32(-1));
+          if (c.causal || c.paged)
+            key = e.select(visible(j, limit, skv), key, e.i32(-1));
           return {key, c.topK ? e.f32(1.0) : sj};
         },
         target,
@@ -299,9 +371,9 @@ public:
 
   /// Phase 2's end (or phase 4): the diagonal and the visible sink blocks of
   /// query block `qb` of (bi, h), then the count of kept blocks.
-  void forceAndCount(Value q, Value k, Value mask, Value counts, Value bi,
+  void forceAndCount(Value q, const Keys &k, Value mask, Value counts, Value bi,
                      Value h, Value qb) {
-    Value skv = dimOf(b, k, 2);
+    Value skv = seqLen(k, bi);
     Value kbs = e.ceilDiv(skv, c.blockK);
     Value limit = visibleLimit(dimOf(b, q, 2), skv, qb);
     Value seesKeys = e.cmpi(arith::CmpIPredicate::sge, limit, e.idx(0));
@@ -315,7 +387,8 @@ public:
       setBit(mask, {bi, h, qb}, diag, true);
     });
     e.forLoop(e.idx(0), e.minsi(e.idx(c.sinks), kbs), 1, [&](Value j) {
-      e.ifThen(visible(j, limit), [&] { setBit(mask, {bi, h, qb}, j, true); });
+      e.ifThen(visible(j, limit, skv),
+               [&] { setBit(mask, {bi, h, qb}, j, true); });
     });
     Value n = e.forLoop(e.idx(0), kbs, 1, ValueRange{e.i32(0)},
                         [&](Value j, ValueRange s) -> SmallVector<Value> {
@@ -401,10 +474,18 @@ private:
     else
       then();
   }
-  Value visible(Value kb, Value limit) {
-    if (!c.causal)
-      return arith::ConstantOp::create(b, b.getBoolAttr(true));
-    return e.cmpi(arith::CmpIPredicate::sle, e.mul(kb, e.idx(c.blockK)), limit);
+  /// Whether key block `kb` may be kept: it starts within the sequence's
+  /// `skv` keys (a dense K's blocks always do) and, with causal, at or before
+  /// `limit`.
+  Value visible(Value kb, Value limit, Value skv) {
+    Value first = e.mul(kb, e.idx(c.blockK));
+    Value ok = arith::ConstantOp::create(b, b.getBoolAttr(true));
+    if (c.paged)
+      ok = e.cmpi(arith::CmpIPredicate::slt, first, skv);
+    if (c.causal)
+      ok = arith::AndIOp::create(
+          b, ok, e.cmpi(arith::CmpIPredicate::sle, first, limit));
+    return ok;
   }
   /// The word and bit of key block `kb`.
   std::pair<SmallVector<Value>, Value> wordOf(ValueRange lead, Value kb) {
@@ -457,14 +538,24 @@ public:
         hostChecks(hostChecks) {}
 
   LogicalResult
-  matchAndRewrite(BlockSelectOp op, OpAdaptor adaptor,
+  matchAndRewrite(BlockSelectOp op, OneToNOpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    // Static head counts, head dim and projections were checked, with a
-    // diagnostic, before the conversion started.
-    auto qT = op.getQuery().getType(), kT = op.getKey().getType();
+    // Static head counts, head dim, projections and table width were
+    // checked, with a diagnostic, before the conversion started.
+    auto qT = op.getQuery().getType();
+    auto kT = cast<ShapedType>(op.getKey().getType());
     Config c;
+    c.paged = op.isPaged();
+    c.pageSize = op.getPageSize().value_or(0);
     c.hq = qT.getDimSize(1);
-    c.hkv = kT.getDimSize(1);
+    c.hkv = kT.getDimSize(c.paged ? 2 : 1);
+    std::unique_ptr<QuantCodec> codec;
+    if (auto packed = dyn_cast<QTensorType>(kT)) {
+      codec = QuantCodec::lookup(packed);
+      if (!codec)
+        return rewriter.notifyMatchFailure(op, "no codec for the keys");
+      c.codec = codec.get();
+    }
     c.d = qT.getDimSize(3);
     c.proj = static_cast<bool>(op.getQueryProj());
     c.width = c.proj
@@ -486,20 +577,44 @@ public:
     ImplicitLocOpBuilder b(op.getLoc(), rewriter);
     Emitter e(b);
     Location loc = b.getLoc();
-    Value q = emitToBuffer(b, loc, adaptor.getQuery());
-    Value k = emitToBuffer(b, loc, adaptor.getKey());
-    Value wq = c.proj ? emitToBuffer(b, loc, adaptor.getQueryProj()) : Value();
-    Value wk = c.proj ? emitToBuffer(b, loc, adaptor.getKeyProj()) : Value();
+    auto buffer = [&](ValueRange converted) {
+      return converted.empty() ? Value()
+                               : emitToBuffer(b, loc, converted.front());
+    };
+    Value q = buffer(adaptor.getQuery());
+    SmallVector<Value> kParts;
+    for (Value part : adaptor.getKey())
+      kParts.push_back(emitToBuffer(b, loc, part));
+    Value k = kParts.front();
+    Value table = buffer(adaptor.getBlockTable());
+    Value lens = buffer(adaptor.getKvLens());
+    Value wq = c.proj ? buffer(adaptor.getQueryProj()) : Value();
+    Value wk = c.proj ? buffer(adaptor.getKeyProj()) : Value();
 
-    // Sizes: static where either operand says so, else read at run time.
-    int64_t bS = !qT.isDynamicDim(0) ? qT.getDimSize(0) : kT.getDimSize(0);
-    Value bV = !qT.isDynamicDim(0) ? dimOf(b, q, 0) : dimOf(b, k, 0);
-    Value sqV = dimOf(b, q, 2), skvV = dimOf(b, k, 2);
+    // Sizes: static where either operand says so, else read at run time. A
+    // paged K's key-block grid spans the table's (static) capacity.
     auto ceilS = [](int64_t x, int64_t d) {
       return ShapedType::isDynamic(x) ? x : (x + d - 1) / d;
     };
+    int64_t bS = qT.getDimSize(0), kbS;
+    Value bV = dimOf(b, q, 0), skvV;
+    if (c.paged) {
+      auto tableT = cast<ShapedType>(op.getBlockTable().getType());
+      if (ShapedType::isDynamic(bS))
+        bS = tableT.getDimSize(0);
+      int64_t capacity = tableT.getDimSize(1) * c.pageSize;
+      kbS = ceilS(capacity, c.blockK);
+      skvV = e.idx(capacity);
+    } else {
+      if (ShapedType::isDynamic(bS)) {
+        bS = kT.getDimSize(0);
+        bV = dimOf(b, k, 0);
+      }
+      kbS = ceilS(kT.getDimSize(2), c.blockK);
+      skvV = dimOf(b, k, 2);
+    }
+    Value sqV = dimOf(b, q, 2);
     int64_t qbS = ceilS(qT.getDimSize(2), c.blockQ);
-    int64_t kbS = ceilS(kT.getDimSize(2), c.blockK);
     Value qbV = e.ceilDiv(sqV, c.blockQ), kbV = e.ceilDiv(skvV, c.blockK);
     Value kbwV = e.ceilDiv(kbV, 32);
 
@@ -530,10 +645,20 @@ public:
         checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
                           what.str(), got, want});
       };
-      if (qT.isDynamicDim(0) || kT.isDynamicDim(0)) {
-        Value got = dimOf(b, k, 0), want = dimOf(b, q, 0);
+      auto sameBatch = [&](Value buffer, StringRef what) {
+        Value got = dimOf(b, buffer, 0), want = dimOf(b, q, 0);
         checks.push_back({e.cmpi(arith::CmpIPredicate::eq, got, want),
-                          "key batch differs from the query batch", got, want});
+                          what.str(), got, want});
+      };
+      if (c.paged) {
+        if (qT.isDynamicDim(0) ||
+            cast<ShapedType>(op.getBlockTable().getType()).isDynamicDim(0))
+          sameBatch(table, "block table batch differs from the query batch");
+        if (qT.isDynamicDim(0) ||
+            cast<ShapedType>(op.getKvLens().getType()).isDynamicDim(0))
+          sameBatch(lens, "kv_lens batch differs from the query batch");
+      } else if (qT.isDynamicDim(0) || kT.isDynamicDim(0)) {
+        sameBatch(k, "key batch differs from the query batch");
       }
       bool dynB = ShapedType::isDynamic(bS), dynQ = ShapedType::isDynamic(qbS),
            dynK = ShapedType::isDynamic(kbS);
@@ -551,18 +676,42 @@ public:
                           {bV, hkvV, kbV, e.idx(c.width)});
       Value scores = alloc({bS, c.hkv, qbS, kbS}, f32, {bV, hkvV, qbV, kbV});
       int64_t poolLen = c.pool == BlockPool::MaxMinAvg ? 3 * c.d : c.d;
-      SmallVector<Value> ops1{k};
+      // Phase 1 reads every component of K (and the table); the later
+      // phases only need each sequence's length: the dense K (its dim 2) or
+      // the table and kv_lens.
+      SmallVector<Value> keyArgs(kParts);
+      SmallVector<Value> lenArgs{k};
+      if (c.paged) {
+        keyArgs.append({table, lens});
+        lenArgs = {table, lens};
+      }
+      size_t nParts = kParts.size(), nKey = keyArgs.size(),
+             nLen = lenArgs.size();
+      bool paged = c.paged;
+      auto keysOf = [=](ValueRange args, size_t n, bool all) {
+        Rows::Keys keys;
+        keys.parts =
+            all || !paged ? args.take_front(all ? nParts : 1) : ValueRange{};
+        if (paged) {
+          keys.table = args[n - 2];
+          keys.lens = args[n - 1];
+        }
+        return keys;
+      };
+      SmallVector<Value> ops1(keyArgs);
       if (wk)
         ops1.push_back(wk);
       ops1.push_back(kpool);
       bool proj = c.proj;
       runner(b, op, "tessera_block_pool", {bS, c.hkv, kbS}, {bV, hkvV, kbV},
-             poolLen, ops1,
+             4 * c.d + poolLen, ops1,
              [&](Emitter &re, ValueRange at, ValueRange args, Value row) {
-               Rows(re, c).poolKeys(args[0], proj ? args[1] : Value(),
-                                    args.back(), at[0], at[1], at[2], row);
+               Rows(re, c).poolKeys(keysOf(args, nKey, true),
+                                    proj ? args[nKey] : Value(), args.back(),
+                                    at[0], at[1], at[2], row);
              });
-      SmallVector<Value> ops2{q, k};
+      SmallVector<Value> ops2{q};
+      ops2.append(lenArgs);
       if (wq)
         ops2.push_back(wq);
       ops2.append({kpool, scores, mask, counts});
@@ -572,11 +721,12 @@ public:
              [&](Emitter &re, ValueRange at, ValueRange args, Value row) {
                size_t n = args.size();
                Rows rows(re, c);
-               rows.scoreAndSelect(args[0], args[1], proj ? args[2] : Value(),
-                                   args[n - 4], args[n - 3], args[n - 2], at[0],
-                                   at[1], at[2], row);
+               Rows::Keys keys = keysOf(args.slice(1, nLen), nLen, false);
+               rows.scoreAndSelect(
+                   args[0], keys, proj ? args[1 + nLen] : Value(), args[n - 4],
+                   args[n - 3], args[n - 2], at[0], at[1], at[2], row);
                if (!cap)
-                 rows.forceAndCount(args[0], args[1], args[n - 2], args[n - 1],
+                 rows.forceAndCount(args[0], keys, args[n - 2], args[n - 1],
                                     at[0], at[1], at[2]);
              });
       if (!cap)
@@ -585,11 +735,15 @@ public:
              [&](Emitter &re, ValueRange at, ValueRange args, Value) {
                Rows(re, c).capLayer(args[0], args[1], at[0]);
              });
+      SmallVector<Value> ops4{q};
+      ops4.append(lenArgs);
+      ops4.append({mask, counts});
       runner(b, op, "tessera_block_force", {bS, c.hkv, qbS}, {bV, hkvV, qbV}, 1,
-             {q, k, mask, counts},
-             [&](Emitter &re, ValueRange at, ValueRange args, Value) {
-               Rows(re, c).forceAndCount(args[0], args[1], args[2], args[3],
-                                         at[0], at[1], at[2]);
+             ops4, [&](Emitter &re, ValueRange at, ValueRange args, Value) {
+               size_t n = args.size();
+               Rows(re, c).forceAndCount(
+                   args[0], keysOf(args.slice(1, nLen), nLen, false),
+                   args[n - 2], args[n - 1], at[0], at[1], at[2]);
              });
     };
     if (checks.empty())

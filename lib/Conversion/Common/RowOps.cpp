@@ -110,10 +110,17 @@ void mlir::tessera::emitHadamardRow(Emitter &e, Value in, Value out,
 void mlir::tessera::emitQuantizeRow(Emitter &e, const QuantCodec &codec,
                                     Value in, ValueRange parts, ValueRange lead,
                                     Value buf) {
+  emitQuantizeRowTo(e, codec, in, lead, parts, lead, buf);
+}
+
+void mlir::tessera::emitQuantizeRowTo(Emitter &e, const QuantCodec &codec,
+                                      Value in, ValueRange inLead,
+                                      ValueRange parts, ValueRange lead,
+                                      Value buf) {
   ImplicitLocOpBuilder &b = e.builder();
   int64_t d = cast<MemRefType>(in.getType()).getShape().back();
   e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
-    Value x = e.toF32(memref::LoadOp::create(b, in, withLast(lead, j)));
+    Value x = e.toF32(memref::LoadOp::create(b, in, withLast(inLead, j)));
     memref::StoreOp::create(b, x, buf, ValueRange{j});
   });
   codec.emitPackRow(e, buf, {}, parts, lead);
@@ -275,6 +282,143 @@ private:
   RowRunner runner;
 };
 
+/// tessera.kv_write: the cache copied (a row kernel per storage component, so
+/// the GPU schedule needs no host copy), then a row per new token (b, h, t)
+/// written at position positions[b] + t: stored as is into a plain cache,
+/// encoded by the scheme's codec into a packed one. Positions and page
+/// entries out of range skip the row.
+class KVWriteRows : public OpConversionPattern<KVWriteOp> {
+public:
+  KVWriteRows(const TypeConverter &converter, MLIRContext *ctx,
+              RowRunner runner)
+      : OpConversionPattern(converter, ctx), runner(std::move(runner)) {}
+
+  LogicalResult
+  matchAndRewrite(KVWriteOp op, OneToNOpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto cacheT = cast<ShapedType>(op.getCache().getType());
+    std::unique_ptr<QuantCodec> codec;
+    if (auto packed = dyn_cast<QTensorType>(cacheT)) {
+      codec = QuantCodec::lookup(packed);
+      if (!codec)
+        return rewriter.notifyMatchFailure(op, "no codec for the cache");
+    }
+    ImplicitLocOpBuilder b(op.getLoc(), rewriter);
+    Location loc = b.getLoc();
+    Value update = emitToBuffer(b, loc, adaptor.getUpdate().front());
+    Value positions = emitToBuffer(b, loc, adaptor.getPositions().front());
+    bool paged = op.isPaged();
+    Value table =
+        paged ? emitToBuffer(b, loc, adaptor.getBlockTable().front()) : Value();
+    int64_t pageSize = op.getPageSize().value_or(0);
+
+    // The result: a copy of every component of the cache.
+    SmallVector<Value> parts;
+    for (Value part : adaptor.getCache()) {
+      Value src = emitToBuffer(b, loc, part);
+      auto t = cast<MemRefType>(src.getType());
+      SmallVector<Value> dynamic;
+      for (int64_t d = 0; d < t.getRank(); ++d)
+        if (t.isDynamicDim(d))
+          dynamic.push_back(memref::DimOp::create(b, src, d));
+      Value dst = memref::AllocOp::create(
+          b, MemRefType::get(t.getShape(), t.getElementType()), dynamic);
+      if (t.getRank() == 0) {
+        memref::StoreOp::create(b, memref::LoadOp::create(b, src), dst);
+      } else {
+        SmallVector<Value> lead, dynamicLead;
+        std::tie(lead, dynamicLead) = leadSizesOf(b, t.getShape(), src);
+        int64_t last = t.getShape().back();
+        runner(b, op, "tessera_kv_copy", t.getShape().drop_back(), lead, 1,
+               {src, dst},
+               [&](Emitter &e, ValueRange at, ValueRange args, Value) {
+                 Value n = ShapedType::isDynamic(last)
+                               ? Value(memref::DimOp::create(
+                                     e.builder(), args[0], t.getRank() - 1))
+                               : e.idx(last);
+                 e.forLoop(e.idx(0), n, 1, [&](Value j) {
+                   SmallVector<Value> idx(at.begin(), at.end());
+                   idx.push_back(j);
+                   memref::StoreOp::create(
+                       e.builder(),
+                       memref::LoadOp::create(e.builder(), args[0], idx),
+                       args[1], idx);
+                 });
+               });
+      }
+      parts.push_back(dst);
+    }
+
+    auto updateT = op.getUpdate().getType();
+    int64_t d = updateT.getShape().back();
+    auto [lead, dynamicLead] = leadSizesOf(b, updateT.getShape(), update);
+    (void)dynamicLead;
+    SmallVector<Value> operands{update, positions};
+    if (paged)
+      operands.push_back(table);
+    operands.append(parts);
+    size_t first = paged ? 3 : 2;
+    const QuantCodec *rowCodec = codec.get();
+    runner(
+        b, op, "tessera_kv_write", updateT.getShape().drop_back(), lead, d,
+        operands, [&](Emitter &e, ValueRange at, ValueRange args, Value row) {
+          ImplicitLocOpBuilder &rb = e.builder();
+          ValueRange out = args.drop_front(first);
+          Value bi = at[0], h = at[1], t = at[2];
+          Value pos =
+              e.add(arith::IndexCastOp::create(
+                        rb, rb.getIndexType(),
+                        memref::LoadOp::create(rb, args[1], ValueRange{bi})),
+                    t);
+          auto write = [&](ValueRange dstLead) {
+            SmallVector<Value> src{bi, h, t};
+            if (rowCodec) {
+              emitQuantizeRowTo(e, *rowCodec, args[0], src, out, dstLead, row);
+              return;
+            }
+            e.forLoop(e.idx(0), e.idx(d), 1, [&](Value j) {
+              SmallVector<Value> from(src), to(dstLead.begin(), dstLead.end());
+              from.push_back(j);
+              to.push_back(j);
+              memref::StoreOp::create(rb,
+                                      memref::LoadOp::create(rb, args[0], from),
+                                      out.front(), to);
+            });
+          };
+          auto inRange = [&](Value v, Value n) {
+            return arith::AndIOp::create(
+                rb, e.cmpi(arith::CmpIPredicate::sge, v, e.idx(0)),
+                e.cmpi(arith::CmpIPredicate::slt, v, n));
+          };
+          if (!paged) {
+            Value smax = memref::DimOp::create(rb, out.front(), 2);
+            e.ifThen(inRange(pos, smax), [&] { write({bi, h, pos}); });
+            return;
+          }
+          Value tbl = args[2];
+          Value capacity =
+              e.mul(memref::DimOp::create(rb, tbl, 1), e.idx(pageSize));
+          e.ifThen(inRange(pos, capacity), [&] {
+            Value entry = arith::IndexCastOp::create(
+                rb, rb.getIndexType(),
+                memref::LoadOp::create(
+                    rb, tbl, ValueRange{bi, e.divui(pos, e.idx(pageSize))}));
+            Value pages = memref::DimOp::create(rb, out.front(), 0);
+            e.ifThen(inRange(entry, pages),
+                     [&] { write({entry, e.remui(pos, e.idx(pageSize)), h}); });
+          });
+        });
+    SmallVector<Value> tensors;
+    for (Value part : parts)
+      tensors.push_back(emitToTensor(b, loc, part));
+    rewriter.replaceOpWithMultiple(op, {tensors});
+    return success();
+  }
+
+private:
+  RowRunner runner;
+};
+
 } // namespace
 
 void mlir::tessera::populateRowOpPatterns(const TypeConverter &converter,
@@ -283,5 +427,6 @@ void mlir::tessera::populateRowOpPatterns(const TypeConverter &converter,
                                           int64_t vectorWidth) {
   MLIRContext *ctx = patterns.getContext();
   patterns.add<HadamardRows>(converter, ctx, runner, vectorWidth);
-  patterns.add<QuantizeRows, DequantizeRows>(converter, ctx, runner);
+  patterns.add<QuantizeRows, DequantizeRows, KVWriteRows>(converter, ctx,
+                                                          runner);
 }

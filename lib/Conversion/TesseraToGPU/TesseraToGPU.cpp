@@ -36,8 +36,8 @@ LogicalResult checkLowerable(Operation *op, bool wgmma) {
     return checkBlockSelectLowerable(op);
   if (isa<EvictOp>(op))
     return checkEvictLowerable(op);
-  if (isa<HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp, GradedMatmulOp>(
-          op))
+  if (isa<HadamardOp, QuantizeOp, DequantizeOp, KVWriteOp, BitAllocateOp,
+          GradedMatmulOp>(op))
     // Row kernels take run-time leading dims (sizes as kernel arguments);
     // graded_matmul's kernels are sized at compile time.
     return checkShapesAndSchemes(op, /*dynamicLead=*/!isa<GradedMatmulOp>(op));

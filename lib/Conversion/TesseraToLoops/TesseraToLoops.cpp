@@ -36,8 +36,8 @@ namespace {
 LogicalResult checkLowerable(Operation *op) {
   if (isa<BlockSelectOp>(op))
     return checkBlockSelectLowerable(op);
-  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, BitAllocateOp,
-           GradedMatmulOp, EvictOp>(op))
+  if (!isa<AttentionOp, HadamardOp, QuantizeOp, DequantizeOp, KVWriteOp,
+           BitAllocateOp, GradedMatmulOp, EvictOp>(op))
     return op->emitOpError() << "has no CPU (loop) lowering yet";
   if (isa<EvictOp>(op))
     return checkEvictLowerable(op);
