@@ -681,23 +681,99 @@ EvictScope EvictOp::getEffectiveScope() {
   return getScope().value_or(EvictScope::PerHead);
 }
 
+/// The results after the kept values: h2o's kept scores, then (paged only)
+/// the new lengths. With `paged(...)` the last type is the new lengths, so the
+/// two optional results never read ambiguously.
+static ParseResult parseEvictTrailingResults(
+    OpAsmParser &parser, Type &keptScores, Type &newLens,
+    std::optional<OpAsmParser::UnresolvedOperand> blockTable) {
+  SmallVector<Type, 2> types;
+  SMLoc extra;
+  while (succeeded(parser.parseOptionalComma())) {
+    if (types.size() == (blockTable ? 2u : 1u))
+      extra = parser.getCurrentLocation();
+    Type t;
+    if (parser.parseType(t))
+      return failure();
+    types.push_back(t);
+  }
+  if (extra.isValid())
+    return parser.emitError(extra)
+           << "too many result types after the kept values: expected "
+           << (blockTable ? "the kept scores, then the new lengths"
+                          : "the kept scores only (new lengths come with "
+                            "paged K/V)");
+  if (blockTable && !types.empty())
+    newLens = types.pop_back_val();
+  if (!types.empty())
+    keptScores = types.front();
+  return success();
+}
+
+static void printEvictTrailingResults(OpAsmPrinter &printer, EvictOp,
+                                      Type keptScores, Type newLens, Value) {
+  for (Type t : {keptScores, newLens})
+    if (t)
+      printer << ", " << t;
+}
+
 LogicalResult EvictOp::verify() {
   Operation *op = getOperation();
   EvictPolicy policy = getPolicy();
   StringRef policyName = stringifyEvictPolicy(policy);
+  bool paged = isPaged();
   auto k = cast<ShapedType>(getKeys().getType());
   auto v = cast<ShapedType>(getValues().getType());
-  if (failed(checkRank(op, k, 4, "keys", "[B, Hkv, S, D]")) ||
-      failed(checkRank(op, v, 4, "values", "[B, Hkv, S, Dv]")) ||
+  if (failed(checkRank(op, k, 4, "keys",
+                       paged ? "[P, page_size, Hkv, D]" : "[B, Hkv, S, D]")) ||
+      failed(
+          checkRank(op, v, 4, "values",
+                    paged ? "[P, page_size, Hkv, Dv]" : "[B, Hkv, S, Dv]")) ||
       failed(checkKVScheme(op, k, "keys")) ||
       failed(checkKVScheme(op, v, "values")))
     return failure();
-  int64_t b = k.getDimSize(0), hkv = k.getDimSize(1), s = k.getDimSize(2),
-          d = k.getDimSize(3);
   if (!sameShape(v.getShape().drop_back(), k.getShape().drop_back()))
     return emitOpError() << "values shape " << Shape{v.getShape()}
                          << " must match keys shape " << Shape{k.getShape()}
                          << " in all but the last dim";
+  int64_t b = k.getDimSize(0), hkv = k.getDimSize(1), s = k.getDimSize(2),
+          d = k.getDimSize(3);
+  if (static_cast<bool>(getKvLens()) != paged)
+    return emitOpError() << "block_table and kv_lens go together (paged K/V)";
+  if (paged) {
+    // Pools [P, page_size, Hkv, D]: sequence b's S_b tokens are read
+    // through its row of the block table.
+    std::optional<int64_t> ps = getPageSize();
+    if (!ps || *ps <= 0)
+      return emitOpError() << "paged K/V need a positive page_size attribute";
+    if (!same(k.getDimSize(1), *ps))
+      return emitOpError() << "key and value pool pages hold "
+                           << Dim{k.getDimSize(1)} << " tokens; page_size is "
+                           << *ps;
+    auto table = cast<ShapedType>(getBlockTable().getType());
+    auto lens = cast<ShapedType>(getKvLens().getType());
+    if (failed(checkRank(op, table, 2, "block table", "[B, max_pages]")) ||
+        failed(checkRank(op, lens, 1, "kv_lens", "[B]")))
+      return failure();
+    Type i32 = IntegerType::get(getContext(), 32);
+    if (table.getElementType() != i32)
+      return emitOpError() << "block table element type ("
+                           << table.getElementType() << ") must be i32";
+    if (lens.getElementType() != i32)
+      return emitOpError() << "kv_lens element type (" << lens.getElementType()
+                           << ") must be i32";
+    if (!same(lens.getDimSize(0), table.getDimSize(0)))
+      return emitOpError() << "kv_lens holds " << Dim{lens.getDimSize(0)}
+                           << " lengths but the block table "
+                           << Dim{table.getDimSize(0)} << " sequences";
+    b = ShapedType::isDynamic(table.getDimSize(0)) ? lens.getDimSize(0)
+                                                   : table.getDimSize(0);
+    hkv = k.getDimSize(2);
+    int64_t pages = table.getDimSize(1);
+    s = ShapedType::isDynamic(pages) ? ShapedType::kDynamic : pages * *ps;
+  } else if (getPageSize()) {
+    return emitOpError() << "page_size goes with a block table (paged K/V)";
+  }
 
   // Which optional operands and fields each policy takes.
   bool needsQuery = policy == EvictPolicy::SnapKV ||
@@ -816,14 +892,22 @@ LogicalResult EvictOp::verify() {
                            << Dim{s} << "]";
   }
 
-  int64_t n =
-      ShapedType::isDynamic(s) ? ShapedType::kDynamic : std::min(budget, s);
+  // Paged results have `budget` slots per set (-1 past n_b); dense ones n.
+  int64_t n = paged                      ? budget
+              : ShapedType::isDynamic(s) ? ShapedType::kDynamic
+                                         : std::min(budget, s);
   int64_t ih = getEffectiveScope() == EvictScope::PerLayer ? 1 : hkv;
   if (failed(checkResult(op, "indices", getIndices().getType(), {b, ih, n},
                          IntegerType::get(getContext(), 64))))
     return failure();
   auto checkKept = [&](StringRef what, ShapedType in,
                        Type out) -> LogicalResult {
+    if (paged) {
+      if (out != in)
+        return emitOpError() << what << " type (" << out
+                             << ") must equal its input pool's (" << in << ")";
+      return success();
+    }
     if (isa<QTensorType>(in) != isa<QTensorType>(out) ||
         (isa<QTensorType>(in) && cast<QTensorType>(in).getScheme() !=
                                      cast<QTensorType>(out).getScheme()))
@@ -844,6 +928,14 @@ LogicalResult EvictOp::verify() {
                            Float32Type::get(getContext()))))
       return failure();
   }
+  if (static_cast<bool>(getNewLens()) != paged)
+    return emitOpError() << (paged ? "paged eviction returns the new lengths "
+                                     "[B] i32 as its last result"
+                                   : "only paged eviction returns new lengths");
+  if (paged && failed(checkResult(op, "new lengths",
+                                  cast<ShapedType>(getNewLens().getType()), {b},
+                                  IntegerType::get(getContext(), 32))))
+    return failure();
   return failure(
       failed(checkKept("kept keys", k, getKeptKeys().getType())) ||
       failed(checkKept("kept values", v, getKeptValues().getType())));

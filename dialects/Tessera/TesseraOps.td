@@ -402,7 +402,8 @@ def Tessera_GradedMatmulOp : Tessera_Op<"graded_matmul", [Pure]> {
 // tessera.evict
 //===----------------------------------------------------------------------===//
 
-def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
+def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments,
+    AttrSizedResultSegments]> {
   let summary = "KV-cache eviction: choose the tokens to keep and compact K and V";
   let description = [{
     Scores the S cached tokens by `policy`, keeps `min(budget, S)` of them and returns their
@@ -426,11 +427,34 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     decode step). `reservoir` draws its Efraimidis-Spirakis keys from a counter-based RNG
     seeded by (`seed`, `layer`, head, `step`). See docs/eviction.md.
 
+    Paged caches (vLLM's layout, as `tessera.attention`'s `paged`): with
+    `paged(%block_table, %kv_lens)`, K and V are page pools `[P, page_size, Hkv, D]` /
+    `[P, page_size, Hkv, Dv]` (plain or packed), `block_table` is `[B, max_pages]` i32
+    (sequence b's token j lives in page `block_table[b, j / page_size]`, slot
+    `j % page_size`), `kv_lens` is `[B]` i32 (S_b, at most `max_pages * page_size`) and the
+    `page_size` attribute equals the pools' dim 1. Each sequence keeps
+    `n_b = min(budget, S_b)` tokens chosen exactly as the dense op chooses them over its S_b
+    tokens. Results: indices `[B, Hkv or 1, budget]` (entries at `>= n_b` are -1); the
+    compacted pools, of the input pools' types: a copy of the pools in which each sequence's
+    kept rows (every storage component of a packed pool) are moved to its positions
+    `0 .. n_b - 1` through its own pages, everything else left as it was; and the new lengths
+    `[B]` i32 (`n_b`), a last result present exactly when paged. `h2o`'s `scores` are
+    `[B, Hkv, max_pages * page_size]` by sequence position and its kept scores
+    `[B, Hkv, budget]` (0 past `n_b`). The table is not rewritten: table entries of b past
+    `ceil(n_b / page_size)` are free for the caller's allocator. Table entries outside
+    `[0, P)` and lengths outside `[0, max_pages * page_size]` are clamped into range
+    (memory-safe; that sequence's result is unspecified).
+
     Example:
     ```mlir
     %idx, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<1x8x32x64xf32>)
         {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32>
         -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+    %pi, %kp2, %vp2, %lens2 = tessera.evict snapkv %kp, %vp query(%q1 : tensor<4x8x1x64xf32>)
+        paged(%table, %lens : tensor<4x8xi32>, tensor<4xi32>)
+        {budget = 48, page_size = 16, window = 1}
+        : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>
+        -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
     ```
   }];
   let arguments = (ins
@@ -439,6 +463,8 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     Tessera_KVOperand:$values,
     Optional<Tessera_FloatTensor>:$query,
     Optional<Tessera_F32Tensor>:$scores,
+    Optional<AnyRankedTensor>:$block_table,
+    Optional<AnyRankedTensor>:$kv_lens,
     Tessera_I64Attr:$budget,
     OptionalAttr<Tessera_EvictScopeAttr>:$scope,
     OptionalAttr<Tessera_I64Attr>:$sinks,
@@ -450,22 +476,31 @@ def Tessera_EvictOp : Tessera_Op<"evict", [Pure, AttrSizedOperandSegments]> {
     OptionalAttr<F32Attr>:$gamma,
     OptionalAttr<Tessera_I64Attr>:$seed,
     OptionalAttr<Tessera_I64Attr>:$layer,
-    OptionalAttr<Tessera_I64Attr>:$step
+    OptionalAttr<Tessera_I64Attr>:$step,
+    OptionalAttr<Tessera_I64Attr>:$page_size
   );
   let results = (outs RankedTensorOf<[I64]>:$indices, Tessera_KVOperand:$kept_keys,
                       Tessera_KVOperand:$kept_values,
-                      Optional<Tessera_F32Tensor>:$kept_scores);
+                      Optional<Tessera_F32Tensor>:$kept_scores,
+                      Optional<AnyRankedTensor>:$new_lens);
+  // The trailing optional results (h2o's kept scores, the paged new lengths) are told apart
+  // by the `paged` operands: with them the last trailing type is the new lengths.
   let assemblyFormat = [{
     $policy $keys `,` $values (`query` `(` $query^ `:` type($query) `)`)?
-    (`scores` `(` $scores^ `:` type($scores) `)`)? attr-dict `:` qualified(type($keys)) `,`
+    (`scores` `(` $scores^ `:` type($scores) `)`)?
+    (`paged` `(` $block_table^ `,` $kv_lens `:` type($block_table) `,` type($kv_lens) `)`)?
+    attr-dict `:` qualified(type($keys)) `,`
     qualified(type($values)) `->` type($indices) `,` qualified(type($kept_keys)) `,`
-    qualified(type($kept_values)) (`,` type($kept_scores)^)?
+    qualified(type($kept_values)) ``
+    custom<EvictTrailingResults>(type($kept_scores), type($new_lens), ref($block_table))
   }];
   let extraClassDeclaration = [{
     /// Effective field values: the attribute when present, else the policy's default.
     int64_t getEffectiveSinks();
     int64_t getEffectiveWindow();
     EvictScope getEffectiveScope();
+    /// Whether K/V are page pools read through a block table.
+    bool isPaged() { return static_cast<bool>(getBlockTable()); }
   }];
   let hasVerifier = 1;
 }

@@ -5,8 +5,9 @@
 // scf.parallel on the CPU, a thread per set on the GPU), each scoring its
 // tokens by the op's policy, ranking them and copying the kept rows. Packed K/V
 // are compacted component by component (the storage rows of the kept tokens,
-// norms and scales with them), never decoded and re-encoded. See
-// docs/eviction.md.
+// norms and scales with them), never decoded and re-encoded. Paged caches (page
+// pools behind a block table) are copied first, then each set moves its kept
+// rows to the front of its own sequence. See docs/eviction.md.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TESSERA_CONVERSION_EVICT_H
@@ -27,8 +28,9 @@ LogicalResult checkEvictLowerable(Operation *op);
 /// tessera.evict for every target: operands to buffers, the outputs and the
 /// per-set scratch allocated (n = min(budget, S) and S may be run-time sizes),
 /// one row of `runner` per index set (the CPU: an scf.parallel; the GPU: a
-/// thread per set). `hostChecks` adds the run-time query-row check (CPU only:
-/// a kernel cannot call the host).
+/// thread per set); paged pools are first copied by a row of `runner` per
+/// (page, slot, head). `hostChecks` adds the run-time query-row check (CPU
+/// only: a kernel cannot call the host).
 void populateEvictPatterns(const TypeConverter &converter,
                            RewritePatternSet &patterns, RowRunner runner,
                            bool hostChecks);

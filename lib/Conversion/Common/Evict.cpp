@@ -16,6 +16,11 @@
 // needs no sort and no scratch beyond the keys. The scratch rows of every set
 // are allocated once on the host ([sets, 6, S] and [sets, S, D] f32), so a GPU
 // thread can own a set of run-time length.
+// Paged caches: the output pools start as a copy of the input pools (a row of
+// the runner per (page, slot, head)); each set then reads its sequence's
+// length from kv_lens, addresses token j through the block table, and moves
+// kept token j to position c <= j of the same sequence, reading the input
+// pools, so no move clobbers a row another move still reads.
 //
 //===----------------------------------------------------------------------===//
 #include "tessera/Conversion/Evict.h"
@@ -71,17 +76,24 @@ struct EvictPlan {
   /// The packed K's codec, for policies that score with K (null for plain K).
   std::unique_ptr<QuantCodec> keyCodec;
   Type keyElt, queryElt;
+  /// Paged K/V: page pools [P, page_size, Hkv, D] read through a block table.
+  bool paged = false;
+  int64_t pageSize = 0;
 };
 
 /// Sizes read off the buffers, as index values.
 struct EvictSizes {
   Value b, hkv, s, n, hq, sw;
+  /// Paged: the pools' page count (entries are clamped below it).
+  Value pages;
 };
 
 /// What the emitted code reads and writes.
 struct EvictBuffers {
   SmallVector<Value> keys, values, keptKeys, keptValues;
   Value query, scores, indices, keptScores;
+  /// Paged: the block table [B, max_pages], kv_lens [B] and the new lengths.
+  Value table, lens, newLens;
   /// Per index set: f32 [sets, kScratchRows, S] rows and, for the policies
   /// that read K, its f32 rows [sets, S, D].
   Value scratch, keyRows;
@@ -90,12 +102,12 @@ struct EvictBuffers {
   SmallVector<Value> flatten() const {
     SmallVector<Value> all(keys);
     all.append(values);
-    for (Value v : {query, scores, indices})
+    for (Value v : {query, scores, table, lens, indices})
       if (v)
         all.push_back(v);
     all.append(keptKeys);
     all.append(keptValues);
-    for (Value v : {keptScores, scratch, keyRows})
+    for (Value v : {keptScores, newLens, scratch, keyRows})
       if (v)
         all.push_back(v);
     return all;
@@ -115,10 +127,13 @@ struct EvictBuffers {
     out.values = takeAll(values);
     out.query = take(query);
     out.scores = take(scores);
+    out.table = take(table);
+    out.lens = take(lens);
     out.indices = take(indices);
     out.keptKeys = takeAll(keptKeys);
     out.keptValues = takeAll(keptValues);
     out.keptScores = take(keptScores);
+    out.newLens = take(newLens);
     out.scratch = take(scratch);
     out.keyRows = take(keyRows);
     return out;
@@ -152,10 +167,20 @@ EvictSizes sizesOf(Emitter &e, const EvictPlan &plan, const EvictBuffers &buf) {
     return memref::DimOp::create(b, buffer, d);
   };
   EvictSizes sz;
-  sz.b = dim(buf.keys[0], 0);
-  sz.hkv = dim(buf.keys[0], 1);
-  sz.s = dim(buf.keys[0], 2);
-  sz.n = e.minsi(sz.s, e.idx(plan.budget));
+  if (plan.paged) {
+    // S is the table's capacity here; each set reads its own length.
+    sz.b = dim(buf.table, 0);
+    sz.hkv = dim(buf.keys[0], 2);
+    Value maxPages = dim(buf.table, 1);
+    sz.s = e.mul(maxPages, e.idx(plan.pageSize));
+    sz.n = e.idx(plan.budget);
+    sz.pages = dim(buf.keys[0], 0);
+  } else {
+    sz.b = dim(buf.keys[0], 0);
+    sz.hkv = dim(buf.keys[0], 1);
+    sz.s = dim(buf.keys[0], 2);
+    sz.n = e.minsi(sz.s, e.idx(plan.budget));
+  }
   sz.hq = buf.query ? dim(buf.query, 1) : sz.hkv;
   sz.sw = buf.query ? dim(buf.query, 2) : e.idx(0);
   return sz;
@@ -240,6 +265,29 @@ Value emitFold(Emitter &e, Value z, Value counter) {
       e, arith::AddIOp::create(b, z, arith::MulIOp::create(b, c1, golden)));
 }
 
+/// dst[to..., ...] = src[from..., ...] over the static inner dims (3 on).
+void copyRow(Emitter &e, Value src, Value dst, ValueRange from, ValueRange to) {
+  ImplicitLocOpBuilder &b = e.builder();
+  ArrayRef<int64_t> shape = cast<MemRefType>(src.getType()).getShape();
+  SmallVector<Value> inner;
+  std::function<void(size_t)> walk = [&](size_t dim) {
+    if (dim == shape.size()) {
+      SmallVector<Value> at(from), dstAt(to);
+      at.append(inner);
+      dstAt.append(inner);
+      memref::StoreOp::create(b, memref::LoadOp::create(b, src, at), dst,
+                              dstAt);
+      return;
+    }
+    e.forLoop(e.idx(0), e.idx(shape[dim]), 1, [&](Value i) {
+      inner.push_back(i);
+      walk(dim + 1);
+      inner.pop_back();
+    });
+  };
+  walk(3);
+}
+
 class EvictLowering {
 public:
   EvictLowering(Emitter &e, const EvictPlan &plan, const EvictSizes &sz,
@@ -264,7 +312,7 @@ public:
 
     bool laterWins = p.policy == EvictPolicy::H2O;
     Value c0 = e.idx(0);
-    e.forLoop(
+    Value nKept = e.forLoop(
         c0, sz.s, 1, ValueRange{c0},
         [&](Value j, ValueRange count) -> SmallVector<Value> {
           Value pinned =
@@ -300,7 +348,40 @@ public:
           }
           e.ifThen(kept, [&] { emitKeep(bi, row, hLo, hHi, j, count[0]); });
           return {e.add(count[0], e.select(kept, e.idx(1), c0))};
+        })[0];
+    if (!p.paged)
+      return;
+    // Paged: slots [n_b, budget) of the indices are -1 (kept scores 0); the
+    // set of the first KV head writes the new length.
+    e.forLoop(nKept, e.idx(p.budget), 1, [&](Value c) {
+      memref::StoreOp::create(
+          b, arith::ConstantOp::create(b, b.getI64IntegerAttr(-1)), buf.indices,
+          ValueRange{bi, row, c});
+      if (buf.keptScores)
+        e.forLoop(hLo, hHi, 1, [&](Value h) {
+          memref::StoreOp::create(b, e.f32(0.0), buf.keptScores,
+                                  ValueRange{bi, h, c});
         });
+    });
+    e.ifThen(e.cmpi(arith::CmpIPredicate::eq, hLo, c0), [&] {
+      memref::StoreOp::create(
+          b, arith::IndexCastOp::create(b, b.getI32Type(), nKept), buf.newLens,
+          ValueRange{bi});
+    });
+  }
+
+  /// Leading indices of token j of sequence bi, KV head g, in the K/V
+  /// buffers: [bi, g, j] dense; [page, j % page_size, g] paged, the table
+  /// entry clamped into [0, P).
+  SmallVector<Value> rowOf(Value bi, Value g, Value j) {
+    if (!p.paged)
+      return {bi, g, j};
+    Value ps = e.idx(p.pageSize);
+    Value entry = load(buf.table, ValueRange{bi, e.divui(j, ps)});
+    Value page = arith::IndexCastOp::create(b, b.getIndexType(), entry);
+    Value last = e.sub(sz.pages, e.idx(1));
+    page = e.minsi(e.maxsi(page, e.idx(0)), last);
+    return {page, e.remui(j, ps), g};
   }
 
 private:
@@ -310,35 +391,17 @@ private:
     memref::StoreOp::create(b, arith::IndexCastOp::create(b, b.getI64Type(), j),
                             buf.indices, ValueRange{bi, row, c});
     e.forLoop(hLo, hHi, 1, [&](Value h) {
+      // Paged: from token j's row to position c of the same sequence (c <=
+      // j), in the copy of the pools.
+      SmallVector<Value> from = rowOf(bi, h, j), to = rowOf(bi, h, c);
       for (auto [src, dst] : llvm::zip(buf.keys, buf.keptKeys))
-        copyRow(src, dst, bi, h, j, c);
+        copyRow(e, src, dst, from, to);
       for (auto [src, dst] : llvm::zip(buf.values, buf.keptValues))
-        copyRow(src, dst, bi, h, j, c);
+        copyRow(e, src, dst, from, to);
       if (buf.keptScores)
-        copyRow(buf.scores, buf.keptScores, bi, h, j, c);
+        copyRow(e, buf.scores, buf.keptScores, ValueRange{bi, h, j},
+                ValueRange{bi, h, c});
     });
-  }
-
-  /// dst[bi, h, c, ...] = src[bi, h, j, ...] over the static inner dims.
-  void copyRow(Value src, Value dst, Value bi, Value h, Value j, Value c) {
-    ArrayRef<int64_t> shape = cast<MemRefType>(src.getType()).getShape();
-    SmallVector<Value> inner;
-    std::function<void(size_t)> walk = [&](size_t dim) {
-      if (dim == shape.size()) {
-        SmallVector<Value> from{bi, h, j}, to{bi, h, c};
-        from.append(inner);
-        to.append(inner);
-        memref::StoreOp::create(b, memref::LoadOp::create(b, src, from), dst,
-                                to);
-        return;
-      }
-      e.forLoop(e.idx(0), e.idx(shape[dim]), 1, [&](Value i) {
-        inner.push_back(i);
-        walk(dim + 1);
-        inner.pop_back();
-      });
-    };
-    walk(3);
   }
 
   void fill(Row r, Value n, Value v) {
@@ -367,13 +430,16 @@ private:
   /// K[bi, g] as f32 rows [S, D] (packed rows decoded by the codec).
   void decodeKeys(Value bi, Value g) {
     e.forLoop(e.idx(0), sz.s, 1, [&](Value j) {
+      SmallVector<Value> at = rowOf(bi, g, j);
       if (p.keyCodec) {
-        p.keyCodec->emitUnpackRow(e, buf.keys, ValueRange{bi, g, j},
-                                  buf.keyRows, ValueRange{set, j});
+        p.keyCodec->emitUnpackRow(e, buf.keys, at, buf.keyRows,
+                                  ValueRange{set, j});
         return;
       }
       e.forLoop(e.idx(0), e.idx(p.d), 1, [&](Value x) {
-        store(e.toF32(load(buf.keys[0], ValueRange{bi, g, j, x})), buf.keyRows,
+        SmallVector<Value> element(at);
+        element.push_back(x);
+        store(e.toF32(load(buf.keys[0], element)), buf.keyRows,
               ValueRange{set, j, x});
       });
     });
@@ -620,6 +686,8 @@ public:
     plan.seed = op.getSeed().value_or(0);
     plan.layer = op.getLayer().value_or(0);
     plan.step = op.getStep().value_or(0);
+    plan.paged = op.isPaged();
+    plan.pageSize = op.getPageSize().value_or(0);
     auto keyType = cast<ShapedType>(op.getKeys().getType());
     plan.d = keyType.getShape().back();
     if (auto packed = dyn_cast<QTensorType>(keyType)) {
@@ -637,6 +705,10 @@ public:
       buf.query = emitToBuffer(b, b.getLoc(), adaptor.getQuery().front());
     if (!adaptor.getScores().empty())
       buf.scores = emitToBuffer(b, b.getLoc(), adaptor.getScores().front());
+    if (plan.paged) {
+      buf.table = emitToBuffer(b, b.getLoc(), adaptor.getBlockTable().front());
+      buf.lens = emitToBuffer(b, b.getLoc(), adaptor.getKvLens().front());
+    }
 
     EvictSizes sz = sizesOf(e, plan, buf);
 
@@ -671,15 +743,39 @@ public:
         dynamic.push_back(sz.n);
       buf.indices = memref::AllocOp::create(b, memrefOf(indicesType), dynamic);
     }
-    buf.keptKeys = allocKV(op.getKeptKeys().getType());
-    buf.keptValues = allocKV(op.getKeptValues().getType());
+    if (plan.paged) {
+      // The compacted pools start as copies of the input pools.
+      auto allocPool = [&](ArrayRef<Value> inputs) {
+        SmallVector<Value> parts;
+        for (Value in : inputs) {
+          auto t = cast<MemRefType>(in.getType());
+          SmallVector<Value> dynamic;
+          for (int64_t d = 0; d < t.getRank(); ++d)
+            if (t.isDynamicDim(d))
+              dynamic.push_back(memref::DimOp::create(b, in, d));
+          parts.push_back(memref::AllocOp::create(
+              b, MemRefType::get(t.getShape(), t.getElementType()), dynamic));
+        }
+        return parts;
+      };
+      buf.keptKeys = allocPool(buf.keys);
+      buf.keptValues = allocPool(buf.values);
+      buf.newLens = memref::AllocOp::create(
+          b, memrefOf(op.getNewLens().getType()),
+          op.getNewLens().getType().isDynamicDim(0) ? ValueRange{sz.b}
+                                                    : ValueRange{});
+      emitPoolCopy(b, op, buf, sz);
+    } else {
+      buf.keptKeys = allocKV(op.getKeptKeys().getType());
+      buf.keptValues = allocKV(op.getKeptValues().getType());
+    }
     if (Value keptScores = op.getKeptScores())
       buf.keptScores = allocLike(cast<ShapedType>(keptScores.getType()));
 
     // Scratch per index set (B x Hkv, or B per layer), in global memory so
     // that a GPU thread can hold a set of run-time length.
     {
-      auto keyShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+      SmallVector<int64_t> keyShape = setShape(plan, buf);
       int64_t sets = plan.perLayer ? keyShape[0] : keyShape[0] * keyShape[1];
       if (ShapedType::isDynamic(keyShape[0]) ||
           (!plan.perLayer && ShapedType::isDynamic(keyShape[1])))
@@ -734,15 +830,53 @@ public:
     }
     if (buf.keptScores)
       results.push_back({emitToTensor(b, b.getLoc(), buf.keptScores)});
+    if (buf.newLens)
+      results.push_back({emitToTensor(b, b.getLoc(), buf.newLens)});
     rewriter.replaceOpWithMultiple(op, std::move(results));
     return success();
   }
 
 private:
+  /// [B, Hkv, S] as static sizes: the dense K's, or (paged) the table's
+  /// batch, the pools' head count and the table's capacity.
+  static SmallVector<int64_t> setShape(const EvictPlan &plan,
+                                       const EvictBuffers &buf) {
+    auto keyShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+    if (!plan.paged)
+      return {keyShape[0], keyShape[1], keyShape[2]};
+    auto table = cast<MemRefType>(buf.table.getType()).getShape();
+    int64_t cap = ShapedType::isDynamic(table[1]) ? ShapedType::kDynamic
+                                                  : table[1] * plan.pageSize;
+    return {table[0], keyShape[2], cap};
+  }
+
+  /// Paged: every storage row of the input pools copied into the output
+  /// pools (the rows no set moves stay as they were), a row of `runner` per
+  /// (page, slot, head), before the sets run.
+  void emitPoolCopy(ImplicitLocOpBuilder &b, Operation *op,
+                    const EvictBuffers &buf, const EvictSizes &sz) const {
+    SmallVector<Value> operands(buf.keys);
+    operands.append(buf.values);
+    operands.append(buf.keptKeys);
+    operands.append(buf.keptValues);
+    auto poolShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+    SmallVector<int64_t> leadShape(poolShape.take_front(3));
+    Value slots = ShapedType::isDynamic(poolShape[1])
+                      ? memref::DimOp::create(b, buf.keys[0], 1).getResult()
+                      : Emitter(b).idx(poolShape[1]);
+    SmallVector<Value> leadSizes{sz.pages, slots, sz.hkv};
+    size_t parts = buf.keys.size() + buf.values.size();
+    runner(b, op, "tessera_evict_copy", leadShape, leadSizes, /*rowLen=*/1,
+           operands, [&](Emitter &e, ValueRange lead, ValueRange args, Value) {
+             for (size_t i = 0; i < parts; ++i)
+               copyRow(e, args[i], args[parts + i], lead, lead);
+           });
+  }
+
   /// The index sets through the target's runner: one row per set.
   void emitSets(ImplicitLocOpBuilder &b, Operation *op, const EvictPlan &plan,
                 const EvictSizes &sz, const EvictBuffers &buf) const {
-    auto keyShape = cast<MemRefType>(buf.keys[0].getType()).getShape();
+    SmallVector<int64_t> keyShape = setShape(plan, buf);
     SmallVector<int64_t> leadShape{keyShape[0]};
     SmallVector<Value> leadSizes{sz.b};
     if (!plan.perLayer) {
@@ -752,13 +886,30 @@ private:
     // A run-time S makes the operands' views run-time too: the runner passes
     // sizes (and rebuilds views in a kernel) only for a run-time lead, so say
     // the batch is one then (its size still travels as the value it is).
-    if (ShapedType::isDynamic(keyShape[2]))
+    // Paged: any run-time dim of an operand does the same.
+    auto dynamicOperand = [](Value v) {
+      return !cast<MemRefType>(v.getType()).hasStaticShape();
+    };
+    if (ShapedType::isDynamic(keyShape[2]) ||
+        (plan.paged && llvm::any_of(buf.flatten(), dynamicOperand)))
       leadShape[0] = ShapedType::kDynamic;
     runner(b, op, "tessera_evict", leadShape, leadSizes, /*rowLen=*/1,
            buf.flatten(),
            [&](Emitter &e, ValueRange lead, ValueRange args, Value) {
              EvictBuffers in = buf.rebuild(args);
              EvictSizes local = sizesOf(e, plan, in);
+             if (plan.paged) {
+               // This sequence's length, clamped into [0, capacity] (and 0
+               // for an empty pool: no page to read).
+               ImplicitLocOpBuilder &lb = e.builder();
+               Value len = arith::IndexCastOp::create(
+                   lb, lb.getIndexType(),
+                   memref::LoadOp::create(lb, in.lens, ValueRange{lead[0]}));
+               len = e.minsi(e.maxsi(len, e.idx(0)), local.s);
+               Value noPages =
+                   e.cmpi(arith::CmpIPredicate::eq, local.pages, e.idx(0));
+               local.s = e.select(noPages, e.idx(0), len);
+             }
              if (plan.perLayer) {
                EvictLowering(e, plan, local, in, lead[0])
                    .emitSet(lead[0], e.idx(0), e.idx(0), local.hkv);

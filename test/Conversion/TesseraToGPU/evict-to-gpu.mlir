@@ -18,6 +18,21 @@ func.func @snapkv_dynamic(%q: tensor<1x4x8x32xf32>, %k: tensor<1x2x?x32xf32>, %v
   return %i, %k2, %v2 : tensor<1x2x?xi64>, tensor<1x2x?x32xf32>, !tessera.qtensor<1x2x?x32xf32, #tessera.quant<tq_mse, bits = 4>>
 }
 
+// Paged with a run-time page count: a copy kernel (a thread per (page, slot, head) row of the
+// pools, every row copied) runs before the set kernel, which takes the block table and kv_lens;
+// the page count travels as a size and both kernels rebuild the pools' views (their checks are
+// with @reservoir's, the kernel module being printed last).
+// CHECK-LABEL: func.func @paged_snapkv_dynamic
+// CHECK: %[[P:.+]] = memref.dim %{{.*}}, %c0{{.*}} : memref<?x4x2x8xf32>
+// CHECK: memref.alloc(%{{.*}}) : memref<?x4x2x8xf32>
+// CHECK: gpu.launch_func {{ *}}@tessera_kernels::@[[COPY:tessera_evict_copy_[0-9]+]]
+// CHECK: memref.alloc() : memref<4x6x20xf32>
+// CHECK: gpu.launch_func {{ *}}@tessera_kernels::@[[SETS:tessera_evict_[0-9]+]] {{.*}} : memref<2x5xi32>, %{{.*}} : memref<2xi32>, %{{.*}} : memref<2x2x6xi64>
+func.func @paged_snapkv_dynamic(%q: tensor<2x4x4x8xf32>, %k: tensor<?x4x2x8xf32>, %v: tensor<?x4x2x8xf32>, %t: tensor<2x5xi32>, %l: tensor<2xi32>) -> (tensor<2x2x6xi64>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>, tensor<2xi32>) {
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<2x4x4x8xf32>) paged(%t, %l : tensor<2x5xi32>, tensor<2xi32>) {budget = 6, page_size = 4, window = 2} : tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32> -> tensor<2x2x6xi64>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>, tensor<2xi32>
+  return %i, %k2, %v2, %n : tensor<2x2x6xi64>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>, tensor<2xi32>
+}
+
 // Per-layer reservoir: one thread per batch element (2 sets), log in arith too.
 // CHECK-LABEL: func.func @reservoir
 // CHECK: memref.alloc() : memref<2x6x64xf32>
@@ -28,6 +43,14 @@ func.func @snapkv_dynamic(%q: tensor<1x4x8x32xf32>, %k: tensor<1x2x?x32xf32>, %v
 // CHECK-SAME: kernel
 // CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [2, 6, %{{.*}}]
 // CHECK: gpu.thread_id x
+// CHECK-NOT: math.
+// CHECK: gpu.return
+// CHECK: gpu.func @[[COPY]](
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%{{.*}}, 4, 2, 8]
+// CHECK: gpu.return
+// CHECK: gpu.func @[[SETS]](
+// CHECK-SAME: memref<2x5xi32>, %{{.*}}: memref<2xi32>
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%{{.*}}, 4, 2, 8]
 // CHECK-NOT: math.
 // CHECK: gpu.return
 // CHECK: gpu.func @[[R]](

@@ -76,3 +76,68 @@ func.func @reservoir(%q: tensor<1x4x1x32xf32>, %k: tensor<1x2x64x32xf32>, %v: te
   %i, %k2, %v2 = tessera.evict reservoir %k, %v query(%q : tensor<1x4x1x32xf32>) {budget = 16, seed = 3, layer = 1, step = 2, scope = #tessera<evict_scope per_layer>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
   return %i, %k2, %v2 : tensor<1x1x16xi64>, tensor<1x2x16x32xf32>, tensor<1x2x16x32xf32>
 }
+
+// Paged sink_window over a plain K pool and an int4-packed V pool: the pools are first copied
+// row by row (every storage component) in an scf.parallel over (page, slot, head); then each
+// set walks its own length (kv_lens clamped into [0, capacity 20]), reads token j through the
+// block table (the entry clamped into [0, 16)), moves it to position n of the same sequence,
+// fills the unused index slots with -1 and (the first head's set) writes the new length.
+// CHECK-LABEL: func.func @paged_sink_window
+// CHECK-SAME: %[[TT:[^:]+]]: tensor<3x5xi32>, %[[LT:[^:]+]]: tensor<3xi32>
+// CHECK-DAG: %[[T:.+]] = bufferization.to_buffer %[[TT]]
+// CHECK-DAG: %[[L:.+]] = bufferization.to_buffer %[[LT]]
+// CHECK: %[[IDX:.+]] = memref.alloc() : memref<3x2x6xi64>
+// CHECK: %[[K2:.+]] = memref.alloc() : memref<16x4x2x8xf32>
+// CHECK: %[[CODES:.+]] = memref.alloc() : memref<16x4x2x4xi8>
+// CHECK: %[[LENS:.+]] = memref.alloc() : memref<3xi32>
+// CHECK: scf.parallel (%[[P:.+]], %[[SL:.+]], %[[HP:.+]]) = {{.*}} to (%c16, %{{.*}}, %c2)
+// CHECK: memref.store %{{.*}}, %[[K2]][%[[P]], %[[SL]], %[[HP]], %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[CODES]][%[[P]], %[[SL]], %[[HP]], %{{.*}}]
+// CHECK: scf.parallel (%[[B:.+]], %[[H:.+]]) = {{.*}} to (%c3, %c2)
+// CHECK: %[[LEN:.+]] = memref.load %[[L]][%[[B]]] : memref<3xi32>
+// CHECK: %[[LENI:.+]] = arith.index_cast %[[LEN]] : i32 to index
+// CHECK: %[[LO:.+]] = arith.maxsi %[[LENI]]
+// CHECK: %[[SB:.+]] = arith.minsi %[[LO]]
+// CHECK: %[[S:.+]] = arith.select %{{.*}}, %{{.*}}, %[[SB]] : index
+// CHECK: %[[NB:.+]] = scf.for %[[J:.+]] = %{{.*}} to %[[S]] step %{{.*}} iter_args(%[[N:.+]] = {{.*}}) -> (index)
+// CHECK: memref.store %{{.*}}, %[[IDX]][%[[B]], %[[H]], %[[N]]]
+// CHECK: %[[PJ:.+]] = arith.divui %[[J]], %c4
+// CHECK: %[[EJ:.+]] = memref.load %[[T]][%[[B]], %[[PJ]]] : memref<3x5xi32>
+// CHECK: %[[EJI:.+]] = arith.index_cast %[[EJ]] : i32 to index
+// CHECK: %[[EJLO:.+]] = arith.maxsi %[[EJI]]
+// CHECK: %[[PAGEJ:.+]] = arith.minsi %[[EJLO]]
+// CHECK: %[[SLOTJ:.+]] = arith.remui %[[J]], %c4
+// CHECK: %[[PN:.+]] = arith.divui %[[N]], %c4
+// CHECK: memref.load %[[T]][%[[B]], %[[PN]]] : memref<3x5xi32>
+// CHECK: %[[PAGEN:.+]] = arith.minsi
+// CHECK: %[[SLOTN:.+]] = arith.remui %[[N]], %c4
+// CHECK: memref.load %{{.*}}[%[[PAGEJ]], %[[SLOTJ]], %[[G:.+]], %{{.*}}] : memref<16x4x2x8xf32>
+// CHECK: memref.store %{{.*}}, %[[K2]][%[[PAGEN]], %[[SLOTN]], %[[G]], %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[CODES]][%[[PAGEN]], %[[SLOTN]], %[[G]], %{{.*}}]
+// CHECK: scf.for %[[C:.+]] = %[[NB]] to %c6
+// CHECK: memref.store %c-1_i64, %[[IDX]][%[[B]], %[[H]], %[[C]]]
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[H]]
+// CHECK: scf.if %[[FIRST]]
+// CHECK: %[[NB32:.+]] = arith.index_cast %[[NB]] : index to i32
+// CHECK: memref.store %[[NB32]], %[[LENS]][%[[B]]]
+// CHECK: return
+func.func @paged_sink_window(%k: tensor<16x4x2x8xf32>, %v: !tessera.qtensor<16x4x2x8xf32, #tessera.quant<int, bits = 4, asymmetric>>, %t: tensor<3x5xi32>, %l: tensor<3xi32>) -> (tensor<3x2x6xi64>, tensor<16x4x2x8xf32>, !tessera.qtensor<16x4x2x8xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<3xi32>) {
+  %i, %k2, %v2, %n = tessera.evict sink_window %k, %v paged(%t, %l : tensor<3x5xi32>, tensor<3xi32>) {budget = 6, page_size = 4, sinks = 2} : tensor<16x4x2x8xf32>, !tessera.qtensor<16x4x2x8xf32, #tessera.quant<int, bits = 4, asymmetric>> -> tensor<3x2x6xi64>, tensor<16x4x2x8xf32>, !tessera.qtensor<16x4x2x8xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<3xi32>
+  return %i, %k2, %v2, %n : tensor<3x2x6xi64>, tensor<16x4x2x8xf32>, !tessera.qtensor<16x4x2x8xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<3xi32>
+}
+
+// Paged h2o per layer: scores are read by sequence position [b, g, j] (not through the
+// table), the kept scores go to slot n of [B, Hkv, budget] and are zeroed past the new length.
+// CHECK-LABEL: func.func @paged_h2o
+// CHECK: %[[KS:.+]] = memref.alloc() : memref<3x2x6xf32>
+// CHECK: scf.parallel (%[[B:.+]]) = (%{{.*}}) to (%c3)
+// CHECK: %[[NB:.+]] = scf.for %[[J:.+]] = {{.*}} iter_args(%[[N:.+]] = {{.*}}) -> (index)
+// CHECK: %[[O:.+]] = memref.load %{{.*}}[%[[B]], %[[G:.+]], %[[J]]] : memref<3x2x20xf32>
+// CHECK: memref.store %[[O]], %[[KS]][%[[B]], %[[G]], %[[N]]]
+// CHECK: scf.for %[[C:.+]] = %[[NB]] to %c6
+// CHECK: memref.store %c-1_i64, %{{.*}}[%[[B]], %{{.*}}, %[[C]]] : memref<3x1x6xi64>
+// CHECK: memref.store %{{.*}}, %[[KS]][%[[B]], %{{.*}}, %[[C]]] : memref<3x2x6xf32>
+func.func @paged_h2o(%k: tensor<16x4x2x8xf32>, %v: tensor<16x4x2x8xf32>, %s: tensor<3x2x20xf32>, %t: tensor<3x5xi32>, %l: tensor<3xi32>) -> (tensor<3x1x6xi64>, tensor<16x4x2x8xf32>, tensor<16x4x2x8xf32>, tensor<3x2x6xf32>, tensor<3xi32>) {
+  %i, %k2, %v2, %s2, %n = tessera.evict h2o %k, %v scores(%s : tensor<3x2x20xf32>) paged(%t, %l : tensor<3x5xi32>, tensor<3xi32>) {budget = 6, page_size = 4, window = 2, scope = #tessera<evict_scope per_layer>} : tensor<16x4x2x8xf32>, tensor<16x4x2x8xf32> -> tensor<3x1x6xi64>, tensor<16x4x2x8xf32>, tensor<16x4x2x8xf32>, tensor<3x2x6xf32>, tensor<3xi32>
+  return %i, %k2, %v2, %s2, %n : tensor<3x1x6xi64>, tensor<16x4x2x8xf32>, tensor<16x4x2x8xf32>, tensor<3x2x6xf32>, tensor<3xi32>
+}

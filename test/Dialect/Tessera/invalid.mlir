@@ -1137,6 +1137,204 @@ func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
 
 // -----
 
+// Paged pools are [P, page_size, Hkv, D].
+func.func @f(%k: tensor<64x16x128xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op keys must have rank 4 [P, page_size, Hkv, D], got rank 3}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x128xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x128xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Paged K/V name their page size.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op paged K/V need a positive page_size attribute}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The page size is the pools' dim 1.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op key and value pool pages hold 16 tokens; page_size is 32}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 32, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The key and value pools have the same pages.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<32x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op values shape [32, 16, 2, 64] must match keys shape [64, 16, 2, 64] in all but the last dim}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<32x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<32x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The block table is [B, max_pages].
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<32xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op block table must have rank 2 [B, max_pages], got rank 1}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<32xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// kv_lens is [B].
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4x1xi32>) {
+  // expected-error @+1 {{'tessera.evict' op kv_lens must have rank 1 [B], got rank 2}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4x1xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Block table entries are i32.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi64>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op block table element type ('i64') must be i32}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi64>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Lengths are i32.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi64>) {
+  // expected-error @+1 {{'tessera.evict' op kv_lens element type ('i64') must be i32}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi64>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// One length per row of the block table.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<3xi32>) {
+  // expected-error @+1 {{'tessera.evict' op kv_lens holds 3 lengths but the block table 4 sequences}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<3xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The query's batch is the block table's.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<2x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op query shape [2, 8, 1, 64] must be [4, Hq, Sw, 64]}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<2x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The budget rules hold for paged caches too (snapkv's default window is 32).
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op budget (16) must be at least sinks + window (0 + 32)}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 16, page_size = 16} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x16xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Paged indices have budget slots per set.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op indices shape [4, 2, 40] must be [4, 2, 48]}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x40xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// The compacted pools have the input pools' types.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op kept values type ('tensor<64x16x2x64xbf16>') must equal its input pool's ('tensor<64x16x2x64xf32>')}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xbf16>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Paged eviction returns the new lengths.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op paged eviction returns the new lengths [B] i32 as its last result}}
+  %i, %k2, %v2 = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>
+  return
+}
+
+// -----
+
+// The new lengths are [B].
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op new lengths shape [3] must be [4]}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+// The new lengths are i32.
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op new lengths element type ('i64') must be 'i32'}}
+  %i, %k2, %v2, %n = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi64>
+  return
+}
+
+// -----
+
+// Paged h2o scores are [B, Hkv, max_pages * page_size].
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %s: tensor<4x2x100xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op scores shape [4, 2, 100] must be [4, 2, 128]}}
+  %i, %k2, %v2, %s2, %n = tessera.evict h2o %k, %v scores(%s : tensor<4x2x100xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4x2x48xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// Paged kept scores are [B, Hkv, budget].
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %s: tensor<4x2x128xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  // expected-error @+1 {{'tessera.evict' op kept scores shape [4, 2, 40] must be [4, 2, 48]}}
+  %i, %k2, %v2, %s2, %n = tessera.evict h2o %k, %v scores(%s : tensor<4x2x128xf32>) paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16} : tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32> -> tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4x2x40xf32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+// After the kept values come at most the kept scores and (paged) the new lengths.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>, %s: tensor<1x2x1024xf32>) {
+  // expected-error @+1 {{custom op 'tessera.evict' too many result types after the kept values: expected the kept scores only (new lengths come with paged K/V)}}
+  %i, %k2, %v2, %s2, %n = tessera.evict h2o %k, %v scores(%s : tensor<1x2x1024xf32>) {budget = 256} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256xf32>, tensor<1xi32>
+  return
+}
+
+// -----
+
+// page_size goes with paged K/V.
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op page_size goes with a block table (paged K/V)}}
+  %i, %k2, %v2 = tessera.evict sink_window %k, %v {budget = 256, page_size = 16} : tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32> -> tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+  return
+}
+
+// -----
+
+// The block table and the lengths go together (generic form).
+func.func @f(%k: tensor<64x16x2x64xf32>, %v: tensor<64x16x2x64xf32>, %q: tensor<4x8x1x64xf32>, %t: tensor<4x8xi32>) {
+  // expected-error @+1 {{'tessera.evict' op block_table and kv_lens go together (paged K/V)}}
+  %r:4 = "tessera.evict"(%k, %v, %q, %t) <{budget = 48 : i64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>, page_size = 16 : i64, policy = #tessera<evict_policy snapkv>, resultSegmentSizes = array<i32: 1, 1, 1, 0, 1>, window = 1 : i64}> : (tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4x8x1x64xf32>, tensor<4x8xi32>) -> (tensor<4x2x48xi64>, tensor<64x16x2x64xf32>, tensor<64x16x2x64xf32>, tensor<4xi32>)
+  return
+}
+
+// -----
+
+// Only paged eviction returns new lengths (generic form).
+func.func @f(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf32>) {
+  // expected-error @+1 {{'tessera.evict' op only paged eviction returns new lengths}}
+  %r:4 = "tessera.evict"(%k, %v) <{budget = 256 : i64, operandSegmentSizes = array<i32: 1, 1, 0, 0, 0, 0>, policy = #tessera<evict_policy sink_window>, resultSegmentSizes = array<i32: 1, 1, 1, 0, 1>}> : (tensor<1x2x1024x64xf32>, tensor<1x2x1024x64xf32>) -> (tensor<1x2x256xi64>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1xi32>)
+  return
+}
+
+// -----
+
 // Unknown optimizer.
 func.func @f(%x: tensor<64x32xf32>, %dy: tensor<64x16xf32>, %w: tensor<16x32xf32>, %t: i64) {
   // expected-error @+1 {{unknown optimizer 'lion' (expected sgd, adam or adamw)}}

@@ -143,6 +143,19 @@ func.func @evict_policies(%k: tensor<1x2x1024x64xf32>, %v: tensor<1x2x1024x64xf3
   return
 }
 
+// Paged eviction over packed page pools: the new lengths are the last result, after h2o's kept
+// scores when there are both (the paged operands tell the two trailing results apart).
+// CHECK-LABEL: func.func @evict_paged
+// CHECK: %{{.*}}, %{{.*}}, %{{.*}}, %[[N:.+]] = tessera.evict snapkv %{{.*}}, %{{.*}} query(%{{.*}} : tensor<4x8x1x64xf32>) paged(%{{.*}}, %{{.*}} : tensor<4x8xi32>, tensor<4xi32>) {budget = 48 : i64, page_size = 16 : i64, window = 1 : i64} : !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = hadamard, seed = 0, norm = f32>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>> -> tensor<4x2x48xi64>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = hadamard, seed = 0, norm = f32>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<4xi32>
+// CHECK: tessera.evict h2o %{{.*}}, %{{.*}} scores(%{{.*}} : tensor<4x2x128xf32>) paged(%{{.*}}, %[[N]] : tensor<4x8xi32>, tensor<4xi32>) {budget = 48 : i64, page_size = 16 : i64} : {{.*}} -> tensor<4x2x48xi64>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = hadamard, seed = 0, norm = f32>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<4x2x48xf32>, tensor<4xi32>
+func.func @evict_paged(%k: !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4>>, %v: !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>>, %q: tensor<4x8x1x64xf32>, %s: tensor<4x2x128xf32>, %t: tensor<4x8xi32>, %l: tensor<4xi32>) {
+  %i, %k2, %v2, %l2 = tessera.evict snapkv %k, %v query(%q : tensor<4x8x1x64xf32>)
+      paged(%t, %l : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16, window = 1}
+      : !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>> -> tensor<4x2x48xi64>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<4xi32>
+  %i3, %k3, %v3, %s3, %l3 = tessera.evict h2o %k2, %v2 scores(%s : tensor<4x2x128xf32>) paged(%t, %l2 : tensor<4x8xi32>, tensor<4xi32>) {budget = 48, page_size = 16} : !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>> -> tensor<4x2x48xi64>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<tq_mse, bits = 4>>, !tessera.qtensor<64x16x2x64xf32, #tessera.quant<int, bits = 4, asymmetric>>, tensor<4x2x48xf32>, tensor<4xi32>
+  return
+}
+
 // A budget above the cache length keeps all tokens; packed caches stay packed.
 // CHECK-LABEL: func.func @evict_packed_keep_all
 // CHECK: tessera.evict sink_window {{.*}} -> tensor<1x2x100xi64>, !tessera.qtensor<1x2x100x64xf32, #tessera.quant<tq_mse, bits = 4, rotation = hadamard, seed = 0, norm = f32>>, tensor<1x2x100x64xf32>

@@ -94,9 +94,11 @@ TEST_F(BuilderTest, BlockSelectFeedsAttention) {
   Type i32 = b.getI32Type();
   auto sel = BlockSelectOp::create(
       b, b.getUnknownLoc(), tensor({1, 2, 16, 1}, i32), tensor({1, 2, 16}, i32),
-      args[0], args[1], Value(), Value(), /*block_q=*/64, /*block_k=*/64,
-      BlockPool::Max, b.getI64IntegerAttr(4), FloatAttr(), FloatAttr(),
-      /*sink_blocks=*/1, /*causal=*/true, /*scale=*/FloatAttr());
+      args[0], args[1], Value(), Value(), /*block_table=*/Value(),
+      /*kv_lens=*/Value(), /*block_q=*/64, /*block_k=*/64, BlockPool::Max,
+      b.getI64IntegerAttr(4), FloatAttr(), FloatAttr(),
+      /*sink_blocks=*/1, /*causal=*/true, /*scale=*/FloatAttr(),
+      /*page_size=*/IntegerAttr());
   AttentionOp::create(b, b.getUnknownLoc(), args[0], args[1], args[1],
                       sel.getMask(), true);
   finish();
@@ -126,12 +128,14 @@ TEST_F(BuilderTest, EvictEffectiveDefaults) {
   auto ev =
       EvictOp::create(b, b.getUnknownLoc(), tensor({1, 2, 256}, i64),
                       tensor({1, 2, 256, 64}), tensor({1, 2, 256, 64}),
-                      /*kept_scores=*/Type(), EvictPolicy::SnapKV, args[0],
-                      args[1], args[2], Value(),
+                      /*kept_scores=*/Type(), /*new_lens=*/Type(),
+                      EvictPolicy::SnapKV, args[0], args[1], args[2], Value(),
+                      /*block_table=*/Value(), /*kv_lens=*/Value(),
                       /*budget=*/256, EvictScopeAttr(), IntegerAttr(),
                       IntegerAttr(), IntegerAttr(), DenseI64ArrayAttr(),
                       IntegerAttr(), IntegerAttr(), FloatAttr(), IntegerAttr(),
-                      /*layer=*/IntegerAttr(), /*step=*/IntegerAttr());
+                      /*layer=*/IntegerAttr(), /*step=*/IntegerAttr(),
+                      /*page_size=*/IntegerAttr());
   finish();
   EXPECT_EQ(ev.getEffectiveWindow(), 32);
   EXPECT_EQ(ev.getEffectiveSinks(), 0);

@@ -633,4 +633,313 @@ TEST(Evict, ReservoirUniformsAreInOpenUnitInterval) {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// Paged caches: each sequence compacted as the dense op compacts it
+//===----------------------------------------------------------------------===//
+
+/// Page pools [P, ps, Hkv, D] behind a randomly permuted block table
+/// [B, maxPages] (every sequence has its own pages; some pool pages belong to
+/// no sequence), lengths [B], Q [B, Hq, Sw, D], scores [B, Hkv, cap].
+struct PagedProblem {
+  int64_t b = 4, hkv = 2, hq = 4, sw = 8, d = 16, ps = 4, maxPages = 10,
+          pages = 0;
+  std::vector<int64_t> lens;
+  std::vector<int32_t> table;
+  std::vector<double> k, v, q, scores;
+  int64_t cap() const { return maxPages * ps; }
+  /// Element offset of (page, slot, head) in a pool of row length `len`.
+  size_t rowAt(int64_t b, int64_t h, int64_t j, int64_t len) const {
+    int64_t page = table[b * maxPages + j / ps];
+    return static_cast<size_t>(((page * ps + j % ps) * hkv + h) * len);
+  }
+};
+
+PagedProblem makePaged(std::vector<int64_t> lens, int64_t d, uint64_t seed) {
+  PagedProblem p;
+  p.b = static_cast<int64_t>(lens.size());
+  p.lens = std::move(lens);
+  p.d = d;
+  p.pages = p.b * p.maxPages + 5;
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> order(p.pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  p.table.assign(order.begin(), order.begin() + p.b * p.maxPages);
+  size_t pool = static_cast<size_t>(p.pages * p.ps * p.hkv * d);
+  p.k = randomValues(pool, DType::F32, rng);
+  p.v = randomValues(pool, DType::F32, rng);
+  p.q = randomValues(p.b * p.hq * p.sw * d, DType::F32, rng);
+  std::uniform_real_distribution<double> uni(0.0, 4.0);
+  for (int64_t i = 0; i < p.b * p.hkv * p.cap(); ++i)
+    p.scores.push_back(static_cast<float>(uni(rng)));
+  return p;
+}
+
+/// The dense problem of sequence `seq`, gathered through the table and
+/// repeated over seq + 1 batch entries (the op's batch index seeds the
+/// reservoir's RNG, so sequence `seq` is compared at batch index `seq`).
+Problem gatherSequence(const PagedProblem &pp, int64_t seq) {
+  Problem p;
+  p.b = seq + 1, p.hkv = pp.hkv, p.hq = pp.hq, p.sw = pp.sw, p.d = pp.d;
+  p.s = pp.lens[seq];
+  for (int64_t c = 0; c <= seq; ++c) {
+    for (int64_t h = 0; h < p.hkv; ++h)
+      for (int64_t j = 0; j < p.s; ++j) {
+        size_t at = pp.rowAt(seq, h, j, p.d);
+        p.k.insert(p.k.end(), pp.k.begin() + at, pp.k.begin() + at + p.d);
+        p.v.insert(p.v.end(), pp.v.begin() + at, pp.v.begin() + at + p.d);
+      }
+    size_t qRow = static_cast<size_t>(seq * p.hq * p.sw * p.d);
+    p.q.insert(p.q.end(), pp.q.begin() + qRow,
+               pp.q.begin() + qRow + p.hq * p.sw * p.d);
+    for (int64_t h = 0; h < p.hkv; ++h) {
+      size_t at = static_cast<size_t>((seq * p.hkv + h) * pp.cap());
+      p.scores.insert(p.scores.end(), pp.scores.begin() + at,
+                      pp.scores.begin() + at + p.s);
+    }
+  }
+  return p;
+}
+
+/// One `@f` around a paged tessera.evict over pools of `poolT` / `poolV`.
+std::string pagedModule(const PagedProblem &p, const std::string &policy,
+                        const std::string &attrs, int64_t budget, bool perLayer,
+                        bool query, bool scores) {
+  std::string kt = tensorT({p.pages, p.ps, p.hkv, p.d}, "f32");
+  std::string qt = tensorT({p.b, p.hq, p.sw, p.d}, "f32");
+  std::string st = tensorT({p.b, p.hkv, p.cap()}, "f32");
+  std::string tt = tensorT({p.b, p.maxPages}, "i32"),
+              lt = tensorT({p.b}, "i32");
+  std::string it = tensorT({p.b, perLayer ? 1 : p.hkv, budget}, "i64");
+  std::string sot = tensorT({p.b, p.hkv, budget}, "f32");
+  std::string args = "%k: " + kt + ", %v: " + kt;
+  if (query)
+    args += ", %q: " + qt;
+  if (scores)
+    args += ", %s: " + st;
+  args += ", %t: " + tt + ", %l: " + lt;
+  std::string results =
+      it + ", " + kt + ", " + kt + (scores ? ", " + sot : "") + ", " + lt;
+  std::string names =
+      std::string("%i, %k2, %v2") + (scores ? ", %s2" : "") + ", %n2";
+  return "func.func @f(" + args + ") -> (" + results + ") {\n  " + names +
+         " = tessera.evict " + policy + " %k, %v" +
+         (query ? " query(%q : " + qt + ")" : "") +
+         (scores ? " scores(%s : " + st + ")" : "") + " paged(%t, %l : " + tt +
+         ", " + lt + ") {budget = " + std::to_string(budget) +
+         ", page_size = " + std::to_string(p.ps) + attrs + "} : " + kt + ", " +
+         kt + " -> " + results + "\n  return " + names + " : " + results +
+         "\n}\n";
+}
+
+std::vector<HostTensor> pagedInputs(const PagedProblem &p, bool query,
+                                    bool scores) {
+  std::vector<HostTensor> in;
+  in.push_back(makeTensor(DType::F32, {p.pages, p.ps, p.hkv, p.d}, p.k));
+  in.push_back(makeTensor(DType::F32, {p.pages, p.ps, p.hkv, p.d}, p.v));
+  if (query)
+    in.push_back(makeTensor(DType::F32, {p.b, p.hq, p.sw, p.d}, p.q));
+  if (scores)
+    in.push_back(makeTensor(DType::F32, {p.b, p.hkv, p.cap()}, p.scores));
+  HostTensor t(DType::I32, {p.b, p.maxPages});
+  std::memcpy(t.data(), p.table.data(), p.table.size() * sizeof(int32_t));
+  HostTensor l(DType::I32, {p.b});
+  for (int64_t i = 0; i < p.b; ++i)
+    static_cast<int32_t *>(l.data())[i] = static_cast<int32_t>(p.lens[i]);
+  in.push_back(std::move(t));
+  in.push_back(std::move(l));
+  return in;
+}
+
+struct PagedPolicy {
+  std::string policy, attrs;
+  bool perLayer, query, scores;
+};
+
+TEST(Evict, PagedMatchesDensePerSequence) {
+  // Lengths: longer than the budget, shorter (9 < 12), not multiples of the
+  // page size (4), and the table's full capacity (40).
+  const int64_t budget = 12;
+  const std::string perLayer = ", scope = #tessera<evict_scope per_layer>";
+  const PagedPolicy policies[] = {
+      {"sink_window", ", sinks = 2", false, false, false},
+      {"sink_window", ", sinks = 2" + perLayer, true, false, false},
+      {"snapkv", ", window = 4, sinks = 1, kernel = 3", false, true, false},
+      {"snapkv", ", window = 4" + perLayer, true, true, false},
+      {"compresskv",
+       ", window = 4, heads = array<i64: 3, 0, 2, 1>, first_k = 2", true, true,
+       false},
+      {"h2o", ", window = 3, sinks = 1", false, false, true},
+      {"h2o", ", window = 2" + perLayer, true, false, true},
+      {"reservoir", ", seed = 3, steps = 1, layer = 1, step = 2", false, true,
+       false},
+      {"reservoir", ", seed = 4, sinks = 2" + perLayer, true, true, false},
+  };
+  uint64_t seed = 500;
+  for (const PagedPolicy &c : policies) {
+    std::string what = c.policy + (c.perLayer ? " per layer" : " per head");
+    PagedProblem p = makePaged({37, 9, 22, 40}, 16, ++seed);
+    auto m = compileOrFail(pagedModule(p, c.policy, c.attrs, budget, c.perLayer,
+                                       c.query, c.scores));
+    ASSERT_TRUE(m) << what;
+    auto in = pagedInputs(p, c.query, c.scores);
+    auto out = run(*m, in);
+    ASSERT_EQ(out.size(), c.scores ? 5u : 4u) << what;
+    const auto *idx = static_cast<const int64_t *>(out[0].data());
+    const auto *lens = static_cast<const int32_t *>(out.back().data());
+    int64_t ih = c.perLayer ? 1 : p.hkv;
+    // The pools expected: the inputs, with each sequence's kept rows moved
+    // to its first n_b positions (taken from the dense op's kept K/V).
+    std::vector<float> wantK(p.k.begin(), p.k.end()),
+        wantV(p.v.begin(), p.v.end());
+    for (int64_t seq = 0; seq < p.b; ++seq) {
+      Problem dense = gatherSequence(p, seq);
+      int64_t n = std::min(budget, dense.s);
+      EXPECT_EQ(lens[seq], n) << what << " sequence " << seq;
+      auto dm = compileOrFail(evictModule(dense, c.policy, c.attrs, budget,
+                                          c.perLayer, c.query, c.scores));
+      ASSERT_TRUE(dm) << what;
+      auto din = inputsOf(dense, c.query, c.scores);
+      auto dout = run(*dm, din);
+      ASSERT_GE(dout.size(), 3u) << what;
+      const auto *didx = static_cast<const int64_t *>(dout[0].data());
+      for (int64_t r = 0; r < ih; ++r) {
+        const int64_t *got = idx + (seq * ih + r) * budget;
+        std::vector<int64_t> want(didx + (seq * ih + r) * n,
+                                  didx + (seq * ih + r + 1) * n);
+        want.resize(budget, -1);
+        EXPECT_EQ(std::vector<int64_t>(got, got + budget), want)
+            << what << " sequence " << seq << " set " << r;
+      }
+      const auto *dk = static_cast<const float *>(dout[1].data());
+      const auto *dv = static_cast<const float *>(dout[2].data());
+      for (int64_t h = 0; h < p.hkv; ++h)
+        for (int64_t cslot = 0; cslot < n; ++cslot) {
+          size_t at = p.rowAt(seq, h, cslot, p.d);
+          size_t from =
+              static_cast<size_t>(((seq * p.hkv + h) * n + cslot) * p.d);
+          std::copy(dk + from, dk + from + p.d, wantK.begin() + at);
+          std::copy(dv + from, dv + from + p.d, wantV.begin() + at);
+        }
+      if (c.scores) {
+        ASSERT_EQ(dout.size(), 4u) << what;
+        const auto *ds = static_cast<const float *>(dout[3].data());
+        const auto *ks = static_cast<const float *>(out[3].data());
+        for (int64_t h = 0; h < p.hkv; ++h)
+          for (int64_t cslot = 0; cslot < budget; ++cslot) {
+            EXPECT_EQ(ks[(seq * p.hkv + h) * budget + cslot],
+                      cslot < n ? ds[((seq * p.hkv + h) * n) + cslot] : 0.0f)
+                << what << " kept score " << seq << ", " << h << ", " << cslot;
+          }
+      }
+    }
+    // Bit-exact pools: moved rows equal the dense op's, all others unchanged.
+    EXPECT_EQ(std::memcmp(out[1].data(), wantK.data(), out[1].numBytes()), 0)
+        << what << " keys pool";
+    EXPECT_EQ(std::memcmp(out[2].data(), wantV.data(), out[2].numBytes()), 0)
+        << what << " values pool";
+  }
+}
+
+TEST(Evict, PagedClampsBadTableEntriesAndLengths) {
+  // An out-of-range entry and lengths past the capacity or negative are
+  // clamped: the call is memory-safe and the well-formed sequence is exact.
+  PagedProblem p = makePaged({30, 60, -5}, 16, 77);
+  p.table[1 * p.maxPages + 2] = 100000;
+  auto m = compileOrFail(
+      pagedModule(p, "snapkv", ", window = 4", 12, false, true, false));
+  ASSERT_TRUE(m);
+  auto in = pagedInputs(p, true, false);
+  auto out = run(*m, in);
+  ASSERT_EQ(out.size(), 4u);
+  const auto *lens = static_cast<const int32_t *>(out[3].data());
+  EXPECT_EQ(lens[0], 12);
+  EXPECT_EQ(lens[1], 12); // clamped to the capacity 40, then the budget
+  EXPECT_EQ(lens[2], 0);  // clamped to 0: nothing kept
+  const auto *idx = static_cast<const int64_t *>(out[0].data());
+  for (int64_t h = 0; h < p.hkv; ++h) {
+    std::vector<int64_t> got(idx + (2 * p.hkv + h) * 12,
+                             idx + (2 * p.hkv + h + 1) * 12);
+    EXPECT_EQ(got, std::vector<int64_t>(12, -1));
+  }
+  Problem dense = gatherSequence(p, 0);
+  for (int64_t g = 0; g < p.hkv; ++g) {
+    EXPECT_EQ(std::vector<int64_t>(idx + g * 12, idx + (g + 1) * 12),
+              snapkvRef(dense, 0, g, g + 1, 12, 4, 5, 0));
+  }
+}
+
+TEST(Evict, PagedPackedPoolsCompactWithoutDecode) {
+  // K as tq_mse, V as asymmetric int4 pages: every storage component row
+  // (codes, norms, scales, zeros) moved bit for bit; the indices are the
+  // dense op's over the sequence's decoded keys.
+  PagedProblem p = makePaged({29, 7, 40}, 32, 91);
+  const int64_t budget = 12;
+  const std::string kq = "#tessera.quant<tq_mse, bits = 4>";
+  const std::string vq = "#tessera.quant<int, bits = 4, asymmetric>";
+  std::string ft = tensorT({p.pages, p.ps, p.hkv, p.d}, "f32");
+  std::string dims = std::to_string(p.pages) + "x" + std::to_string(p.ps) +
+                     "x" + std::to_string(p.hkv) + "x" + std::to_string(p.d);
+  std::string kp = "!tessera.qtensor<" + dims + "xf32, " + kq + ">";
+  std::string vp = "!tessera.qtensor<" + dims + "xf32, " + vq + ">";
+  std::string qt = tensorT({p.b, p.hq, p.sw, p.d}, "f32");
+  std::string tt = tensorT({p.b, p.maxPages}, "i32"),
+              lt = tensorT({p.b}, "i32");
+  std::string it = tensorT({p.b, p.hkv, budget}, "i64");
+  std::string results = kp + ", " + vp + ", " + ft + ", " + it + ", " + kp +
+                        ", " + vp + ", " + lt;
+  std::string mlir =
+      "func.func @f(%k: " + ft + ", %v: " + ft + ", %q: " + qt + ", %t: " + tt +
+      ", %l: " + lt + ") -> (" + results +
+      ") {\n  %pk = tessera.quantize %k : " + ft + " -> " + kp +
+      "\n  %pv = tessera.quantize %v : " + ft + " -> " + vp +
+      "\n  %dk = tessera.dequantize %pk : " + kp + " -> " + ft +
+      "\n  %i, %k2, %v2, %n2 = tessera.evict snapkv %pk, %pv query(%q : " + qt +
+      ") paged(%t, %l : " + tt + ", " + lt +
+      ") {budget = " + std::to_string(budget) +
+      ", page_size = " + std::to_string(p.ps) + ", window = 4} : " + kp + ", " +
+      vp + " -> " + it + ", " + kp + ", " + vp + ", " + lt +
+      "\n  return %pk, %pv, %dk, %i, %k2, %v2, %n2 : " + results + "\n}\n";
+  auto m = compileOrFail(mlir);
+  ASSERT_TRUE(m);
+  auto in = pagedInputs(p, true, false);
+  auto out = run(*m, in);
+  // K codes, norms; V codes, scales, zeros; decoded K; indices; the
+  // compacted K codes, norms; V codes, scales, zeros; new lengths.
+  ASSERT_EQ(out.size(), 13u);
+  const auto *idx = static_cast<const int64_t *>(out[6].data());
+  PagedProblem decoded = p;
+  decoded.k = valuesOf(out[5]);
+  for (int64_t seq = 0; seq < p.b; ++seq) {
+    Problem dense = gatherSequence(decoded, seq);
+    int64_t n = std::min(budget, dense.s);
+    EXPECT_EQ(static_cast<const int32_t *>(out[12].data())[seq], n);
+    for (int64_t g = 0; g < p.hkv; ++g) {
+      std::vector<int64_t> want =
+          snapkvRef(dense, seq, g, g + 1, budget, 4, 5, 0);
+      want.resize(budget, -1);
+      const int64_t *got = idx + (seq * p.hkv + g) * budget;
+      EXPECT_EQ(std::vector<int64_t>(got, got + budget), want)
+          << "sequence " << seq << " head " << g;
+    }
+  }
+  const int full[] = {0, 1, 2, 3, 4}, kept[] = {7, 8, 9, 10, 11};
+  for (int c = 0; c < 5; ++c) {
+    const HostTensor &src = out[full[c]], &dst = out[kept[c]];
+    ASSERT_EQ(dst.numBytes(), src.numBytes()) << "component " << c;
+    size_t rowBytes = src.numBytes() / (p.pages * p.ps * p.hkv);
+    const auto *s = static_cast<const uint8_t *>(src.data());
+    std::vector<uint8_t> want(s, s + src.numBytes());
+    for (int64_t seq = 0; seq < p.b; ++seq)
+      for (int64_t g = 0; g < p.hkv; ++g)
+        for (int64_t slot = 0; slot < std::min(budget, p.lens[seq]); ++slot) {
+          int64_t j = idx[(seq * p.hkv + g) * budget + slot];
+          std::memcpy(want.data() + p.rowAt(seq, g, slot, 1) * rowBytes,
+                      s + p.rowAt(seq, g, j, 1) * rowBytes, rowBytes);
+        }
+    EXPECT_EQ(std::memcmp(dst.data(), want.data(), want.size()), 0)
+        << "component " << c;
+  }
+}
+
 } // namespace
