@@ -175,7 +175,7 @@ public:
     bool all = c.pool == BlockPool::MaxMinAvg;
     double inf = std::numeric_limits<double>::infinity();
     auto at = [&](int64_t off, Value ch) {
-      return ValueRange{e.add(ch, e.idx(off))};
+      return SmallVector<Value, 1>{e.add(ch, e.idx(off))};
     };
     e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
       memref::StoreOp::create(b, e.f32(-inf), row, at(c.d, ch));

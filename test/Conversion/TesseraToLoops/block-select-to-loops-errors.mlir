@@ -36,3 +36,12 @@ func.func @dynamic_result_heads(%q: tensor<1x4x64x8xf32>, %k: tensor<1x2x64x8xf3
   %m, %n = tessera.block_select %q, %k {top_k = 2} : tensor<1x4x64x8xf32>, tensor<1x2x64x8xf32> -> tensor<1x?x1x1xi32>, tensor<1x2x1xi32>
   return
 }
+
+// -----
+
+// A paged key pool's table width sizes the mask's key-block grid: it must be static.
+func.func @paged_dynamic_table(%q: tensor<2x8x1x64xf32>, %k: tensor<9x16x2x64xf32>, %t: tensor<2x?xi32>, %n: tensor<2xi32>) -> tensor<2x2x1x?xi32> {
+  // expected-error @+1 {{'tessera.block_select' op needs a static block table width (max_pages) to be lowered: it sizes the mask's key-block grid}}
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<2x?xi32>, tensor<2xi32>) {top_k = 2, page_size = 16} : tensor<2x8x1x64xf32>, tensor<9x16x2x64xf32> -> tensor<2x2x1x?xi32>, tensor<2x2x1xi32>
+  return %m : tensor<2x2x1x?xi32>
+}

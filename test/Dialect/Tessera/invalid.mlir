@@ -454,7 +454,7 @@ func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
 // Projections come in pairs (generic form).
 func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %wq: tensor<2x64x16xf32>) {
   // expected-error @+1 {{'tessera.block_select' op query_proj and key_proj must be given together}}
-  %m:2 = "tessera.block_select"(%q, %k, %wq) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>, top_k = 2 : i64}> : (tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<2x64x16xf32>) -> (tensor<1x2x4x1xi32>, tensor<1x2x4xi32>)
+  %m:2 = "tessera.block_select"(%q, %k, %wq) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 0>, top_k = 2 : i64}> : (tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<2x64x16xf32>) -> (tensor<1x2x4x1xi32>, tensor<1x2x4xi32>)
   return
 }
 
@@ -1893,5 +1893,157 @@ func.func @f(%x: tensor<2x64xbf16>, %w: !tessera.qtensor<8x64xf32, #tessera.quan
 func.func @f(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>) {
   // expected-error @+1 {{'tessera.block_select' op scale (-0.5) must be positive}}
   %m, %n = tessera.block_select %q, %k {top_k = 2, scale = -0.5 : f32} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32> -> tensor<1x2x4x1xi32>, tensor<1x2x4xi32>
+  return
+}
+
+// -----
+
+// A paged key pool needs page_size.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<9x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.block_select' op a paged key pool needs a positive page_size attribute}}
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {top_k = 2} : tensor<2x8x1x64xf32>, tensor<9x16x2x64xf32> -> tensor<2x2x1x1xi32>, tensor<2x2x1xi32>
+  return
+}
+
+// -----
+
+// The key pool's pages must hold page_size tokens.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<9x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.block_select' op key pages hold 16 tokens; page_size is 8}}
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {top_k = 2, page_size = 8} : tensor<2x8x1x64xf32>, tensor<9x16x2x64xf32> -> tensor<2x2x1x1xi32>, tensor<2x2x1xi32>
+  return
+}
+
+// -----
+
+// The block table and lengths have the query's batch.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<9x16x2x64xf32>, %t: tensor<3x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.block_select' op block table ('tensor<3x4xi32>') and kv_lens ('tensor<2xi32>') must have the query batch (2) rows}}
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<3x4xi32>, tensor<2xi32>) {top_k = 2, page_size = 16} : tensor<2x8x1x64xf32>, tensor<9x16x2x64xf32> -> tensor<2x2x1x1xi32>, tensor<2x2x1xi32>
+  return
+}
+
+// -----
+
+// A paged mask spans the table's capacity: 4 pages x 16 = 64 keys, one 64-key block.
+func.func @f(%q: tensor<2x8x1x64xf32>, %k: tensor<9x16x2x64xf32>, %t: tensor<2x4xi32>, %n: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.block_select' op counts shape [2, 2, 2] must be [2, 2, 1]}}
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<2x4xi32>, tensor<2xi32>) {top_k = 2, page_size = 16} : tensor<2x8x1x64xf32>, tensor<9x16x2x64xf32> -> tensor<2x2x1x1xi32>, tensor<2x2x2xi32>
+  return
+}
+
+// -----
+
+// page_size without a block table.
+func.func @f(%q: tensor<1x8x64x64xf32>, %k: tensor<1x2x64x64xf32>) {
+  // expected-error @+1 {{'tessera.block_select' op page_size and kv_lens go with a block table (a paged key pool)}}
+  %m, %c = tessera.block_select %q, %k {top_k = 2, page_size = 16} : tensor<1x8x64x64xf32>, tensor<1x2x64x64xf32> -> tensor<1x2x1x1xi32>, tensor<1x2x1xi32>
+  return
+}
+
+// -----
+
+// Packed keys must use a KV scheme.
+func.func @f(%q: tensor<1x8x64x64xf32>, %k: !tessera.qtensor<1x2x64x64xf32, #tessera.quant<graded, bits = 4>>) {
+  // expected-error @+1 {{'tessera.block_select' op key cannot be stored in 'graded' quantization (a weight format)}}
+  %m, %c = tessera.block_select %q, %k {top_k = 2} : tensor<1x8x64x64xf32>, !tessera.qtensor<1x2x64x64xf32, #tessera.quant<graded, bits = 4>> -> tensor<1x2x1x1xi32>, tensor<1x2x1xi32>
+  return
+}
+
+// -----
+
+// kv_write: the update is [B, Hkv, T, D].
+func.func @f(%c: tensor<2x2x32x64xf32>, %u: tensor<2x2x64xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op update must have rank 4 [B, Hkv, T, D], got rank 3}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) : tensor<2x2x64xf32>, tensor<2x2x32x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: element types agree.
+func.func @f(%c: tensor<2x2x32x64xbf16>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op update element type ('f32') must match the cache element type ('bf16')}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) : tensor<2x2x1x64xf32>, tensor<2x2x32x64xbf16>
+  return
+}
+
+// -----
+
+// kv_write: one start position per sequence.
+func.func @f(%c: tensor<2x2x32x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<3xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op positions must be [B] = [2] (one start per sequence); got 'tensor<3xi32>'}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<3xi32>) : tensor<2x2x1x64xf32>, tensor<2x2x32x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: the update's heads are the cache's.
+func.func @f(%c: tensor<9x16x2x64xf32>, %u: tensor<2x4x1x64xf32>, %p: tensor<2xi32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op update heads (4) must equal the cache's KV heads (2)}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) paged(%t : tensor<2x4xi32>) {page_size = 16} : tensor<2x4x1x64xf32>, tensor<9x16x2x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: row lengths agree.
+func.func @f(%c: tensor<2x2x32x64xf32>, %u: tensor<2x2x1x32xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op update row length (32) must equal the cache's (64)}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) : tensor<2x2x1x32xf32>, tensor<2x2x32x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: a paged cache needs page_size.
+func.func @f(%c: tensor<9x16x2x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op a paged cache needs a positive page_size attribute}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) paged(%t : tensor<2x4xi32>) : tensor<2x2x1x64xf32>, tensor<9x16x2x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: pages hold page_size tokens.
+func.func @f(%c: tensor<9x16x2x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op cache pages hold 16 tokens; page_size is 32}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) paged(%t : tensor<2x4xi32>) {page_size = 32} : tensor<2x2x1x64xf32>, tensor<9x16x2x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: the block table is [B, max_pages].
+func.func @f(%c: tensor<9x16x2x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>, %t: tensor<3x4xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op the block table must be [B, max_pages] with B = 2; got 'tensor<3x4xi32>'}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) paged(%t : tensor<3x4xi32>) {page_size = 16} : tensor<2x2x1x64xf32>, tensor<9x16x2x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: a dense cache has the update's batch, and no page_size.
+func.func @f(%c: tensor<3x2x32x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op cache batch (3) must equal the update batch (2)}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) : tensor<2x2x1x64xf32>, tensor<3x2x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @f(%c: tensor<2x2x32x64xf32>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op page_size goes with a block table (a paged cache)}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) {page_size = 16} : tensor<2x2x1x64xf32>, tensor<2x2x32x64xf32>
+  return
+}
+
+// -----
+
+// kv_write: a packed cache must use a KV scheme.
+func.func @f(%c: !tessera.qtensor<2x2x32x64xf32, #tessera.quant<graded, bits = 4>>, %u: tensor<2x2x1x64xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{'tessera.kv_write' op cache cannot be stored in 'graded' quantization (a weight format)}}
+  %r = tessera.kv_write %u into %c at(%p : tensor<2xi32>) : tensor<2x2x1x64xf32>, !tessera.qtensor<2x2x32x64xf32, #tessera.quant<graded, bits = 4>>
   return
 }

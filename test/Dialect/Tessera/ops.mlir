@@ -241,3 +241,15 @@ func.func @varlen(%q: tensor<1x8x?x64xf32>, %k: tensor<1x2x?x64xf32>, %c: tensor
   %o, %l = tessera.attention %q, %k, %k varlen(%c, %c : tensor<?xi32>, tensor<?xi32>) {causal} : tensor<1x8x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x8x?x64xf32>, tensor<1x8x?xf32>
   return %o : tensor<1x8x?x64xf32>
 }
+
+// Routing over a packed, paged key pool; the new token's K appended into its page.
+// CHECK-LABEL: func.func @paged_routing_and_append
+// CHECK: tessera.block_select %{{.*}}, %{{.*}} paged(%{{.*}}, %{{.*}} : tensor<4x8xi32>, tensor<4xi32>) {block_k = 32 : i64, causal, page_size = 16 : i64, top_k = 2 : i64} : tensor<4x8x1x64xbf16>, !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3, rotation = hadamard, seed = 0, norm = f32>> -> tensor<4x2x1x1xi32>, tensor<4x2x1xi32>
+// CHECK: tessera.kv_write %{{.*}} into %{{.*}} at(%{{.*}} : tensor<4xi32>) paged(%{{.*}} : tensor<4x8xi32>) {page_size = 16 : i64} : tensor<4x2x1x64xbf16>, !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3, rotation = hadamard, seed = 0, norm = f32>>
+// CHECK: tessera.kv_write %{{.*}} into %{{.*}} at(%{{.*}} : tensor<4xi32>) : tensor<4x2x1x64xbf16>, tensor<4x2x256x64xbf16>
+func.func @paged_routing_and_append(%q: tensor<4x8x1x64xbf16>, %k: !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3>>, %t: tensor<4x8xi32>, %n: tensor<4xi32>, %new: tensor<4x2x1x64xbf16>, %dense: tensor<4x2x256x64xbf16>) -> (!tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3>>, tensor<4x2x256x64xbf16>) {
+  %m, %c = tessera.block_select %q, %k paged(%t, %n : tensor<4x8xi32>, tensor<4xi32>) {top_k = 2, causal, block_k = 32, page_size = 16} : tensor<4x8x1x64xbf16>, !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3, rotation = hadamard, seed = 0, norm = f32>> -> tensor<4x2x1x1xi32>, tensor<4x2x1xi32>
+  %k2 = tessera.kv_write %new into %k at(%n : tensor<4xi32>) paged(%t : tensor<4x8xi32>) {page_size = 16} : tensor<4x2x1x64xbf16>, !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3>>
+  %d2 = tessera.kv_write %new into %dense at(%n : tensor<4xi32>) : tensor<4x2x1x64xbf16>, tensor<4x2x256x64xbf16>
+  return %k2, %d2 : !tessera.qtensor<40x16x2x64xbf16, #tessera.quant<tq_mse, bits = 3>>, tensor<4x2x256x64xbf16>
+}
