@@ -5,7 +5,8 @@
 // RUN: tessera-opt %s --convert-tessera-to-gpu --split-input-file | FileCheck %s
 
 // Dual top-p over 2 x 2 x 19 key blocks (1 CTA each phase), four kernels in order; the
-// score kernel keeps the pooled query in a private row of D + D floats.
+// pooling kernel's private row holds the key read, max/min/sum and the pool (4 D + D floats),
+// the score kernel keeps the pooled query in a private row of D + D floats.
 // CHECK-LABEL: func.func @dual
 // CHECK: %[[MASK:.+]] = memref.alloc() : memref<2x2x5x1xi32>
 // CHECK: %[[COUNTS:.+]] = memref.alloc() : memref<2x2x5xi32>
@@ -15,7 +16,7 @@
 // CHECK: gpu.launch_func  @tessera_kernels::@tessera_block_score_1 {{.+}} args(%{{.+}} : memref<2x4x70x8xf32>, %{{.+}} : memref<2x2x300x8xf32>, %[[KPOOL]] : memref<2x2x19x8xf32>, %[[SCORES]] : memref<2x2x5x19xf32>, %[[MASK]] : memref<2x2x5x1xi32>, %[[COUNTS]] : memref<2x2x5xi32>)
 // CHECK: gpu.launch_func  @tessera_kernels::@tessera_block_cap_2 {{.+}} args(%[[SCORES]] : memref<2x2x5x19xf32>, %[[MASK]] : memref<2x2x5x1xi32>)
 // CHECK: gpu.launch_func  @tessera_kernels::@tessera_block_force_3 {{.+}} args(%{{.+}} : memref<2x4x70x8xf32>, %{{.+}} : memref<2x2x300x8xf32>, %[[MASK]] : memref<2x2x5x1xi32>, %[[COUNTS]] : memref<2x2x5xi32>)
-// CHECK: gpu.func @tessera_block_pool_0({{.+}}) private(%{{.+}} : memref<8xf32, #gpu.address_space<private>>) kernel
+// CHECK: gpu.func @tessera_block_pool_0({{.+}}) private(%{{.+}} : memref<40xf32, #gpu.address_space<private>>) kernel
 // CHECK: gpu.func @tessera_block_score_1({{.+}}) private(%[[ROW:.+]] : memref<16xf32, #gpu.address_space<private>>) kernel
 // CHECK: arith.bitcast %{{.+}} : i32 to f32
 // CHECK: gpu.func @tessera_block_cap_2(%{{.+}}: memref<2x2x5x19xf32>, %{{.+}}: memref<2x2x5x1xi32>)

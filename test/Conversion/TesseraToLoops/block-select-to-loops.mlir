@@ -82,10 +82,11 @@ func.func @dynamic(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>) -> (tensor<
 // -----
 
 // Projections: the pooled key is projected by Wk[h] and the pooled query by Wq[h] (P = 4
-// wide), so the pooled keys are [B, Hkv, KB, P] and the query row holds D + P floats.
+// wide), so the pooled keys are [B, Hkv, KB, P] and the query row holds D + P floats. The
+// pooling row holds the key being read (D), the running max/min/sum (3 D) and the pool (3 D).
 // CHECK-LABEL: func.func @projected
 // CHECK: memref.alloc() : memref<1x2x4x4xf32>
-// CHECK: memref.alloca() : memref<24xf32>
+// CHECK: memref.alloca() : memref<56xf32>
 // CHECK: memref.load %{{.+}} : memref<2x24x4xf32>
 // CHECK: memref.alloca() : memref<12xf32>
 // CHECK: memref.load %{{.+}} : memref<2x8x4xf32>
