@@ -177,30 +177,46 @@ public:
     auto at = [&](int64_t off, Value ch) {
       return SmallVector<Value, 1>{e.add(ch, e.idx(off))};
     };
-    e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
-      memref::StoreOp::create(b, e.f32(-inf), row, at(c.d, ch));
-      memref::StoreOp::create(b, e.f32(inf), row, at(2 * c.d, ch));
-      memref::StoreOp::create(b, e.f32(0.0), row, at(3 * c.d, ch));
-    });
-    e.forLoop(start, end, 1, [&](Value t) {
-      SmallVector<Value> lead = keyLead(k, bi, h, t);
-      if (c.codec)
-        c.codec->emitUnpackRow(e, k.parts, lead, row, {});
+    auto accumulate = [&](ValueRange acc, Value x) -> SmallVector<Value> {
+      return {e.maxf(acc[0], x), arith::MinimumFOp::create(b, acc[1], x),
+              e.add(acc[2], x)};
+    };
+    if (!c.codec) {
+      // Plain keys: a channel at a time, the running max/min/sum in
+      // registers, stored once.
       e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
-        SmallVector<Value> elt(lead);
-        elt.push_back(ch);
-        Value x =
-            c.codec ? Value(memref::LoadOp::create(b, row, ValueRange{ch}))
-                    : e.toF32(memref::LoadOp::create(b, k.parts.front(), elt));
-        Value mx = memref::LoadOp::create(b, row, at(c.d, ch));
-        Value mn = memref::LoadOp::create(b, row, at(2 * c.d, ch));
-        Value sum = memref::LoadOp::create(b, row, at(3 * c.d, ch));
-        memref::StoreOp::create(b, e.maxf(mx, x), row, at(c.d, ch));
-        memref::StoreOp::create(b, arith::MinimumFOp::create(b, mn, x), row,
-                                at(2 * c.d, ch));
-        memref::StoreOp::create(b, e.add(sum, x), row, at(3 * c.d, ch));
+        SmallVector<Value> acc = e.forLoop(
+            start, end, 1, ValueRange{e.f32(-inf), e.f32(inf), e.f32(0.0)},
+            [&](Value t, ValueRange s) -> SmallVector<Value> {
+              SmallVector<Value> elt = keyLead(k, bi, h, t);
+              elt.push_back(ch);
+              return accumulate(
+                  s, e.toF32(memref::LoadOp::create(b, k.parts.front(), elt)));
+            });
+        for (int64_t i = 0; i < 3; ++i)
+          memref::StoreOp::create(b, acc[i], row, at((i + 1) * c.d, ch));
       });
-    });
+    } else {
+      // Packed keys: a row at a time, decoded into row[0, D), the running
+      // max/min/sum per channel in row[D, 4D).
+      e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+        memref::StoreOp::create(b, e.f32(-inf), row, at(c.d, ch));
+        memref::StoreOp::create(b, e.f32(inf), row, at(2 * c.d, ch));
+        memref::StoreOp::create(b, e.f32(0.0), row, at(3 * c.d, ch));
+      });
+      e.forLoop(start, end, 1, [&](Value t) {
+        c.codec->emitUnpackRow(e, k.parts, keyLead(k, bi, h, t), row, {});
+        e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
+          Value x = memref::LoadOp::create(b, row, ValueRange{ch});
+          SmallVector<Value> acc;
+          for (int64_t i = 1; i <= 3; ++i)
+            acc.push_back(memref::LoadOp::create(b, row, at(i * c.d, ch)));
+          acc = accumulate(acc, x);
+          for (int64_t i = 0; i < 3; ++i)
+            memref::StoreOp::create(b, acc[i], row, at((i + 1) * c.d, ch));
+        });
+      });
+    }
     int64_t poolOff = 4 * c.d;
     e.forLoop(e.idx(0), e.idx(c.d), 1, [&](Value ch) {
       Value mx = memref::LoadOp::create(b, row, at(c.d, ch));
