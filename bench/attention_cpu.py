@@ -8,7 +8,6 @@ kernels use every core (OpenMP); PyTorch is shown with one thread and with all c
 """
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile

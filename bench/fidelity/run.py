@@ -518,9 +518,10 @@ def provenance(engine):
              if l[3:].startswith(("lib/", "include/", "dialects/", "tools/"))]
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(engine.tool))) \
         if engine.available else "—"
-    return (f"- Compiled engine built {when} from the tree at {head}"
-            + (f" plus {len(dirty)} uncommitted compiler file(s) (codecs in progress)"
-               if dirty else "") + ".")
+    # The binary's date and the checkout's commit are recorded separately: a binary built
+    # before the last commits is not the tree at HEAD.
+    return (f"- Compiled engine binary dated {when}; generated from the checkout at {head}"
+            + (f" with {len(dirty)} uncommitted compiler file(s)" if dirty else "") + ".")
 
 
 # ---------------------------------------------------------------------------------------------
